@@ -1,0 +1,46 @@
+# usabtest: `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export USABTEST_ENV_NAME ?= development
+
+.PHONY: run test test-sqlite test-postgres lint install clean wheel
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/usabtest db upgrade
+	$(BIN)/usabtest demo
+	@echo "Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
+	$(BIN)/usabtest run --host 127.0.0.1 --port 5000
+
+# SQLite always; PostgreSQL too when USABTEST_TEST_DATABASE_URL is set (as .ci/run does).
+test: $(STAMP)
+	$(BIN)/ruff check usabtest tests bench
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$USABTEST_TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "USABTEST_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+
+test-sqlite: $(STAMP)
+	@echo "=== test suite on SQLite ==="
+	env -u USABTEST_TEST_DATABASE_URL $(BIN)/pytest -q -rs $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	@echo "=== test suite on PostgreSQL ($$USABTEST_TEST_DATABASE_URL) ==="
+	$(BIN)/pytest -q -rs $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check usabtest tests bench
+
+wheel: $(STAMP)
+	$(BIN)/python -m build --wheel --outdir dist .
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache

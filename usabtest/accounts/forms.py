@@ -1,0 +1,85 @@
+"""Sign-in, profile and user administration forms."""
+
+from zoneinfo import available_timezones
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from usabtest.accounts.models import Role
+from usabtest.accounts.services import MIN_PASSWORD_LENGTH
+
+TIMEZONE_CHOICES = sorted(available_timezones())
+
+
+def _password_length() -> Length:
+    return Length(
+        min=MIN_PASSWORD_LENGTH,
+        max=200,
+        message=f"Password must be at least {MIN_PASSWORD_LENGTH} characters (at most 200).",
+    )
+
+
+class LoginForm(FlaskForm):
+    """Email and password; remember-me is off unless ticked."""
+
+    email = EmailField("Email", validators=[DataRequired(), Email()])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me signed in on this device (two weeks)", default=False)
+    submit = SubmitField("Sign in")
+
+
+class ProfileForm(FlaskForm):
+    """Name and the time zone every date is shown in."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()])
+    submit = SubmitField("Save profile")
+
+
+class PasswordChangeForm(FlaskForm):
+    """Change one's own password; signs out other devices."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), _password_length()]
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("new_password", message="Passwords do not match.")],
+    )
+    submit = SubmitField("Change password")
+
+
+class _RoleFields(FlaskForm):
+    role = SelectField("Role", choices={r.value: r.label for r in Role})
+    organisation = StringField(
+        "Client organisation (clients only)", validators=[Length(max=200)]
+    )
+
+    def validate_organisation(self, field) -> None:
+        if self.role.data == Role.CLIENT.value and not (field.data or "").strip():
+            raise ValidationError("A client user must belong to a client organisation.")
+
+
+class UserCreateForm(_RoleFields):
+    """Admin: create a user."""
+
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(
+        "Initial password", validators=[DataRequired(), _password_length()]
+    )
+    submit = SubmitField("Create user")
+
+
+class UserRoleForm(_RoleFields):
+    """Admin: change a user's role."""
+
+    submit = SubmitField("Change role")
+
+
+class ConfirmForm(FlaskForm):
+    """A bare CSRF-protected button for state changes (sign out, activate, revoke)."""
+
+    submit = SubmitField("Confirm")

@@ -1,0 +1,105 @@
+"""People and organisations: users with one role, client organisations, personal API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from usabtest.db import TimestampMixin, UTCDateTime, str_enum, utcnow
+from usabtest.extensions import db
+
+if TYPE_CHECKING:
+    from usabtest.planning.models import Study
+
+
+class Role(enum.StrEnum):
+    """What a user may do; enforced by `usabtest.policy`."""
+
+    ADMIN = "admin"
+    RESEARCHER = "researcher"
+    OBSERVER = "observer"
+    CLIENT = "client"
+
+    @property
+    def label(self) -> str:
+        """Human-readable role name."""
+        return self.value.capitalize()
+
+
+class Organisation(TimestampMixin, db.Model):
+    """A client organisation; its client users see its published reports."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+
+    users: Mapped[list[User]] = relationship(back_populates="organisation")
+    studies: Mapped[list[Study]] = relationship(back_populates="organisation")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.name!r}>"
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    """A person who signs in. Email is stored lower-cased, which makes it unique case-insensitively."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on sign-out, password change and deactivation: old session cookies stop matching.
+    session_version: Mapped[int] = mapped_column(default=1)
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True
+    )
+    # Secret in the private calendar feed URL; None when the user has revoked it.
+    calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @validates("email")
+    def _normalise_email(self, _key: str, value: str) -> str:
+        return value.strip().lower()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def get_id(self) -> str:
+        """Session identity: id plus version, so bumping the version revokes old cookies."""
+        return f"{self.id}:{self.session_version}"
+
+    def has_role(self, *roles: Role) -> bool:
+        """True when the user holds one of `roles`."""
+        return self.role in roles
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class ApiToken(TimestampMixin, db.Model):
+    """A personal API token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(100), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+    def revoke(self) -> None:
+        """Stop the token from authenticating."""
+        self.revoked_at = utcnow()

@@ -1,0 +1,165 @@
+"""Sign-in, sign-out, profile, and the admin's user pages."""
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from usabtest.accounts import services
+from usabtest.accounts.forms import (
+    ConfirmForm,
+    LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
+    UserCreateForm,
+    UserRoleForm,
+)
+from usabtest.accounts.models import Role, User
+from usabtest.core.audit import record
+from usabtest.extensions import db, limiter
+from usabtest.policy import role_required
+
+bp = Blueprint("accounts", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after sign-in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.find_user_by_email(form.email.data)
+        if services.check_password(user, form.password.data) and user.active:
+            login_user(user, remember=form.remember.data)
+            services.note_sign_in(user)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+        if user is not None and not user.active and services.check_password(user, form.password.data):
+            form.form_errors.append("This account is deactivated. Ask an administrator.")
+        else:
+            form.form_errors.append("Wrong email or password.")
+    return render_template("accounts/login.html", form=form), 200 if not form.errors else 400
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out here and everywhere: bumping the version voids copies of the cookie."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        services.revoke_sessions(current_user)
+        record(current_user, "user.sign_out", current_user)
+        db.session.commit()
+        logout_user()
+        flash("You are signed out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """Name, time zone and password."""
+    form = ProfileForm(obj=current_user, prefix="profile")
+    password_form = PasswordChangeForm(prefix="password")
+    if form.submit.data and form.validate_on_submit():
+        current_user.name = form.name.data.strip()
+        current_user.timezone = form.timezone.data
+        db.session.commit()
+        flash("Profile saved.", "success")
+        return redirect(url_for("accounts.profile"))
+    if password_form.submit.data and password_form.validate_on_submit():
+        if not services.check_password(current_user, password_form.current_password.data):
+            password_form.current_password.errors.append("Current password is wrong.")
+        else:
+            services.change_password(current_user, password_form.new_password.data)
+            db.session.commit()
+            login_user(current_user._get_current_object())  # stay signed in here, new version
+            flash("Password changed. Other devices have been signed out.", "success")
+            return redirect(url_for("accounts.profile"))
+    status = 400 if form.errors or password_form.errors else 200
+    return render_template(
+        "accounts/profile.html", form=form, password_form=password_form
+    ), status
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def admin_users():
+    """List users and create new ones."""
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            org = _organisation_for(form)
+            user = services.create_user(
+                email=form.email.data,
+                name=form.name.data,
+                role=form.role.data,
+                password=form.password.data,
+                organisation=org,
+                actor=current_user,
+            )
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"User {user.email} created.", "success")
+            return redirect(url_for("accounts.admin_users"))
+    users = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
+    return render_template(
+        "admin/users.html", users=users, form=form, confirm=ConfirmForm(), role_form=UserRoleForm
+    ), 400 if form.errors else 200
+
+
+def _organisation_for(form):
+    if form.role.data != Role.CLIENT.value:
+        return None
+    return services.get_or_create_organisation(form.organisation.data.strip())
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@role_required(Role.ADMIN)
+def admin_toggle_active(user_id: int):
+    """Deactivate (or reactivate) a user."""
+    user = db.get_or_404(User, user_id)
+    if ConfirmForm().validate_on_submit():
+        if user.id == current_user.id:
+            flash("You cannot deactivate yourself.", "error")
+        else:
+            services.set_active(user, not user.active, current_user)
+            db.session.commit()
+            flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.", "success")
+    return redirect(url_for("accounts.admin_users"))
+
+
+@bp.post("/admin/users/<int:user_id>/role")
+@role_required(Role.ADMIN)
+def admin_change_role(user_id: int):
+    """Change a user's role."""
+    user = db.get_or_404(User, user_id)
+    form = UserRoleForm(prefix=f"u{user.id}")
+    if form.validate_on_submit():
+        if user.id == current_user.id:
+            flash("You cannot change your own role.", "error")
+            return redirect(url_for("accounts.admin_users"))
+        services.set_role(user, Role(form.role.data), _organisation_for(form), current_user)
+        db.session.commit()
+        flash(f"{user.email} is now {user.role.label}.", "success")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(f"{user.email}: {error}", "error")
+    return redirect(url_for("accounts.admin_users"))

@@ -1,0 +1,86 @@
+"""Findings distilled from notes, with their evidence."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from usabtest.db import TimestampMixin
+from usabtest.extensions import db
+
+if TYPE_CHECKING:
+    from usabtest.observe.models import Note
+    from usabtest.planning.models import Study, Task
+
+finding_note = sa.Table(
+    "finding_note",
+    db.metadata,
+    sa.Column("finding_id", sa.ForeignKey("finding.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("note_id", sa.ForeignKey("note.id", ondelete="CASCADE"), primary_key=True),
+)
+
+finding_task = sa.Table(
+    "finding_task",
+    db.metadata,
+    sa.Column("finding_id", sa.ForeignKey("finding.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("task_id", sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
+)
+
+SEVERITY_LABELS = {
+    0: "Not a problem",
+    1: "Cosmetic",
+    2: "Minor",
+    3: "Major",
+    4: "Catastrophe",
+}
+
+
+class Finding(TimestampMixin, db.Model):
+    """A usability problem (or strength) backed by notes, rated on Nielsen's 0-4 scale."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    severity: Mapped[int] = mapped_column(default=2)
+    recommendation: Mapped[str] = mapped_column(sa.Text, default="")
+    # Hand-chosen order; None means "rank by severity then frequency".
+    position: Mapped[int | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+
+    study: Mapped[Study] = relationship()
+    notes: Mapped[list[Note]] = relationship(secondary=finding_note)
+    tasks: Mapped[list[Task]] = relationship(secondary=finding_task)
+    screenshots: Mapped[list[Screenshot]] = relationship(
+        back_populates="finding", cascade="all, delete-orphan", order_by="Screenshot.id"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("severity BETWEEN 0 AND 4", name="severity_range"),
+    )
+
+    @property
+    def severity_label(self) -> str:
+        """Nielsen's label for the severity."""
+        return SEVERITY_LABELS[self.severity]
+
+
+class Screenshot(TimestampMixin, db.Model):
+    """An image attached to a finding as evidence; verified with Pillow before it is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("finding.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(50))
+    width: Mapped[int] = mapped_column()
+    height: Mapped[int] = mapped_column()
+    caption: Mapped[str] = mapped_column(sa.String(500), default="")
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+    finding: Mapped[Finding] = relationship(back_populates="screenshots")

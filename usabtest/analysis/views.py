@@ -1,0 +1,5 @@
+"""Pages of the analysis domain."""
+
+from flask import Blueprint
+
+bp = Blueprint("analysis", __name__)

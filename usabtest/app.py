@@ -1,0 +1,161 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from usabtest import paths
+from usabtest.config import load_config
+from usabtest.db import configure_sqlite
+from usabtest.extensions import csrf, db, limiter, login_manager, migrate
+from usabtest.timefmt import format_local
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
+)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build a configured application; `test_config` overrides everything else."""
+    app = Flask(
+        "usabtest",
+        instance_relative_config=True,
+        template_folder=str(paths.TEMPLATES),
+        static_folder=str(paths.STATIC),
+    )
+    load_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_templating(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind every extension to `app`."""
+    # Model modules must be imported before the metadata is used (migrations, create_all).
+    from usabtest import models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(paths.MIGRATIONS), compare_type=True, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _configure_login(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                configure_sqlite(engine)
+
+
+def _configure_login(app: Flask) -> None:
+    from usabtest.accounts import services
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(services.load_session_user)
+
+    @login_manager.request_loader
+    def _load_from_bearer(req):
+        header = req.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        return services.user_for_token(header.removeprefix("Bearer ").strip())
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        if _wants_json():
+            return _json_error(401, "authentication required")
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach each domain's pages and the JSON API."""
+    from usabtest import api
+    from usabtest.accounts.views import bp as accounts_bp
+    from usabtest.analysis.views import bp as analysis_bp
+    from usabtest.api import openapi  # noqa: F401  (registers its route on the API blueprint)
+    from usabtest.home.views import bp as home_bp
+    from usabtest.observe import api as observe_api  # noqa: F401
+    from usabtest.observe.views import bp as observe_bp
+    from usabtest.planning import api as planning_api  # noqa: F401
+    from usabtest.planning.views import bp as planning_bp
+    from usabtest.reports.views import bp as reports_bp
+
+    for blueprint in (home_bp, accounts_bp, planning_bp, observe_bp, analysis_bp, reports_bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(api.bp)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json_error(status: int, message: str):
+    return jsonify(error={"status": status, "message": message}), status
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Error pages in the product's style; JSON under /api/."""
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        message = f"The form expired or was not sent from this site ({exc.description}). "
+        if _wants_json():
+            return _json_error(400, message.strip())
+        return render_template("errors/400.html", message=message + "Please try again."), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if _wants_json():
+            return _json_error(exc.code or 500, exc.description or exc.name)
+        template = f"errors/{exc.code}.html" if exc.code in (403, 404, 500) else "errors/generic.html"
+        return render_template(template, error=exc), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error", exc_info=exc)
+        if _wants_json():
+            return _json_error(500, "internal error; it has been logged")
+        return render_template("errors/500.html"), 500
+
+
+def register_templating(app: Flask) -> None:
+    """Filters and globals shared by every template."""
+
+    @app.template_filter("localtime")
+    def _localtime(value, fmt: str = "%a %d %b %Y, %H:%M"):
+        tz_name = current_user.timezone if current_user.is_authenticated else "UTC"
+        return format_local(value, tz_name, fmt)
+
+    @app.context_processor
+    def _globals():
+        from usabtest.accounts.forms import ConfirmForm
+        from usabtest.accounts.models import Role
+
+        return {"Role": Role, "signout_form": ConfirmForm(prefix="signout")}
+
+
+def register_cli(app: Flask) -> None:
+    """The `usabtest` command groups."""
+    from usabtest.accounts.cli import users
+    from usabtest.demo import demo_command
+    from usabtest.reports.cli import report
+
+    for command in (users, demo_command, report):
+        app.cli.add_command(command)

@@ -1,0 +1,85 @@
+"""Configuration: defaults here, overridden by `USABTEST_*` environment variables.
+
+`USABTEST_DATABASE_URL` becomes `DATABASE_URL`, and so on: Flask's `from_prefixed_env` strips the
+prefix and parses JSON-looking values (numbers, true/false).
+"""
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+
+class Config:
+    """Defaults for every setting the application reads."""
+
+    ENV_NAME = "development"  # "production" refuses to start without a real secret key
+    DATABASE_URL: str | None = None  # default: sqlite file in the instance folder
+    SECRET_KEY: str | None = None
+
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    WTF_CSRF_TIME_LIMIT = 3600 * 8  # a long test day on one page
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+
+    # Mail: disabled unless MAIL_SERVER is set.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_SENDER = "usabtest <no-reply@localhost>"
+    MAIL_TIMEOUT = 5
+
+    # Optional: wakes live consoles across processes sooner, and backs rate limits.
+    REDIS_URL: str | None = None
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+
+    PUBLIC_URL = "http://127.0.0.1:5000"  # base of links in mails and calendar feeds
+    SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Fill `app.config` from defaults, the environment and `test_config`, then derive the rest."""
+    app.config.from_object(Config)
+    app.config.from_prefixed_env("USABTEST")
+    if test_config:
+        app.config.from_mapping(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _configure_secret_key(app)
+    _configure_database(app)
+    if app.config["ENV_NAME"] == "production":
+        app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    if app.config["REDIS_URL"] and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+
+
+def _configure_secret_key(app: Flask) -> None:
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config["ENV_NAME"] == "production":
+        raise RuntimeError("USABTEST_SECRET_KEY must be set in production")
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _configure_database(app: Flask) -> None:
+    url = app.config.get("DATABASE_URL") or app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        url = f"sqlite:///{Path(app.instance_path) / 'usabtest.sqlite'}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url

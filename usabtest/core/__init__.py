@@ -1,0 +1,1 @@
+"""Cross-cutting records: the audit trail and outgoing mail."""

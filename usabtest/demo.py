@@ -1,0 +1,196 @@
+"""`usabtest demo`: load one realistic study and a user per role, idempotently."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, datetime, timedelta
+
+import click
+import sqlalchemy as sa
+
+from usabtest.accounts import services
+from usabtest.accounts.models import Role, User
+from usabtest.analysis.models import Finding
+from usabtest.db import utcnow
+from usabtest.extensions import db
+from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.planning.models import (
+    ConsentRecord,
+    Participant,
+    ParticipantPersonal,
+    SessionStatus,
+    Study,
+    StudyMethod,
+    StudySession,
+    StudyStatus,
+    Task,
+)
+
+DEMO_USERS = [
+    ("admin@example.com", "Avery Admin", Role.ADMIN, "demo-admin-pass"),
+    ("researcher@example.com", "Riley Researcher", Role.RESEARCHER, "demo-researcher-pass"),
+    ("observer@example.com", "Olive Observer", Role.OBSERVER, "demo-observer-pass"),
+    ("client@example.com", "Casey Client", Role.CLIENT, "demo-client-pass"),
+]
+CLIENT_NAME = "Northwind Savings Bank"
+STUDY_TITLE = "Mobile banking app: payments and savings"
+
+TASKS = [
+    ("Check the balance", "You have just been paid. Find out how much money is in your current "
+     "account.", "Reads the current account balance aloud.", 120),
+    ("Pay a friend", "You owe Sam 25 pounds for concert tickets. Send Sam the money.",
+     "A 25.00 transfer to Sam is confirmed.", 300),
+    ("Set up a bill payment", "Your electricity bill of 64.20 is due on the 28th. Arrange to "
+     "pay it on that day.", "A scheduled payment of 64.20 on the 28th exists.", 420),
+    ("Open a savings pot", "You want to save for a holiday. Create a savings pot called "
+     "'Holiday' with a goal of 800.", "A pot named Holiday with goal 800 exists.", 300),
+    ("Freeze a lost card", "You cannot find your debit card. Make sure nobody can use it.",
+     "The card shows as frozen.", 180),
+    ("Download a statement", "Your landlord asks for last month's statement. Get it as a PDF.",
+     "The statement PDF is downloaded.", 240),
+]
+PEOPLE = [
+    ("Amara Okafor", "18-24", "Daily app user"), ("Ben Carter", "25-34", "Weekly app user"),
+    ("Chloé Martin", "35-44", "Daily app user"), ("Dev Patel", "45-54", "Rarely uses apps"),
+    ("Elena Rossi", "55-64", "Weekly app user"), ("Farid Haddad", "25-34", "Daily app user"),
+    ("Grace Lee", "65+", "Rarely uses apps"), ("Henrik Nilsson", "35-44", "Weekly app user"),
+]
+NOTE_LINES = [
+    ("problem", 3, "Looked for 'Pay' under the account card, not in the bottom bar."),
+    ("quote", None, "\"I'd expect the payee list to remember Sam.\""),
+    ("positive", None, "Found the balance immediately on the home screen."),
+    ("problem", 2, "Date picker: tried to type the date, the field only accepts taps."),
+    ("idea", None, "Offer 'pay on due date' straight from the bill reminder."),
+    ("bug", 3, "Confirm button hidden behind the keyboard on the small phone."),
+    ("problem", 4, "Could not find how to freeze the card; called the helpline instead."),
+    ("quote", None, "\"Pots? I thought that was about cooking.\""),
+    ("problem", 2, "Statement download opens in-app viewer with no obvious share button."),
+    ("positive", None, "Liked the round-up suggestion when creating the pot."),
+]
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load demo data (once) and print the demo sign-ins."""
+    created = load_demo()
+    db.session.commit()
+    click.echo("Demo data loaded." if created else "Demo data already present.")
+    click.echo("Demo sign-ins (email / password):")
+    for email, _name, role, password in DEMO_USERS:
+        click.echo(f"  {role.value:<11} {email:<26} {password}")
+
+
+def load_demo(now: datetime | None = None) -> bool:
+    """Create the demo users and study unless present; True when something was created."""
+    if db.session.scalar(sa.select(Study).where(Study.title == STUDY_TITLE)) is not None:
+        return False
+    now = now or utcnow()
+    users = _demo_users()
+    study = _demo_study(users)
+    _demo_sessions(study, users, now, random.Random(20261122))
+    db.session.flush()
+    return True
+
+
+def _demo_users() -> dict[Role, User]:
+    org = services.get_or_create_organisation(CLIENT_NAME)
+    users = {}
+    for email, name, role, password in DEMO_USERS:
+        user = services.find_user_by_email(email) or services.create_user(
+            email=email, name=name, role=role, password=password,
+            organisation=org if role == Role.CLIENT else None,
+        )
+        users[role] = user
+    users[Role.RESEARCHER].timezone = "Europe/London"
+    users[Role.OBSERVER].timezone = "Europe/London"
+    return users
+
+
+def _demo_study(users: dict[Role, User]) -> Study:
+    study = Study(
+        organisation=users[Role.CLIENT].organisation,
+        title=STUDY_TITLE,
+        product="Northwind Mobile 4.2 (iOS and Android)",
+        goals="Find what stops customers paying people and bills on their own, and whether "
+        "savings pots are understood without help.",
+        method=StudyMethod.IN_PERSON,
+        status=StudyStatus.ACTIVE,
+        owner=users[Role.RESEARCHER],
+        custom_tags=["navigation", "terminology"],
+        welcome_text="Thank you for helping us today. We are testing the app, not you.",
+        executive_summary="Customers completed everyday payments, but freezing a card and "
+        "setting up bill payments caused serious trouble.",
+        environment="Usability lab, iPhone 13 mini and Pixel 7, screen and audio recorded.",
+    )
+    db.session.add(study)
+    for position, (title, scenario, criteria, limit) in enumerate(TASKS):
+        study.tasks.append(Task(position=position, title=title, scenario=scenario,
+                                success_criteria=criteria, time_limit_s=limit))
+    for number, (name, age_band, experience) in enumerate(PEOPLE, start=1):
+        first = name.split()[0].lower()
+        participant = Participant(
+            number=number, code=f"P{number:02d}",
+            segments={"age band": age_band, "experience": experience},
+            personal=ParticipantPersonal(name=name, email=f"{first}@example.net",
+                                         phone=f"+44 7700 900{number:03d}"),
+        )
+        participant.consents.append(
+            ConsentRecord(consented_on=date(2026, 11, 2), form_version="v2.1")
+        )
+        study.participants.append(participant)
+    study.last_participant_number = len(PEOPLE)
+    db.session.flush()
+    return study
+
+
+def _demo_sessions(study: Study, users: dict[Role, User], now: datetime, rng: random.Random):
+    moderator, observer = users[Role.RESEARCHER], users[Role.OBSERVER]
+    day0 = (now - timedelta(days=6)).replace(hour=9, minute=0, second=0, microsecond=0)
+    for index, participant in enumerate(study.participants):
+        done = index < 5
+        starts = day0 + timedelta(days=index // 2, hours=(index % 2) * 3)
+        if not done:
+            starts = (now + timedelta(days=index - 3)).replace(hour=10, minute=0, second=0,
+                                                                microsecond=0)
+        study_session = StudySession(
+            study=study, participant=participant, starts_at=starts, timezone="Europe/London",
+            duration_min=60, location="Lab 2, 14 Market Street", moderator=moderator,
+            observers=[observer],
+        )
+        db.session.add(study_session)
+        if done:
+            _complete(study_session, study, observer, rng)
+
+
+def _complete(study_session: StudySession, study: Study, observer: User, rng: random.Random):
+    study_session.status = SessionStatus.COMPLETED
+    study_session.started_at = study_session.starts_at + timedelta(minutes=2)
+    clock = study_session.started_at + timedelta(minutes=3)
+    db.session.flush()
+    for task in study.tasks:
+        seconds = rng.randint(40, task.time_limit_s or 300)
+        outcome = rng.choices(list(Outcome)[:3], weights=[6, 2, 2])[0]
+        study_session.attempts.append(TaskAttempt(
+            task=task, started_at=clock, ended_at=clock + timedelta(seconds=seconds),
+            outcome=outcome, error_count=rng.randint(0, 3), seq=rng.randint(2, 7),
+        ))
+        for tag, severity, body in rng.sample(NOTE_LINES, 2):
+            at = clock + timedelta(seconds=rng.randint(5, seconds))
+            db.session.add(Note(
+                study_session=study_session, task=task, author=observer,
+                client_uuid=uuid.UUID(int=rng.getrandbits(128)), body=body, tags=[tag],
+                severity=severity, created_at=at,
+                elapsed_ms=int((at - study_session.started_at).total_seconds() * 1000),
+            ))
+        clock += timedelta(seconds=seconds + 30)
+    study_session.ended_at = clock + timedelta(minutes=5)
+    db.session.add(SusResponse(study_session=study_session,
+                               answers=[rng.randint(3, 5) if i % 2 == 0 else rng.randint(1, 3)
+                                        for i in range(10)]))
+    if study_session.participant.number == 1:
+        db.session.add(Finding(
+            study=study, title="Card freeze is hard to find", severity=4,
+            description="Participants looked under Settings and Help, not on the card itself.",
+            recommendation="Put 'Freeze card' on the card's own screen and in search.",
+        ))

@@ -1,0 +1,68 @@
+"""Home pages: what each role came for, first."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
+
+from usabtest.accounts.models import Role
+from usabtest.db import utcnow
+from usabtest.extensions import db
+from usabtest.planning.models import SessionStatus, Study, StudySession, session_observer
+from usabtest.policy import studies_visible_to
+from usabtest.reports.models import PublishedReport
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Send each role to its own home."""
+    if current_user.role == Role.ADMIN:
+        return redirect(url_for("accounts.admin_users"))
+    if current_user.role == Role.RESEARCHER:
+        return _researcher_home()
+    if current_user.role == Role.OBSERVER:
+        return _observer_home()
+    return _client_home()
+
+
+def _researcher_home():
+    query = studies_visible_to(current_user).options(selectinload(Study.organisation))
+    studies = db.session.scalars(query.order_by(Study.updated_at.desc())).all()
+    return render_template("home/researcher.html", studies=studies)
+
+
+def upcoming_sessions_for(user, *, include_recent_hours: int = 4) -> list[StudySession]:
+    """Scheduled or running sessions the user moderates or observes, soonest first."""
+    observed = sa.select(session_observer.c.session_id).where(session_observer.c.user_id == user.id)
+    query = (
+        sa.select(StudySession)
+        .where(
+            sa.or_(StudySession.moderator_id == user.id, StudySession.id.in_(observed)),
+            StudySession.status.in_([SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS]),
+            StudySession.starts_at >= utcnow() - timedelta(hours=include_recent_hours),
+        )
+        .options(selectinload(StudySession.study), selectinload(StudySession.participant))
+        .order_by(StudySession.starts_at)
+    )
+    return list(db.session.scalars(query))
+
+
+def _observer_home():
+    return render_template("home/observer.html", sessions=upcoming_sessions_for(current_user))
+
+
+def _client_home():
+    query = (
+        sa.select(PublishedReport)
+        .join(Study)
+        .where(Study.organisation_id == current_user.organisation_id)
+        .options(selectinload(PublishedReport.study))
+        .order_by(Study.title, PublishedReport.version.desc())
+    )
+    reports = db.session.scalars(query).all()
+    return render_template("home/client.html", reports=reports)

@@ -1,0 +1,28 @@
+"""Imports every model module so the metadata is complete (for Alembic and create_all)."""
+
+from usabtest.accounts.models import ApiToken, Organisation, Role, User
+from usabtest.analysis.models import Finding, Screenshot, finding_note, finding_task
+from usabtest.core.models import AuditEvent, MailDelivery, MailStatus
+from usabtest.observe.models import Note, Outcome, SessionEvent, SusResponse, TaskAttempt
+from usabtest.planning.models import (
+    ConsentRecord,
+    Participant,
+    ParticipantPersonal,
+    SessionStatus,
+    Study,
+    StudyMethod,
+    StudySession,
+    StudyStatus,
+    Task,
+    session_observer,
+    study_team,
+)
+from usabtest.reports.models import PublishedReport, ShareLink
+
+__all__ = [
+    "ApiToken", "AuditEvent", "ConsentRecord", "Finding", "MailDelivery", "MailStatus", "Note",
+    "Organisation", "Outcome", "Participant", "ParticipantPersonal", "PublishedReport", "Role",
+    "Screenshot", "SessionEvent", "SessionStatus", "ShareLink", "Study", "StudyMethod",
+    "StudySession", "StudyStatus", "SusResponse", "Task", "TaskAttempt", "User",
+    "finding_note", "finding_task", "session_observer", "study_team",
+]

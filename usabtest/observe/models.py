@@ -1,0 +1,120 @@
+"""What happens in a session: task attempts, observers' notes, SUS answers and the live event log."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from usabtest.db import BigIntId, TimestampMixin, UTCDateTime, str_enum, utcnow
+from usabtest.extensions import db
+
+if TYPE_CHECKING:
+    from usabtest.accounts.models import User
+    from usabtest.planning.models import StudySession, Task
+
+
+class Outcome(enum.StrEnum):
+    """How a task attempt ended."""
+
+    SUCCESS = "success"
+    ASSISTED = "assisted"
+    FAILURE = "failure"
+    ABANDONED = "abandoned"
+    SKIPPED = "skipped"
+
+    @property
+    def label(self) -> str:
+        """Human-readable outcome."""
+        return self.value.capitalize()
+
+
+class TaskAttempt(TimestampMixin, db.Model):
+    """A participant's attempt at one task within a session."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("study_session.id", ondelete="CASCADE"), index=True
+    )
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id", ondelete="RESTRICT"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[Outcome | None] = mapped_column(str_enum(Outcome, "outcome"))
+    error_count: Mapped[int | None] = mapped_column()
+    seq: Mapped[int | None] = mapped_column()
+
+    study_session: Mapped[StudySession] = relationship(back_populates="attempts")
+    task: Mapped[Task] = relationship(back_populates="attempts")
+
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "task_id"),
+        sa.CheckConstraint("seq IS NULL OR (seq BETWEEN 1 AND 7)", name="seq_range"),
+        sa.CheckConstraint("error_count IS NULL OR error_count >= 0", name="errors_nonneg"),
+    )
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to end, or None while running."""
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+class Note(db.Model):
+    """An observer's timestamped note. The client's UUID makes sending it idempotent."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("study_session.id", ondelete="CASCADE"), index=True
+    )
+    task_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("task.id", ondelete="SET NULL"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="RESTRICT"))
+    client_uuid: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    body: Mapped[str] = mapped_column(sa.Text)
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    severity: Mapped[int | None] = mapped_column()
+    elapsed_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    study_session: Mapped[StudySession] = relationship()
+    task: Mapped[Task | None] = relationship()
+    author: Mapped[User] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "client_uuid"),
+        sa.CheckConstraint("severity IS NULL OR (severity BETWEEN 0 AND 4)", name="severity_range"),
+        sa.CheckConstraint("elapsed_ms >= 0", name="elapsed_nonneg"),
+    )
+
+
+class SusResponse(TimestampMixin, db.Model):
+    """The participant's ten System Usability Scale answers (1-5), in questionnaire order."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("study_session.id", ondelete="CASCADE"), unique=True
+    )
+    answers: Mapped[list[int]] = mapped_column(sa.JSON)
+    entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+    study_session: Mapped[StudySession] = relationship()
+
+
+class SessionEvent(db.Model):
+    """Append-only log of a session's happenings, read by live consoles with an id cursor."""
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("study_session.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

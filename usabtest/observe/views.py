@@ -1,0 +1,5 @@
+"""Pages of the observe domain."""
+
+from flask import Blueprint
+
+bp = Blueprint("observe", __name__)

@@ -1,0 +1,249 @@
+"""Study planning: studies, task scripts, participants with consent, scheduled sessions."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from usabtest.db import TimestampMixin, UTCDateTime, str_enum
+from usabtest.extensions import db
+
+if TYPE_CHECKING:
+    from usabtest.accounts.models import Organisation, User
+    from usabtest.observe.models import TaskAttempt
+
+
+class StudyMethod(enum.StrEnum):
+    """How sessions are run."""
+
+    IN_PERSON = "in_person"
+    REMOTE_MODERATED = "remote_moderated"
+
+    @property
+    def label(self) -> str:
+        """Human-readable method name."""
+        return {"in_person": "In person", "remote_moderated": "Remote moderated"}[self.value]
+
+
+class StudyStatus(enum.StrEnum):
+    """Life cycle of a study."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        """Human-readable status."""
+        return self.value.capitalize()
+
+
+class SessionStatus(enum.StrEnum):
+    """Life cycle of a session."""
+
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        """Human-readable status."""
+        return self.value.replace("_", " ").capitalize()
+
+
+study_team = sa.Table(
+    "study_team",
+    db.metadata,
+    sa.Column("study_id", sa.ForeignKey("study.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+)
+
+session_observer = sa.Table(
+    "session_observer",
+    db.metadata,
+    sa.Column(
+        "session_id", sa.ForeignKey("study_session.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Study(TimestampMixin, db.Model):
+    """A usability study run for one client organisation."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200))
+    product: Mapped[str] = mapped_column(sa.String(200), default="")
+    goals: Mapped[str] = mapped_column(sa.Text, default="")
+    method: Mapped[StudyMethod] = mapped_column(
+        str_enum(StudyMethod, "study_method"), default=StudyMethod.IN_PERSON
+    )
+    status: Mapped[StudyStatus] = mapped_column(
+        str_enum(StudyStatus, "study_status"), default=StudyStatus.DRAFT
+    )
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="RESTRICT"))
+    # Pseudonym counter: codes are never reused, even after a participant is removed.
+    last_participant_number: Mapped[int] = mapped_column(default=0)
+    custom_tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    welcome_text: Mapped[str] = mapped_column(sa.Text, default="")
+    # Some teams avoid the word "task" on the participant's screen ("activity" feels calmer).
+    show_task_word: Mapped[bool] = mapped_column(default=True)
+    executive_summary: Mapped[str] = mapped_column(sa.Text, default="")
+    environment: Mapped[str] = mapped_column(sa.Text, default="")
+
+    organisation: Mapped[Organisation] = relationship(back_populates="studies")
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    team: Mapped[list[User]] = relationship(secondary=study_team)
+    tasks: Mapped[list[Task]] = relationship(
+        back_populates="study", order_by="Task.position", cascade="all, delete-orphan"
+    )
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="study", order_by="Participant.number", cascade="all, delete-orphan"
+    )
+    sessions: Mapped[list[StudySession]] = relationship(
+        back_populates="study", order_by="StudySession.starts_at", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Study {self.id} {self.title!r}>"
+
+
+class Task(TimestampMixin, db.Model):
+    """One scenario in a study's script, in `position` order."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    scenario: Mapped[str] = mapped_column(sa.Text, default="")
+    success_criteria: Mapped[str] = mapped_column(sa.Text, default="")
+    time_limit_s: Mapped[int | None] = mapped_column()
+    archived: Mapped[bool] = mapped_column(default=False)
+
+    study: Mapped[Study] = relationship(back_populates="tasks")
+    attempts: Mapped[list[TaskAttempt]] = relationship(back_populates="task")
+
+    __table_args__ = (
+        sa.CheckConstraint("time_limit_s IS NULL OR time_limit_s > 0", name="time_limit_positive"),
+    )
+
+
+class Participant(TimestampMixin, db.Model):
+    """A participant known only by a study-scoped pseudonym; personal details live apart."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column()
+    code: Mapped[str] = mapped_column(sa.String(16))
+    segments: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
+    erased: Mapped[bool] = mapped_column(default=False)
+
+    study: Mapped[Study] = relationship(back_populates="participants")
+    personal: Mapped[ParticipantPersonal | None] = relationship(
+        back_populates="participant", cascade="all, delete-orphan", uselist=False
+    )
+    consents: Mapped[list[ConsentRecord]] = relationship(
+        back_populates="participant",
+        order_by="ConsentRecord.consented_on",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("study_id", "number"),
+        sa.UniqueConstraint("study_id", "code"),
+    )
+
+    @property
+    def has_consent(self) -> bool:
+        """True when at least one consent is on record and the participant is not erased."""
+        return bool(self.consents) and not self.erased
+
+
+class ParticipantPersonal(db.Model):
+    """Name and contact details, kept out of every join that notes, analysis or reports make."""
+
+    participant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("participant.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(50))
+
+    participant: Mapped[Participant] = relationship(back_populates="personal")
+
+
+class ConsentRecord(TimestampMixin, db.Model):
+    """A signed consent form: when, and which version of the form."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("participant.id", ondelete="CASCADE"), index=True
+    )
+    consented_on: Mapped[date] = mapped_column()
+    form_version: Mapped[str] = mapped_column(sa.String(50))
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+
+    participant: Mapped[Participant] = relationship(back_populates="consents")
+
+
+def _new_ics_uid() -> str:
+    return f"{uuid.uuid4()}@usabtest"
+
+
+class StudySession(TimestampMixin, db.Model):
+    """One scheduled test session: a participant, a moderator, observers and a time slot."""
+
+    __tablename__ = "study_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("participant.id", ondelete="RESTRICT"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The scheduler's zone, so the participant's invitation shows the time they were told.
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    duration_min: Mapped[int] = mapped_column(default=60)
+    location: Mapped[str] = mapped_column(sa.String(500), default="")
+    video_link: Mapped[str] = mapped_column(sa.String(500), default="")
+    moderator_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="RESTRICT"), index=True
+    )
+    status: Mapped[SessionStatus] = mapped_column(
+        str_enum(SessionStatus, "session_status"), default=SessionStatus.SCHEDULED
+    )
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ics_uid: Mapped[str] = mapped_column(sa.String(100), unique=True, default=_new_ics_uid)
+    ics_sequence: Mapped[int] = mapped_column(default=0)
+    # Secret for the participant's screen; cleared when the session ends.
+    screen_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+
+    study: Mapped[Study] = relationship(back_populates="sessions")
+    participant: Mapped[Participant] = relationship()
+    moderator: Mapped[User] = relationship(foreign_keys=[moderator_id])
+    observers: Mapped[list[User]] = relationship(secondary=session_observer)
+    attempts: Mapped[list[TaskAttempt]] = relationship(
+        back_populates="study_session", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("duration_min > 0", name="duration_positive"),
+    )
+
+    @property
+    def ends_at(self) -> datetime:
+        """Planned end in UTC."""
+        return self.starts_at + timedelta(minutes=self.duration_min)

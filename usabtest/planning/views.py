@@ -1,0 +1,5 @@
+"""Pages of the planning domain."""
+
+from flask import Blueprint
+
+bp = Blueprint("planning", __name__)

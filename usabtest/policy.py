@@ -1,0 +1,125 @@
+"""Every permission rule in one place; pages and the JSON API both ask here.
+
+Two kinds of refusal, used consistently:
+- a page reserved to other *roles* (admin pages for a researcher) answers 403;
+- an *object* the user may not see (another team's study, another client's report) answers 404,
+  so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import abort
+from flask_login import current_user, login_required
+
+from usabtest.accounts.models import Role, User
+from usabtest.extensions import db
+from usabtest.planning.models import Study, StudySession, session_observer, study_team
+from usabtest.reports.models import PublishedReport
+
+STAFF_ROLES = (Role.ADMIN, Role.RESEARCHER)
+
+
+def role_required(*roles: Role) -> Callable:
+    """Decorator: signed in (else redirect to sign-in) and holding one of `roles` (else 403)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def require(allowed: bool) -> None:
+    """Abort with 404 unless `allowed`: hidden objects look like missing ones."""
+    if not allowed:
+        abort(404)
+
+
+def is_staff(user: User) -> bool:
+    """Admins and researchers plan and analyse studies."""
+    return user.is_authenticated and user.has_role(*STAFF_ROLES)
+
+
+def can_manage_study(user: User, study: Study) -> bool:
+    """Admins, and researchers who own the study or are on its team."""
+    if not user.is_authenticated:
+        return False
+    if user.role == Role.ADMIN:
+        return True
+    if user.role != Role.RESEARCHER:
+        return False
+    return study.owner_id == user.id or any(member.id == user.id for member in study.team)
+
+
+def _session_ids_for_observer(user: User) -> sa.Select:
+    moderated = sa.select(StudySession.id).where(StudySession.moderator_id == user.id)
+    observed = sa.select(session_observer.c.session_id).where(session_observer.c.user_id == user.id)
+    return sa.union(moderated, observed)
+
+
+def can_view_study(user: User, study: Study) -> bool:
+    """Study managers, and anyone moderating or observing one of its sessions."""
+    if can_manage_study(user, study):
+        return True
+    if not user.is_authenticated or user.role == Role.CLIENT:
+        return False
+    query = sa.select(sa.func.count()).select_from(StudySession).where(
+        StudySession.study_id == study.id,
+        StudySession.id.in_(_session_ids_for_observer(user)),
+    )
+    return db.session.scalar(query) > 0
+
+
+def studies_visible_to(user: User) -> sa.Select:
+    """A query for the studies `user` may open (clients: none; they use the portal)."""
+    query = sa.select(Study)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.RESEARCHER:
+        team = sa.select(study_team.c.study_id).where(study_team.c.user_id == user.id)
+        return query.where(sa.or_(Study.owner_id == user.id, Study.id.in_(team)))
+    if user.role == Role.OBSERVER:
+        sessions = sa.select(StudySession.study_id).where(
+            StudySession.id.in_(_session_ids_for_observer(user))
+        )
+        return query.where(Study.id.in_(sessions))
+    return query.where(sa.false())
+
+
+def can_observe_session(user: User, study_session: StudySession) -> bool:
+    """The moderator, the session's observers and the study's managers."""
+    if not user.is_authenticated or user.role == Role.CLIENT:
+        return False
+    if study_session.moderator_id == user.id:
+        return True
+    if any(observer.id == user.id for observer in study_session.observers):
+        return True
+    return can_manage_study(user, study_session.study)
+
+
+def can_run_session(user: User, study_session: StudySession) -> bool:
+    """Starting, ending, timing tasks and entering SUS: the moderator and study managers."""
+    if not user.is_authenticated:
+        return False
+    return study_session.moderator_id == user.id or can_manage_study(user, study_session.study)
+
+
+def can_download_report(user: User, report: PublishedReport) -> bool:
+    """Study managers, and client users of the study's organisation."""
+    if not user.is_authenticated:
+        return False
+    if user.role == Role.CLIENT:
+        return user.organisation_id is not None and (
+            user.organisation_id == report.study.organisation_id
+        )
+    return can_manage_study(user, report.study)

@@ -1,0 +1,52 @@
+"""Published report versions and the share links that expose one version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from usabtest.db import UTCDateTime, utcnow
+from usabtest.extensions import db
+
+if TYPE_CHECKING:
+    from usabtest.accounts.models import User
+    from usabtest.planning.models import Study
+
+
+class PublishedReport(db.Model):
+    """A frozen, numbered PDF of a study's report. Never changed after publishing."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column()
+    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    page_size: Mapped[str] = mapped_column(sa.String(10), default="A4")
+    change_note: Mapped[str] = mapped_column(sa.Text, default="")
+    published_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    study: Mapped[Study] = relationship()
+    published_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("study_id", "version"),)
+
+
+class ShareLink(db.Model):
+    """A revocable, expiring link to one published version for clients without an account."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("published_report.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[PublishedReport] = relationship()

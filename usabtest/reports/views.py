@@ -1,0 +1,5 @@
+"""Pages of the reports domain."""
+
+from flask import Blueprint
+
+bp = Blueprint("reports", __name__)
