@@ -79,6 +79,7 @@ def _configure_login(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach each domain's pages and the JSON API."""
     from usabtest import api
+    from usabtest.accounts import api as accounts_api  # noqa: F401
     from usabtest.accounts.views import bp as accounts_bp
     from usabtest.analysis.views import bp as analysis_bp
     from usabtest.api import openapi  # noqa: F401  (registers its route on the API blueprint)

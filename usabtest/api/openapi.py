@@ -7,11 +7,12 @@ from typing import Any
 from flask import jsonify
 
 from usabtest import __version__
+from usabtest.accounts import openapi as accounts_openapi
 from usabtest.api import bp
 from usabtest.observe import openapi as observe_openapi
 from usabtest.planning import openapi as planning_openapi
 
-PARTS = (planning_openapi, observe_openapi)
+PARTS = (accounts_openapi, planning_openapi, observe_openapi)
 
 COMMON_SCHEMAS: dict[str, Any] = {
     "Error": {
