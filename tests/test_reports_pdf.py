@@ -1,0 +1,242 @@
+"""The PDF layout on hand-made report data: sections, numbers, ranking, hostile text, fonts."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pdfplumber
+import pytest
+from PIL import Image as PILImage
+
+from usabtest.reports import fonts, pdf
+from usabtest.reports.document import (
+    FindingItem,
+    ParticipantRow,
+    Quote,
+    ReportData,
+    Screenshot,
+    SusSummary,
+    TaskMetrics,
+    TaskSection,
+)
+
+SUS_STATEMENTS = tuple(f"SUS statement number {n}" for n in range(1, 11))
+
+
+def _png(width: int = 640, height: int = 360) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (width, height), (40, 110, 150)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def sample_report(**changes) -> ReportData:
+    """A small but complete report."""
+    tasks = (
+        TaskSection(1, "Check the balance", "Find out how much money you have.", "Reads the balance.", 120,
+                    TaskMetrics(8, 7, 0.875, 0.51, 0.99, 41.0, 30.2, 55.7, 0.3, 6.4,
+                                "88% (51–99%)", "0:41", "0.3", "6.4")),
+        TaskSection(2, "Pay a friend", "Send Sam 25 pounds.", "Transfer confirmed.", 300,
+                    TaskMetrics(8, 3, 0.375, 0.13, 0.71, 212.0, 150.0, 290.0, 1.9, 3.1,
+                                "38% (13–71%)", "3:32", "1.9", "3.1")),
+        TaskSection(3, "Freeze a lost card", "Make sure nobody can use your card.", "Card frozen.", None),
+    )
+    findings = (
+        FindingItem(1, "Freeze option hidden in settings", 4, "Catastrophe", 5, 8,
+                    "Five participants could not find how to freeze the card.",
+                    "Put 'Freeze card' on the card screen.", ("3. Freeze a lost card",),
+                    (Quote("I'd call the bank instead.", "P03, task 3, 12:41"),),
+                    (Screenshot(_png(), 640, 360, "The card screen"),)),
+        FindingItem(2, "Payee list forgets recent payees", 3, "Major", 4, 8,
+                    "Participants retyped Sam's details.", "Remember recent payees.", ("2. Pay a friend",),
+                    (Quote("Why doesn't it remember Sam?", "P01, task 2, 03:05"),)),
+        FindingItem(3, "Balance is easy to find", 0, "Not a problem", 7, 8, "Everyone saw it at once."),
+    )
+    data = ReportData(
+        study_title="Mobile banking app: payments and savings", client="Northwind Savings Bank",
+        product="Northwind mobile app 4.2", author="Riley Researcher", version_label="Version 2",
+        generated_on=datetime(2025, 3, 10, 9, 0, tzinfo=UTC),
+        first_test_date=date(2025, 3, 3), last_test_date=date(2025, 3, 7),
+        executive_summary="Customers manage everyday payments well.\n\nFreezing a card is the big problem.",
+        objectives="Learn whether customers can pay and save without help.",
+        method="In person", environment="Lab 2, iPhone 13, screen recording.",
+        moderation="Sessions were run in person by one moderator.", session_count=8,
+        participants=tuple(ParticipantRow(f"P{n:02d}", {"Age": "25-34", "Usage": "Daily app user"}, 1)
+                           for n in range(1, 9)),
+        tasks=tasks,
+        sus=SusSummary((72.5, 65.0, 80.0, 90.0, 55.0, 77.5, 70.0, 85.0), 74.4, 65.1, 83.6, "B", "Good",
+                       "74.4", "65.1–83.6"),
+        sus_statements=SUS_STATEMENTS,
+        findings=findings,
+    )
+    return replace(data, **changes)
+
+
+def pdf_text(data: bytes) -> str:
+    """All text of the PDF, pages joined."""
+    with pdfplumber.open(io.BytesIO(data)) as document:
+        return "\n".join(page.extract_text() or "" for page in document.pages)
+
+
+def page_count(data: bytes) -> int:
+    """Number of pages."""
+    with pdfplumber.open(io.BytesIO(data)) as document:
+        return len(document.pages)
+
+
+def squash(text: str) -> str:
+    """Text without any whitespace: line wrapping must not matter when looking for a string."""
+    return re.sub(r"\s+", "", text)
+
+
+def qpdf_check(data: bytes, tmp_path) -> None:
+    """Fail unless qpdf finds the file structurally valid."""
+    if shutil.which("qpdf") is None:
+        pytest.skip("qpdf not installed")
+    path = tmp_path / "check.pdf"
+    path.write_bytes(data)
+    result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_report_has_every_section_in_order():
+    text = pdf_text(pdf.render(sample_report()))
+    headings = ["Contents", "1 Executive summary", "2 Method", "2.1 Objectives", "2.2 Participants",
+                "2.3 Tasks", "2.4 Test environment", "2.5 Moderation", "3 Results",
+                "4 System Usability Scale", "5 Findings", "6 Appendix", "A. Task scripts",
+                "B. System Usability Scale statements"]
+    body = text.split("Contents", 1)[1].split("1 Executive summary")[-1]
+    position = 0
+    for heading in headings[2:]:
+        found = body.find(heading, position)
+        assert found >= 0, heading
+        position = found
+    for heading in headings[:2]:
+        assert heading in text
+
+
+def test_title_page_names_study_client_product_dates_version_author():
+    first_page = pdf_text(pdf.render(sample_report())).split("Contents")[0]
+    for expected in ("Mobile banking app: payments and savings", "Northwind Savings Bank",
+                     "Northwind mobile app 4.2", "3–7 March 2025", "Version 2", "Riley Researcher"):
+        assert expected in first_page
+
+
+def test_contents_lists_sections_with_page_numbers():
+    data = pdf.render(sample_report())
+    with pdfplumber.open(io.BytesIO(data)) as document:
+        contents = document.pages[1].extract_text()
+    assert re.search(r"5 Findings\W*\d+", contents)
+    assert "1. Freeze option hidden in settings" in contents
+
+
+def test_every_page_but_the_title_says_page_n_of_total():
+    data = pdf.render(sample_report())
+    with pdfplumber.open(io.BytesIO(data)) as document:
+        pages = [page.extract_text() for page in document.pages]
+    total = len(pages)
+    assert "Page 1 of" not in pages[0]
+    for number, text in enumerate(pages[1:], start=2):
+        assert f"Page {number} of {total}" in text
+
+
+def test_task_metrics_and_sus_appear_as_formatted():
+    text = pdf_text(pdf.render(sample_report()))
+    for expected in ("88% (51–99%)", "0:41", "38% (13–71%)", "3:32", "6.4", "3.1", "74.4", "65.1–83.6",
+                     "grade B"):
+        assert expected in text
+
+
+def test_findings_appear_in_rank_order_with_recommendation_and_attributed_quotes():
+    text = pdf_text(pdf.render(sample_report())).split("5 Findings")[-1]
+    order = [text.index(title) for title in ("1. Freeze option hidden in settings",
+                                             "2. Payee list forgets recent payees",
+                                             "3. Balance is easy to find")]
+    assert order == sorted(order)
+    assert "Put 'Freeze card' on the card screen." in text
+    assert "P03, task 3, 12:41" in text
+    assert "5 of 8 participants" in text
+
+
+def test_appendix_holds_full_scripts_and_the_ten_sus_statements():
+    appendix = pdf_text(pdf.render(sample_report())).split("6 Appendix")[-1]
+    assert "Send Sam 25 pounds." in appendix and "Transfer confirmed." in appendix
+    for statement in SUS_STATEMENTS:
+        assert statement in appendix
+
+
+def test_letter_and_a4_have_their_paper_sizes():
+    for size, expected in (("A4", (595, 842)), ("Letter", (612, 792))):
+        with pdfplumber.open(io.BytesIO(pdf.render(sample_report(), size))) as document:
+            page = document.pages[0]
+            assert (round(page.width), round(page.height)) == expected
+
+
+def test_unknown_page_size_is_refused():
+    with pytest.raises(ValueError, match="A4 or Letter"):
+        pdf.render(sample_report(), "A3")
+
+
+def test_empty_study_still_renders_every_section():
+    data = pdf.render(sample_report(tasks=(), findings=(), participants=(), sus=None, executive_summary="",
+                                    first_test_date=None, last_test_date=None))
+    text = pdf_text(data)
+    assert "Not yet tested" in text
+    assert "No SUS questionnaires have been recorded." in text
+    assert "No findings have been recorded." in text
+
+
+HOSTILE = {
+    "bold": "<b>not bold</b> & <i>still plain",
+    "entity": "Fish &amp; chips &lt;script&gt; &#169; & &",
+    "unclosed": "<font color='red'>unclosed <para> <br> </b>",
+    "emoji": "Loved it 😀👍🏽 — great ✓",
+    "rtl": "المستخدم لم يجد الزر שלום עולם",
+    "long_word": "x" * 300,
+}
+
+
+def _hostile_report() -> ReportData:
+    long_note = " ".join(f"word{n:04d}" for n in range(1, 1112))[:10_000]
+    quotes = tuple(Quote(text, f"P01, task 1, 0{n}:00") for n, text in enumerate(HOSTILE.values()))
+    quotes += (Quote(long_note, "P02, task 1, 10:00"),)
+    finding = FindingItem(1, HOSTILE["bold"] + " " + HOSTILE["unclosed"], 3, "Major", 1, 2,
+                          HOSTILE["entity"], HOSTILE["rtl"], ("1. " + HOSTILE["emoji"],), quotes)
+    base = sample_report()
+    task = replace(base.tasks[0], title=HOSTILE["unclosed"], scenario=HOSTILE["long_word"])
+    return replace(base, study_title=HOSTILE["bold"], executive_summary=HOSTILE["entity"],
+                   findings=(finding,), tasks=(task,),
+                   participants=(ParticipantRow("P01", {"Note": HOSTILE["unclosed"]}, 1),))
+
+
+def test_hostile_text_renders_verbatim_in_a_valid_pdf(tmp_path):
+    data = pdf.render(_hostile_report())
+    qpdf_check(data, tmp_path)
+    text = squash(pdf_text(data))
+    for name, value in HOSTILE.items():
+        assert squash(value) in text, name
+    assert "word0001" in text and "word1111" in text[text.index("word0001"):]
+
+
+def test_ten_thousand_character_note_flows_across_pages():
+    long_note = "Lorem ipsum dolor sit amet. " * 360
+    quote = Quote(long_note, "P01, task 1, 01:00")
+    short = sample_report()
+    long = replace(short, findings=(replace(short.findings[0], quotes=(quote,)),))
+    assert page_count(pdf.render(long)) >= page_count(pdf.render(short)) + 2
+
+
+def test_markup_escapes_and_keeps_line_breaks():
+    assert pdf.markup("a < b & c > d\nnext") == "a &lt; b &amp; c &gt; d<br/>next"
+    assert pdf.markup("bell\x07 and nul\x00") == "bell and nul"
+
+
+def test_font_is_dejavu_and_embedded():
+    source = fonts.register()
+    assert source.family == "DejaVu Sans"
+    data = pdf.render(sample_report())
+    assert b"DejaVuSans" in data and b"FontFile2" in data

@@ -1,0 +1,531 @@
+"""Lay a `ReportData` out as a PDF with reportlab's platypus. Pure: no Flask, no database.
+
+Structure follows the Common Industry Format for usability test reports (ISO/IEC 25062):
+title page, contents, executive summary, method, results, SUS, findings, appendix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from io import BytesIO
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    Image,
+    KeepTogether,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.tableofcontents import TableOfContents
+
+from usabtest.reports import charts, fonts
+from usabtest.reports.document import FindingItem, ReportData, TaskSection
+
+PAGE_SIZES = {"A4": A4, "Letter": LETTER}
+MARGIN = 20 * mm
+ACCENT = colors.HexColor("#1f4e6b")
+SOFT = colors.HexColor("#eef3f7")
+RULE = colors.HexColor("#c9d3dc")
+SEVERITY_COLOURS = {
+    0: colors.HexColor("#2f7d4f"),
+    1: colors.HexColor("#5b6b7a"),
+    2: colors.HexColor("#a86a00"),
+    3: colors.HexColor("#c2410c"),
+    4: colors.HexColor("#9b1c1c"),
+}
+# Control characters other than tab and newline are not text; PDF viewers show them as boxes.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+TABLE_CELL_LIMIT = 600
+
+
+def markup(text: str | None) -> str:
+    """User text made safe for reportlab's paragraph markup: escaped, line breaks kept."""
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
+    return escape(_CONTROL.sub("", text)).replace("\n", "<br/>")
+
+
+def _cell_text(text: str | None) -> str:
+    # A table row cannot break across pages, so very long values are shortened in tables only.
+    text = text or ""
+    if len(text) > TABLE_CELL_LIMIT:
+        text = text[:TABLE_CELL_LIMIT].rstrip() + "…"
+    return markup(text)
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=fonts.REGULAR, fontSize=9.5, leading=13.5,
+                          textColor=charts.INK, spaceAfter=6, splitLongWords=1)
+    s = {"body": base}
+    s["small"] = ParagraphStyle("small", base, fontSize=8, leading=10.5, textColor=charts.MUTED)
+    s["cell"] = ParagraphStyle("cell", base, fontSize=8.5, leading=11, spaceAfter=0)
+    s["cell_head"] = ParagraphStyle("cell_head", s["cell"], fontName=fonts.BOLD, textColor=colors.white)
+    s["h1"] = ParagraphStyle("h1", base, fontName=fonts.BOLD, fontSize=17, leading=21,
+                             textColor=ACCENT, spaceBefore=4, spaceAfter=10, keepWithNext=1)
+    s["h2"] = ParagraphStyle("h2", base, fontName=fonts.BOLD, fontSize=12, leading=15,
+                             textColor=ACCENT, spaceBefore=10, spaceAfter=5, keepWithNext=1)
+    s["h3"] = ParagraphStyle("h3", base, fontName=fonts.BOLD, fontSize=10, leading=13,
+                             spaceBefore=6, spaceAfter=3, keepWithNext=1)
+    s["label"] = ParagraphStyle("label", base, fontName=fonts.BOLD, fontSize=8, leading=10,
+                                textColor=charts.MUTED, spaceAfter=1, keepWithNext=1)
+    s["quote"] = ParagraphStyle("quote", base, leftIndent=14, borderColor=RULE, borderWidth=0,
+                                textColor=colors.HexColor("#323f4b"), fontName=fonts.ITALIC,
+                                spaceAfter=1)
+    s["attribution"] = ParagraphStyle("attribution", s["small"], leftIndent=14, spaceAfter=7)
+    s["recommendation"] = ParagraphStyle("recommendation", base, backColor=SOFT, borderColor=SOFT,
+                                         borderPadding=(6, 8, 6, 8), borderWidth=0.5,
+                                         spaceBefore=8, spaceAfter=12, leftIndent=8, rightIndent=8)
+    s["title"] = ParagraphStyle("title", base, fontName=fonts.BOLD, fontSize=28, leading=34,
+                                textColor=ACCENT, spaceAfter=12)
+    s["kicker"] = ParagraphStyle("kicker", base, fontName=fonts.BOLD, fontSize=10, leading=13,
+                                 textColor=charts.MUTED, spaceAfter=14)
+    s["subtitle"] = ParagraphStyle("subtitle", base, fontSize=14, leading=19, textColor=charts.INK,
+                                   spaceAfter=30)
+    s["figure"] = ParagraphStyle("figure", base, fontSize=9, leading=12, textColor=charts.INK,
+                                 alignment=TA_CENTER, fontName=fonts.BOLD, spaceAfter=2)
+    s["stat"] = ParagraphStyle("stat", base, fontName=fonts.BOLD, fontSize=18, leading=22,
+                               textColor=ACCENT, alignment=TA_CENTER, spaceAfter=0)
+    s["stat_label"] = ParagraphStyle("stat_label", s["small"], alignment=TA_CENTER, spaceAfter=0)
+    s["toc1"] = ParagraphStyle("toc1", base, fontName=fonts.BOLD, fontSize=10.5, leading=16,
+                               spaceBefore=4, alignment=TA_LEFT)
+    s["toc2"] = ParagraphStyle("toc2", base, fontSize=9.5, leading=13, leftIndent=16)
+    return s
+
+
+class Heading(Paragraph):
+    """A heading that lands in the table of contents and the PDF outline."""
+
+    def __init__(self, text: str, style: ParagraphStyle, level: int, number: str = "") -> None:
+        self.plain = f"{number} {text}".strip() if number else text
+        self.level = level
+        super().__init__(markup(self.plain), style)
+
+
+class _NumberedCanvas(Canvas):
+    """Holds pages back until the end so every footer can say "Page n of N"."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict] = []
+
+    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        """Write every held page with its total, then the file."""
+        total = len(self._pages)
+        for number, state in enumerate(self._pages, start=1):
+            self.__dict__.update(state)
+            if number > 1:
+                self.setFont(fonts.REGULAR, 8)
+                self.setFillColor(charts.MUTED)
+                self.drawRightString(self._pagesize[0] - MARGIN, MARGIN - 10 * mm,
+                                     f"Page {number} of {total}")
+            super().showPage()
+        super().save()
+
+
+class _ReportDocument(BaseDocTemplate):
+    def __init__(self, buffer: BytesIO, report: ReportData, pagesize) -> None:
+        super().__init__(
+            buffer, pagesize=pagesize, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 4 * mm,
+            bottomMargin=MARGIN, title=report.study_title, author=report.author,
+            subject=f"Usability test report, {report.version_label}", creator="usabtest",
+            invariant=1,
+        )
+        self.report = report
+        self._bookmarks = 0
+        frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="main")
+        self.addPageTemplates([
+            PageTemplate("title", frames=[frame], onPage=self._title_page),
+            PageTemplate("body", frames=[frame], onPage=self._body_page),
+        ])
+
+    def beforeDocument(self) -> None:  # noqa: N802 (reportlab's name)
+        """Number bookmarks afresh on every pass, so the contents settle."""
+        self._bookmarks = 0
+
+    def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 (reportlab's name)
+        """Register headings with the contents and the outline."""
+        if not isinstance(flowable, Heading):
+            return
+        self._bookmarks += 1
+        key = f"section-{self._bookmarks}"
+        self.canv.bookmarkPage(key)
+        self.canv.addOutlineEntry(flowable.plain, key, level=flowable.level, closed=flowable.level > 0)
+        self.notify("TOCEntry", (flowable.level, markup(flowable.plain), self.page, key))
+
+    def _title_page(self, canv: Canvas, doc) -> None:
+        width, height = doc.pagesize
+        canv.saveState()
+        canv.setFillColor(ACCENT)
+        canv.rect(0, height - 18 * mm, width, 18 * mm, stroke=0, fill=1)
+        canv.setFillColor(colors.white)
+        canv.setFont(fonts.BOLD, 10)
+        canv.drawString(MARGIN, height - 11 * mm, "USABILITY TEST REPORT")
+        canv.setFillColor(charts.MUTED)
+        canv.setFont(fonts.REGULAR, 8)
+        footer = "Confidential: prepared for " + self.report.client
+        canv.drawString(MARGIN, MARGIN - 10 * mm, charts.fit_text(footer, width - 2 * MARGIN, 8))
+        canv.restoreState()
+
+    def _body_page(self, canv: Canvas, doc) -> None:
+        width, height = doc.pagesize
+        report = self.report
+        canv.saveState()
+        canv.setFont(fonts.REGULAR, 8)
+        canv.setFillColor(charts.MUTED)
+        right = f"{report.version_label}"
+        canv.drawRightString(width - MARGIN, height - MARGIN + 2 * mm, right)
+        title_room = width - 2 * MARGIN - canv.stringWidth(right, fonts.REGULAR, 8) - 20
+        canv.drawString(MARGIN, height - MARGIN + 2 * mm, charts.fit_text(report.study_title, title_room, 8))
+        canv.setStrokeColor(RULE)
+        canv.setLineWidth(0.5)
+        canv.line(MARGIN, height - MARGIN, width - MARGIN, height - MARGIN)
+        canv.line(MARGIN, MARGIN - 6 * mm, width - MARGIN, MARGIN - 6 * mm)
+        footer = f"{report.client} · Participants are identified by pseudonym only"
+        canv.drawString(MARGIN, MARGIN - 10 * mm, charts.fit_text(footer, width - 2 * MARGIN - 80, 8))
+        canv.restoreState()
+
+
+def _hex(colour: colors.Color) -> str:
+    return "#" + colour.hexval()[2:]
+
+
+def render(report: ReportData, page_size: str = "A4") -> bytes:
+    """The report as PDF bytes, on A4 or US Letter paper."""
+    if page_size not in PAGE_SIZES:
+        raise ValueError(f"unknown page size {page_size!r}; use A4 or Letter")
+    fonts.register()
+    buffer = BytesIO()
+    doc = _ReportDocument(buffer, report, PAGE_SIZES[page_size])
+    story = _Story(report, doc.width, doc.height).build()
+    doc.multiBuild(story, canvasmaker=_NumberedCanvas)
+    return buffer.getvalue()
+
+
+def _paragraphs(text: str, style: ParagraphStyle) -> list[Paragraph]:
+    """One flowable per blank-line separated paragraph, so long texts flow across pages."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", (text or "").replace("\r\n", "\n"))]
+    return [Paragraph(markup(b), style) for b in blocks if b]
+
+
+class _Story:
+    """Builds the list of flowables, section by section."""
+
+    def __init__(self, report: ReportData, width: float, height: float) -> None:
+        self.r = report
+        self.width = width
+        self.height = height
+        self.s = _styles()
+
+    def build(self) -> list[Flowable]:
+        """All sections in report order."""
+        story: list[Flowable] = []
+        for section in (self.title_page, self.contents, self.summary, self.method, self.results,
+                        self.sus, self.findings, self.appendix):
+            story.extend(section())
+        return story
+
+    def _p(self, text: str, style: str = "body") -> Paragraph:
+        return Paragraph(markup(text), self.s[style])
+
+    def _or_none(self, text: str, style: str = "body", empty: str = "Not recorded.") -> list[Flowable]:
+        return _paragraphs(text, self.s[style]) or [Paragraph(empty, self.s["small"])]
+
+    def _table(self, rows: list[list], widths: list[float], header: bool = True,
+               zebra: bool = True) -> Table:
+        table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+        commands = [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), 4),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE),
+        ]
+        if header:
+            commands.append(("BACKGROUND", (0, 0), (-1, 0), ACCENT))
+        if zebra:
+            commands.append(("ROWBACKGROUNDS", (0, 1 if header else 0), (-1, -1), [colors.white, SOFT]))
+        table.setStyle(TableStyle(commands))
+        return table
+
+    def _head_row(self, *labels: str) -> list[Paragraph]:
+        return [Paragraph(markup(label), self.s["cell_head"]) for label in labels]
+
+    # Sections -----------------------------------------------------------------------------------
+
+    def title_page(self) -> list[Flowable]:
+        """Study, client, product, test dates, version and author."""
+        r = self.r
+        meta = [
+            ("Client", r.client), ("Product", r.product or "Not specified"),
+            ("Test dates", r.test_dates_text), ("Version", r.version_label),
+            ("Author", r.author), ("Issued", f"{r.generated_on.day} {r.generated_on:%B %Y}"),
+        ]
+        rows = [[Paragraph(label, self.s["label"]), Paragraph(_cell_text(value), self.s["cell"])]
+                for label, value in meta]
+        table = Table(rows, colWidths=[32 * mm, self.width - 32 * mm], hAlign="LEFT")
+        table.setStyle(TableStyle([
+            ("LINEABOVE", (0, 0), (-1, 0), 1.2, ACCENT),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE),
+            ("TOPPADDING", (0, 0), (-1, -1), 6), ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]))
+        return [
+            Spacer(1, self.height * 0.18),
+            Paragraph("Usability test report", self.s["kicker"]),
+            Paragraph(_cell_text(r.study_title), self.s["title"]),
+            Paragraph(_cell_text(r.product or r.client), self.s["subtitle"]),
+            table,
+            NextPageTemplate("body"),
+            PageBreak(),
+        ]
+
+    def contents(self) -> list[Flowable]:
+        """Table of contents, filled in by the second build pass."""
+        toc = TableOfContents(dotsMinLevel=0)
+        toc.levelStyles = [self.s["toc1"], self.s["toc2"]]
+        return [Paragraph("Contents", self.s["h1"]), toc, PageBreak()]
+
+    def _headline_numbers(self) -> Table:
+        r = self.r
+        attempts = sum(t.metrics.attempts for t in r.tasks)
+        successes = sum(t.metrics.successes for t in r.tasks)
+        overall = f"{successes / attempts * 100:.0f}%" if attempts else "–"
+        serious = sum(1 for f in r.findings if f.severity >= 3)
+        sus = r.sus.mean_text if r.sus and r.sus.mean is not None else "–"
+        sus_label = f"SUS score (grade {r.sus.grade})" if r.sus and r.sus.grade else "SUS score"
+        stats = [
+            (str(len(r.participants)), "participants"),
+            (overall, f"task completion ({successes} of {attempts} attempts)"),
+            (sus, sus_label),
+            (str(serious), f"major or critical findings (of {len(r.findings)})"),
+        ]
+        cells = [[Paragraph(markup(value), self.s["stat"]), Paragraph(markup(label), self.s["stat_label"])]
+                 for value, label in stats]
+        table = Table([cells], colWidths=[self.width / 4] * 4)
+        table.setStyle(TableStyle([
+            ("BACKGROUND", (0, 0), (-1, -1), SOFT),
+            ("LINEAFTER", (0, 0), (-2, -1), 1.5, colors.white),
+            ("TOPPADDING", (0, 0), (-1, -1), 10), ("BOTTOMPADDING", (0, 0), (-1, -1), 10),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]))
+        return table
+
+    def summary(self) -> list[Flowable]:
+        """Researcher-written summary plus the headline numbers and the top findings."""
+        story: list[Flowable] = [Heading("Executive summary", self.s["h1"], 0, "1"), self._headline_numbers(),
+                                 Spacer(1, 10)]
+        story += self._or_none(self.r.executive_summary, empty="No executive summary has been written yet.")
+        top = self.r.findings[:5]
+        if top:
+            story.append(Paragraph("Most important findings", self.s["h3"]))
+            for item in top:
+                story.append(Paragraph(
+                    f"{item.rank}. {markup(item.title)} "
+                    f"<font color='{_hex(SEVERITY_COLOURS[item.severity])}'>"
+                    f"({markup(item.severity_label)})</font>", self.s["body"]))
+        return story
+
+    def method(self) -> list[Flowable]:
+        """Objectives, participants, tasks, environment and moderation."""
+        r = self.r
+        story: list[Flowable] = [PageBreak(), Heading("Method", self.s["h1"], 0, "2")]
+        story += [Heading("Objectives", self.s["h2"], 1, "2.1")]
+        story += self._or_none(r.objectives, empty="No objectives recorded.")
+        story += [Heading("Participants", self.s["h2"], 1, "2.2")]
+        story += self._participants()
+        story += [Heading("Tasks", self.s["h2"], 1, "2.3")]
+        if not r.tasks:
+            story.append(Paragraph("No tasks were defined.", self.s["small"]))
+        for task in r.tasks:
+            story.append(Paragraph(f"<b>Task {task.number}.</b> {markup(task.title)}", self.s["body"]))
+        if r.tasks:
+            story.append(self._p("The full task scripts, with success criteria and time limits, are in "
+                                 "appendix A.", "small"))
+        story += [Heading("Test environment", self.s["h2"], 1, "2.4")]
+        story += self._or_none(r.environment, empty="No environment recorded.")
+        story += [Heading("Moderation", self.s["h2"], 1, "2.5")]
+        story += self._or_none(r.moderation)
+        story += [Heading("Measures", self.s["h2"], 1, "2.6")]
+        story += _paragraphs(MEASURES_TEXT, self.s["body"])
+        return story
+
+    def _participants(self) -> list[Flowable]:
+        r = self.r
+        if not r.participants:
+            return [Paragraph("No participants have been recruited yet.", self.s["small"])]
+        keys = r.segment_keys
+        code_w, sessions_w = 26 * mm, 20 * mm
+        seg_w = (self.width - code_w - sessions_w) / max(len(keys), 1)
+        rows = [self._head_row("Participant", *(keys or ["Segment"]), "Sessions")]
+        for row in r.participants:
+            values = [row.segments.get(k, "–") for k in keys] or ["–"]
+            rows.append([Paragraph(markup(row.code), self.s["cell"]),
+                         *(Paragraph(_cell_text(str(v)), self.s["cell"]) for v in values),
+                         Paragraph(str(row.sessions), self.s["cell"])])
+        widths = [code_w, *([seg_w] * max(len(keys), 1)), sessions_w]
+        return [self._p(f"{len(r.participants)} participants took part in {r.session_count} sessions. "
+                        "They are identified by pseudonym only.", "body"), self._table(rows, widths)]
+
+    def results(self) -> list[Flowable]:
+        """Overview table, the two charts, then one block per task."""
+        r = self.r
+        story: list[Flowable] = [PageBreak(), Heading("Results", self.s["h1"], 0, "3")]
+        if not r.tasks:
+            return story + [Paragraph("No tasks were defined.", self.s["small"])]
+        story += [Heading("Task overview", self.s["h2"], 1, "3.1"), self._metrics_table()]
+        story += [Spacer(1, 12), KeepTogether([
+            Paragraph("Figure 1. Completion rate per task", self.s["figure"]),
+            charts.completion_chart(r.tasks, self.width)]), Spacer(1, 14), KeepTogether([
+            Paragraph("Figure 2. Time on task", self.s["figure"]),
+            charts.time_chart(r.tasks, self.width)])]
+        for task in r.tasks:
+            story += self._task_block(task)
+        return story
+
+    def _metrics_table(self) -> Table:
+        rows = [self._head_row("Task", "Completion (95% CI)", "Time on task", "Errors", "SEQ")]
+        for task in self.r.tasks:
+            m = task.metrics
+            rows.append([Paragraph(f"{task.number}. {_cell_text(task.title)}", self.s["cell"]),
+                         *(Paragraph(markup(v), self.s["cell"])
+                           for v in (m.completion_text, m.time_text, m.errors_text, m.seq_text))])
+        fixed = [40 * mm, 26 * mm, 16 * mm, 14 * mm]
+        return self._table(rows, [self.width - sum(fixed), *fixed])
+
+    def _task_block(self, task: TaskSection) -> list[Flowable]:
+        m = task.metrics
+        linked = [f for f in self.r.findings if any(t.startswith(f"{task.number}.") for t in f.tasks)]
+        facts = [
+            ("Completion", m.completion_text), ("Time on task", m.time_text),
+            ("Errors per attempt", m.errors_text), ("SEQ (1–7)", m.seq_text),
+        ]
+        cells = [[Paragraph(markup(v), self.s["cell"]) for _, v in facts]]
+        table = self._table([self._head_row(*(k for k, _ in facts)), *cells], [self.width / 4] * 4,
+                            zebra=False)
+        story: list[Flowable] = [CondPageBreak(60 * mm),
+                                 Heading(f"Task {task.number}: {task.title}", self.s["h2"], 1,
+                                         f"3.{task.number + 1}")]
+        attempts = (f"{m.successes} of {m.attempts} attempts succeeded without help."
+                    if m.attempts else "No attempts were recorded for this task.")
+        story += [self._p(attempts), table, Spacer(1, 6)]
+        if linked:
+            story.append(Paragraph(
+                "Related findings: " + "; ".join(f"{f.rank}. {markup(f.title)}" for f in linked),
+                self.s["small"]))
+        return story
+
+    def sus(self) -> list[Flowable]:
+        """System Usability Scale: mean, interval, grade, distribution."""
+        sus = self.r.sus
+        story: list[Flowable] = [CondPageBreak(90 * mm),
+                                 Heading("System Usability Scale", self.s["h1"], 0, "4")]
+        if sus is None or not sus.scores:
+            return story + [Paragraph("No SUS questionnaires have been recorded.", self.s["small"])]
+        grade = f", grade {sus.grade}" if sus.grade else ""
+        adjective = f" ({sus.adjective})" if sus.adjective else ""
+        story.append(self._p(
+            f"{len(sus.scores)} participants completed the questionnaire. The mean SUS score is "
+            f"{sus.mean_text}{grade}{adjective}; the 95% confidence interval is {sus.interval_text}. "
+            "A score of 68 is about average across published studies."))
+        story += [Spacer(1, 6), KeepTogether([
+            Paragraph("Figure 3. Distribution of SUS scores", self.s["figure"]),
+            charts.sus_chart(sus, self.width)])]
+        return story
+
+    def findings(self) -> list[Flowable]:
+        """Findings ranked by severity and frequency, with recommendation and evidence."""
+        story: list[Flowable] = [PageBreak(), Heading("Findings", self.s["h1"], 0, "5")]
+        if not self.r.findings:
+            return story + [Paragraph("No findings have been recorded.", self.s["small"])]
+        story.append(self._p("Findings are ranked by severity (Nielsen's scale: 0 not a problem to 4 "
+                             "catastrophe), then by how many participants met them."))
+        for item in self.r.findings:
+            story += self._finding(item)
+        return story
+
+    def _finding(self, item: FindingItem) -> list[Flowable]:
+        colour = SEVERITY_COLOURS.get(item.severity, ACCENT)
+        meta = [f"<font color='{_hex(colour)}'><b>Severity {item.severity}: "
+                f"{markup(item.severity_label)}</b></font>"]
+        if item.frequency_text:
+            meta.append(markup(item.frequency_text))
+        if item.tasks:
+            meta.append("Tasks: " + markup(", ".join(item.tasks)))
+        story: list[Flowable] = [
+            CondPageBreak(45 * mm),
+            Heading(f"{item.rank}. {item.title}", self.s["h2"], 1),
+            Paragraph(" · ".join(meta), self.s["body"]),
+        ]
+        story += _paragraphs(item.description, self.s["body"])
+        if item.recommendation.strip():
+            story.append(Paragraph("<b>Recommendation.</b> " + markup(item.recommendation.strip()),
+                                   self.s["recommendation"]))
+        for shot in item.screenshots:
+            story += self._screenshot(shot)
+        if item.quotes:
+            story.append(Paragraph("Evidence", self.s["label"]))
+        for quote in item.quotes:
+            story += [Paragraph("“" + markup(quote.text) + "”", self.s["quote"]),
+                      Paragraph("— " + markup(quote.attribution), self.s["attribution"])]
+        return story
+
+    def _screenshot(self, shot) -> list[Flowable]:
+        max_w, max_h = self.width, self.height * 0.45
+        scale = min(max_w / max(shot.width, 1), max_h / max(shot.height, 1), 1.0)
+        image = Image(BytesIO(shot.data), width=shot.width * scale, height=shot.height * scale)
+        image.hAlign = "LEFT"
+        parts: list[Flowable] = [Spacer(1, 4), image]
+        if shot.caption:
+            parts.append(Paragraph(_cell_text(shot.caption), self.s["small"]))
+        return [KeepTogether(parts), Spacer(1, 6)]
+
+    def appendix(self) -> list[Flowable]:
+        """Full task scripts and the ten SUS statements."""
+        story: list[Flowable] = [PageBreak(), Heading("Appendix", self.s["h1"], 0, "6"),
+                                 Heading("A. Task scripts", self.s["h2"], 1)]
+        if not self.r.tasks:
+            story.append(Paragraph("No tasks were defined.", self.s["small"]))
+        for task in self.r.tasks:
+            story += [Paragraph(f"Task {task.number}. {markup(task.title)}", self.s["h3"])]
+            story += self._labelled("Scenario read to the participant", task.scenario)
+            story += self._labelled("Success criteria", task.success_criteria)
+            if task.time_limit_s:
+                story += self._labelled("Time limit", charts.format_seconds(task.time_limit_s))
+        story.append(Heading("B. System Usability Scale statements", self.s["h2"], 1))
+        story.append(self._p("Participants rated each statement from 1 (strongly disagree) to 5 "
+                             "(strongly agree)."))
+        for number, statement in enumerate(self.r.sus_statements, start=1):
+            story.append(Paragraph(f"{number}. {markup(statement)}", self.s["body"]))
+        return story
+
+    def _labelled(self, label: str, text: str) -> Iterable[Flowable]:
+        return [Paragraph(label, self.s["label"]), *self._or_none(text, empty="Not specified.")]
+
+
+MEASURES_TEXT = (
+    "Completion rate is the share of attempts that succeeded without help; its 95% confidence "
+    "interval uses the adjusted Wald method, which stays accurate with small samples. "
+    "Time on task is measured for every attempt and summarised with its 95% confidence interval. "
+    "Errors are counted by the moderator per attempt.\n\n"
+    "After each task participants rated its difficulty on the Single Ease Question (SEQ, 1 very "
+    "difficult to 7 very easy). At the end of the session they completed the System Usability Scale "
+    "(SUS, 0 to 100)."
+)
