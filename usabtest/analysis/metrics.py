@@ -1,0 +1,152 @@
+"""Usability metrics for small samples. Pure: no Flask, no database.
+
+The formulas follow Sauro & Lewis, "Quantifying the User Experience" (2nd ed., 2016):
+adjusted-Wald intervals for completion rates, t intervals on log times for task time,
+plain t intervals for rating scales, Brooke's SUS scoring and the Sauro-Lewis curved grades.
+Every function refuses bad input with a ValueError that says what was wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+from scipy.stats import norm, t
+
+# Lower bounds of the Sauro-Lewis curved grading scale (Lewis & Sauro 2018, table 1).
+SUS_GRADES: tuple[tuple[float, str], ...] = (
+    (84.1, "A+"),
+    (80.8, "A"),
+    (78.9, "A-"),
+    (77.2, "B+"),
+    (74.1, "B"),
+    (72.6, "B-"),
+    (71.1, "C+"),
+    (65.0, "C"),
+    (62.7, "C-"),
+    (51.7, "D"),
+    (0.0, "F"),
+)
+
+
+def _number(value, what: str) -> float:
+    """`value` as a finite float; bools, NaN, infinities and non-numbers are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return result
+
+
+def _whole(value, what: str) -> int:
+    """`value` as a non-negative int; bools and fractions are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{what} must not be negative, got {value}")
+    return int(value)
+
+
+def _confidence(confidence) -> float:
+    level = _number(confidence, "confidence")
+    if not 0 < level < 1:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence!r}")
+    return level
+
+
+def _values(values: Iterable, what: str, item: str) -> list[float]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValueError(f"{what} must be a list of numbers, got {values!r}")
+    result = [_number(v, item) for v in values]
+    if not result:
+        raise ValueError(f"{what} must not be empty")
+    return result
+
+
+def sus_score(answers: Sequence[int]) -> float:
+    """System Usability Scale score (0-100) from ten answers 1-5 in questionnaire order (Brooke 1996)."""
+    if isinstance(answers, str | bytes) or not isinstance(answers, Iterable):
+        raise ValueError(f"SUS answers must be a list of ten numbers, got {answers!r}")
+    items = list(answers)
+    if len(items) != 10:
+        raise ValueError(f"SUS needs exactly 10 answers, got {len(items)}")
+    total = 0
+    for index, answer in enumerate(items, start=1):
+        value = _whole(answer, f"SUS answer {index}")
+        if not 1 <= value <= 5:
+            raise ValueError(f"SUS answer {index} must be between 1 and 5, got {value}")
+        # Odd items are positively worded, even items negatively.
+        total += value - 1 if index % 2 else 5 - value
+    return total * 2.5
+
+
+def sus_grade(score: float) -> str:
+    """The Sauro-Lewis curved grade (A+ ... F, ASCII "A-") of a SUS score or mean."""
+    value = _number(score, "SUS score")
+    if not 0 <= value <= 100:
+        raise ValueError(f"SUS score must be between 0 and 100, got {score!r}")
+    # The published scale has one-decimal bounds (84.0 is A, 84.1 is A+): round half up first.
+    rounded = float(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    for lower, grade in SUS_GRADES:
+        if rounded >= lower:
+            return grade
+    return "F"
+
+
+def adjusted_wald(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Adjusted-Wald (Agresti-Coull) interval for a completion rate, clipped to [0, 1]."""
+    x = _whole(successes, "successes")
+    n = _whole(trials, "trials")
+    level = _confidence(confidence)
+    if n == 0:
+        raise ValueError("trials must be at least 1")
+    if x > n:
+        raise ValueError(f"successes ({x}) cannot exceed trials ({n})")
+    z = float(norm.ppf(1 - (1 - level) / 2))
+    n_adj = n + z * z
+    p_adj = (x + z * z / 2) / n_adj
+    margin = z * math.sqrt(p_adj * (1 - p_adj) / n_adj)
+    return max(0.0, p_adj - margin), min(1.0, p_adj + margin)
+
+
+def _t_interval(values: list[float], level: float) -> tuple[float, float, float]:
+    mean = math.fsum(values) / len(values)
+    if len(values) == 1:
+        return mean, mean, mean
+    variance = math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    q = float(t.ppf(1 - (1 - level) / 2, len(values) - 1))
+    margin = q * math.sqrt(variance / len(values))
+    # Rounding can push a bound past the mean by an ulp when all values are equal.
+    return mean, min(mean, mean - margin), max(mean, mean + margin)
+
+
+def geometric_mean_ci(times_s: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Geometric mean of task times (seconds) with a t interval on the log times: (mean, low, high)."""
+    times = _values(times_s, "times", "a task time")
+    level = _confidence(confidence)
+    for value in times:
+        if value <= 0:
+            raise ValueError(f"task times must be positive, got {value}")
+    mean, low, high = _t_interval([math.log(v) for v in times], level)
+    if len(times) == 1:
+        return times[0], times[0], times[0]
+    centre = math.exp(mean)
+    return centre, min(centre, math.exp(low)), max(centre, math.exp(high))
+
+
+def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Arithmetic mean with a t interval (SEQ, SUS across participants): (mean, low, high)."""
+    numbers_ = _values(values, "values", "a value")
+    return _t_interval(numbers_, _confidence(confidence))
+
+
+def problem_discovery(p: float, n: int) -> float:
+    """Chance that a problem affecting a share `p` of users is seen at least once in `n` sessions."""
+    share = _number(p, "p")
+    if not 0 <= share <= 1:
+        raise ValueError(f"p must be between 0 and 1, got {p!r}")
+    count = _whole(n, "n")
+    return 1 - (1 - share) ** count
