@@ -1,0 +1,570 @@
+"""A study's measured results and ranked findings, as plain data for the results page and the PDF report.
+
+Public API (everything returns frozen dataclasses; nothing here needs a request, only an app context):
+
+- ``compute_study_results(study_id, segment=None, confidence=0.95) -> StudyResults``
+    ``StudyResults``: ``study_id``, ``segment`` (the filter applied, ``{}`` for everyone),
+    ``segment_options`` (``{key: [values]}`` seen among observed participants), ``participants_observed``,
+    ``sessions_observed``, ``tasks`` (list of ``TaskResult`` in script order), ``sus`` (``SusResult``),
+    ``confidence``.
+    ``TaskResult``: ``task_id``, ``number`` (1-based place in the script), ``position``, ``title``,
+    ``attempts`` (n: attempts that ended as success, assisted, failure or abandoned), ``successes``,
+    ``assisted``, ``failures`` (failure + abandoned), ``skipped``, ``completion`` (``Estimate`` of the rate
+    with its adjusted-Wald interval, or None), ``time_s`` (``Estimate``: geometric mean of successful
+    attempts' seconds with its interval, or None), ``timed`` (n of those times), ``errors_mean`` and
+    ``errors_n``, ``seq`` (``Estimate`` of mean SEQ 1-7 with its t interval, or None) and ``seq_n``;
+    text properties ``completion_text``, ``time_text``, ``errors_text``, ``seq_text``.
+    ``SusResult``: ``n``, ``scores`` (list of ``SusScore``: ``participant_id``, ``participant_code``,
+    ``session_id``, ``score``), ``mean`` (``Estimate`` or None), ``grade`` (Sauro-Lewis letter or None);
+    text properties ``mean_text``, ``interval_text``.
+    ``Estimate``: ``value``, ``low``, ``high``.
+- ``ranked_findings(study_id, with_screenshot_data=False) -> list[FindingSummary]``
+    ``FindingSummary``: ``id``, ``rank`` (1-based), ``title``, ``description``, ``severity`` (0-4),
+    ``severity_label``, ``recommendation``, ``position`` (hand order or None), ``tasks`` (``TaskRef``:
+    ``id``, ``number``, ``title``), ``participants`` (``ParticipantRef``: ``id``, ``number``, ``code``,
+    of those whose notes back the finding), ``frequency`` (that count), ``participants_observed``,
+    ``evidence`` (``EvidenceNote``: ``note_id``, ``body``, ``tags``, ``severity``, ``participant_id``,
+    ``participant_code``, ``session_id``, ``task_id``, ``task_number``, ``task_title``, ``elapsed_ms``,
+    ``created_at``; properties ``elapsed_text`` "mm:ss" and ``attribution`` "P03, task 2, 12:41"),
+    ``screenshots`` (``ScreenshotInfo``: ``id``, ``filename``, ``content_type``, ``width``, ``height``,
+    ``caption``, ``data`` bytes only when asked for); properties ``frequency_rate`` and
+    ``frequency_text`` ("2 of 5 participants").
+- ``rainbow_matrix(study_id) -> RainbowMatrix``: ``participants`` (columns, ``ParticipantRef``) and
+  ``rows`` (``MatrixRow``: ``finding``, ``cells`` (``MatrixCell``: ``participant``, ``notes``), ``total``).
+- Formatting helpers shared with the report: ``format_percent``, ``format_seconds``, ``format_elapsed``.
+
+Definitions, chosen to match common usability practice (Sauro & Lewis 2016):
+- Sessions observed are those completed or in progress; cancelled, no-show and merely scheduled
+  sessions contribute nothing.
+- An "assisted" attempt is NOT a success: the moderator's help means the task could not be done
+  unaided, so completion rates stay conservative. Skipped attempts (never tried) are left out of n.
+- Task time is the geometric mean of successful attempts only, which is what a time-on-task
+  benchmark means; failures end at arbitrary moments.
+- Finding frequency is the number of distinct participants with at least one linked, non-deleted note,
+  over the participants observed (participants of observed sessions, plus anyone whose notes back a
+  finding, so the ratio can never exceed one).
+
+Every function runs a fixed number of SQL queries whatever the number of sessions, attempts or notes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import defer, selectinload
+
+from usabtest.analysis import metrics
+from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
+from usabtest.extensions import db
+from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.planning.models import Participant, SessionStatus, StudySession, Task
+
+OBSERVED_STATUSES = (SessionStatus.COMPLETED, SessionStatus.IN_PROGRESS)
+DASH = "–"
+
+
+def format_percent(value: float | None) -> str:
+    """0.7 -> "70%"; None -> an en dash."""
+    return DASH if value is None else f"{round(value * 100):d}%"
+
+
+def format_seconds(value: float | None) -> str:
+    """Seconds as m:ss, or h:mm:ss from an hour up; None -> an en dash."""
+    if value is None:
+        return DASH
+    total = round(value)
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def format_elapsed(elapsed_ms: int) -> str:
+    """Milliseconds since the session started as mm:ss (minutes keep counting past 59)."""
+    minutes, seconds = divmod(max(0, elapsed_ms) // 1000, 60)
+    return f"{minutes:02d}:{seconds:02d}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with the bounds of its confidence interval."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One task's completion, time, errors and ease rating across the sessions observed."""
+
+    task_id: int
+    number: int
+    position: int
+    title: str
+    attempts: int = 0
+    successes: int = 0
+    assisted: int = 0
+    failures: int = 0
+    skipped: int = 0
+    completion: Estimate | None = None
+    time_s: Estimate | None = None
+    timed: int = 0
+    errors_mean: float | None = None
+    errors_n: int = 0
+    seq: Estimate | None = None
+    seq_n: int = 0
+
+    @property
+    def completion_text(self) -> str:
+        """"70% (39%–90%)" or an en dash."""
+        if self.completion is None:
+            return DASH
+        c = self.completion
+        return f"{format_percent(c.value)} ({format_percent(c.low)}–{format_percent(c.high)})"
+
+    @property
+    def time_text(self) -> str:
+        """"1:25 (1:02–1:58)" or an en dash."""
+        if self.time_s is None:
+            return DASH
+        t = self.time_s
+        return f"{format_seconds(t.value)} ({format_seconds(t.low)}–{format_seconds(t.high)})"
+
+    @property
+    def errors_text(self) -> str:
+        """Mean errors to one decimal, or an en dash."""
+        return DASH if self.errors_mean is None else f"{self.errors_mean:.1f}"
+
+    @property
+    def seq_text(self) -> str:
+        """"5.8 (5.1–6.5)" or an en dash."""
+        if self.seq is None:
+            return DASH
+        return f"{self.seq.value:.1f} ({self.seq.low:.1f}–{self.seq.high:.1f})"
+
+
+@dataclass(frozen=True)
+class SusScore:
+    """One participant's SUS score."""
+
+    participant_id: int
+    participant_code: str
+    session_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class SusResult:
+    """SUS scores of the sessions observed, their mean with an interval, and its grade."""
+
+    n: int = 0
+    scores: list[SusScore] = field(default_factory=list)
+    mean: Estimate | None = None
+    grade: str | None = None
+
+    @property
+    def mean_text(self) -> str:
+        """The mean to one decimal, or an en dash."""
+        return DASH if self.mean is None else f"{self.mean.value:.1f}"
+
+    @property
+    def interval_text(self) -> str:
+        """"62.3–79.1" or an en dash."""
+        return DASH if self.mean is None else f"{self.mean.low:.1f}–{self.mean.high:.1f}"
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """Everything the results page shows for one study and one participant segment."""
+
+    study_id: int
+    segment: dict[str, str]
+    segment_options: dict[str, list[str]]
+    participants_observed: int
+    sessions_observed: int
+    tasks: list[TaskResult]
+    sus: SusResult
+    confidence: float = 0.95
+
+
+@dataclass(frozen=True)
+class _ObservedSession:
+    id: int
+    participant_id: int
+    code: str
+    segments: dict[str, str]
+
+
+def _observed_sessions(study_id: int) -> list[_ObservedSession]:
+    rows = db.session.execute(
+        sa.select(StudySession.id, Participant.id, Participant.code, Participant.segments)
+        .join(Participant, StudySession.participant_id == Participant.id)
+        .where(StudySession.study_id == study_id, StudySession.status.in_(OBSERVED_STATUSES))
+        .order_by(Participant.number, StudySession.starts_at)
+    )
+    return [_ObservedSession(sid, pid, code, dict(segs or {})) for sid, pid, code, segs in rows]
+
+
+def _segment_options(sessions: Iterable[_ObservedSession]) -> dict[str, list[str]]:
+    options: dict[str, set[str]] = defaultdict(set)
+    for item in sessions:
+        for key, value in item.segments.items():
+            options[str(key)].add(str(value))
+    return {key: sorted(values) for key, values in sorted(options.items())}
+
+
+def _matches(segments: dict[str, str], wanted: dict[str, str]) -> bool:
+    return all(str(segments.get(key)) == value for key, value in wanted.items())
+
+
+def _study_tasks(study_id: int) -> list[Task]:
+    return list(db.session.scalars(
+        sa.select(Task).where(Task.study_id == study_id).order_by(Task.position, Task.id)
+    ))
+
+
+def _estimate(values: tuple[float, float, float] | None) -> Estimate | None:
+    return None if values is None else Estimate(*values)
+
+
+def _task_result(task: Task, number: int, rows: list, confidence: float) -> TaskResult:
+    outcomes = [row.outcome for row in rows if row.outcome is not None]
+    finished = [o for o in outcomes if o != Outcome.SKIPPED]
+    successes = sum(1 for o in finished if o == Outcome.SUCCESS)
+    times = [
+        (row.ended_at - row.started_at).total_seconds()
+        for row in rows
+        if row.outcome == Outcome.SUCCESS and row.ended_at is not None and row.started_at is not None
+    ]
+    times = [value for value in times if value > 0]
+    errors = [row.error_count for row in rows
+              if row.error_count is not None and row.outcome not in (None, Outcome.SKIPPED)]
+    seqs = [row.seq for row in rows if row.seq is not None]
+    completion = None
+    if finished:
+        low, high = metrics.adjusted_wald(successes, len(finished), confidence)
+        completion = Estimate(successes / len(finished), low, high)
+    return TaskResult(
+        task_id=task.id, number=number, position=task.position, title=task.title,
+        attempts=len(finished), successes=successes,
+        assisted=sum(1 for o in finished if o == Outcome.ASSISTED),
+        failures=sum(1 for o in finished if o in (Outcome.FAILURE, Outcome.ABANDONED)),
+        skipped=sum(1 for o in outcomes if o == Outcome.SKIPPED),
+        completion=completion,
+        time_s=_estimate(metrics.geometric_mean_ci(times, confidence) if times else None),
+        timed=len(times),
+        errors_mean=sum(errors) / len(errors) if errors else None, errors_n=len(errors),
+        seq=_estimate(metrics.mean_ci(seqs, confidence) if seqs else None), seq_n=len(seqs),
+    )
+
+
+def _task_results(study_id: int, session_ids: set[int], confidence: float) -> list[TaskResult]:
+    tasks = _study_tasks(study_id)
+    rows = db.session.execute(
+        sa.select(TaskAttempt.session_id, TaskAttempt.task_id, TaskAttempt.outcome,
+                  TaskAttempt.started_at, TaskAttempt.ended_at, TaskAttempt.error_count, TaskAttempt.seq)
+        .join(StudySession, TaskAttempt.session_id == StudySession.id)
+        .where(StudySession.study_id == study_id, StudySession.status.in_(OBSERVED_STATUSES))
+    ).all()
+    by_task: dict[int, list] = defaultdict(list)
+    for row in rows:
+        if row.session_id in session_ids:
+            by_task[row.task_id].append(row)
+    shown = [task for task in tasks if not task.archived or by_task.get(task.id)]
+    return [
+        _task_result(task, number, by_task.get(task.id, []), confidence)
+        for number, task in enumerate(shown, start=1)
+    ]
+
+
+def _sus_result(study_id: int, sessions: dict[int, _ObservedSession], confidence: float) -> SusResult:
+    rows = db.session.execute(
+        sa.select(SusResponse.session_id, SusResponse.answers)
+        .join(StudySession, SusResponse.session_id == StudySession.id)
+        .where(StudySession.study_id == study_id, StudySession.status.in_(OBSERVED_STATUSES))
+    )
+    scores = []
+    for session_id, answers in rows:
+        observed = sessions.get(session_id)
+        if observed is None:
+            continue
+        try:
+            score = metrics.sus_score(answers or [])
+        except ValueError:
+            continue  # an incomplete questionnaire has no score; the export still lists its answers
+        scores.append(SusScore(observed.participant_id, observed.code, session_id, score))
+    scores.sort(key=lambda s: (s.participant_code, s.session_id))
+    if not scores:
+        return SusResult()
+    mean = Estimate(*metrics.mean_ci([s.score for s in scores], confidence))
+    return SusResult(n=len(scores), scores=scores, mean=mean, grade=metrics.sus_grade(mean.value))
+
+
+def compute_study_results(study_id: int, segment: dict[str, str] | None = None,
+                          confidence: float = 0.95) -> StudyResults:
+    """Per-task metrics and SUS for the study's observed sessions, optionally for one segment only."""
+    wanted = {str(k): str(v) for k, v in (segment or {}).items() if v not in (None, "")}
+    all_sessions = _observed_sessions(study_id)
+    chosen = {s.id: s for s in all_sessions if _matches(s.segments, wanted)}
+    return StudyResults(
+        study_id=study_id,
+        segment=wanted,
+        segment_options=_segment_options(all_sessions),
+        participants_observed=len({s.participant_id for s in chosen.values()}),
+        sessions_observed=len(chosen),
+        tasks=_task_results(study_id, set(chosen), confidence),
+        sus=_sus_result(study_id, chosen, confidence),
+        confidence=confidence,
+    )
+
+
+# --- Findings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task named by its place in the script."""
+
+    id: int
+    number: int
+    title: str
+
+
+@dataclass(frozen=True)
+class ParticipantRef:
+    """A participant known by pseudonym only."""
+
+    id: int
+    number: int
+    code: str
+
+
+@dataclass(frozen=True)
+class EvidenceNote:
+    """A note linked to a finding, with who, which task and when in the session."""
+
+    note_id: int
+    body: str
+    tags: tuple[str, ...]
+    severity: int | None
+    participant_id: int
+    participant_code: str
+    session_id: int
+    task_id: int | None
+    task_number: int | None
+    task_title: str | None
+    elapsed_ms: int
+    created_at: datetime
+
+    @property
+    def elapsed_text(self) -> str:
+        """Time into the session as mm:ss."""
+        return format_elapsed(self.elapsed_ms)
+
+    @property
+    def attribution(self) -> str:
+        """"P03, task 2, 12:41" (the task is left out when the note has none)."""
+        parts = [self.participant_code]
+        if self.task_number is not None:
+            parts.append(f"task {self.task_number}")
+        parts.append(self.elapsed_text)
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ScreenshotInfo:
+    """A screenshot's description; `data` is filled only when the image bytes were asked for."""
+
+    id: int
+    filename: str
+    content_type: str
+    width: int
+    height: int
+    caption: str
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class FindingSummary:
+    """A finding with its frequency, affected tasks, evidence notes and screenshots."""
+
+    id: int
+    rank: int
+    title: str
+    description: str
+    severity: int
+    severity_label: str
+    recommendation: str
+    position: int | None
+    tasks: tuple[TaskRef, ...]
+    participants: tuple[ParticipantRef, ...]
+    participants_observed: int
+    evidence: tuple[EvidenceNote, ...]
+    screenshots: tuple[ScreenshotInfo, ...]
+
+    @property
+    def frequency(self) -> int:
+        """Distinct participants whose notes back the finding."""
+        return len(self.participants)
+
+    @property
+    def frequency_rate(self) -> float | None:
+        """Frequency as a share of participants observed, or None before anyone was observed."""
+        return self.frequency / self.participants_observed if self.participants_observed else None
+
+    @property
+    def frequency_text(self) -> str:
+        """"2 of 5 participants"."""
+        noun = "participant" if self.participants_observed == 1 else "participants"
+        return f"{self.frequency} of {self.participants_observed} {noun}"
+
+
+def _task_refs(study_id: int) -> dict[int, TaskRef]:
+    tasks = _study_tasks(study_id)
+    return {task.id: TaskRef(task.id, number, task.title) for number, task in enumerate(tasks, start=1)}
+
+
+def _evidence_rows(study_id: int) -> list:
+    return db.session.execute(
+        sa.select(finding_note.c.finding_id, Note.id, Note.body, Note.tags, Note.severity, Note.session_id,
+                  Note.task_id, Note.elapsed_ms, Note.created_at,
+                  Participant.id.label("participant_id"), Participant.number, Participant.code)
+        .join(Note, Note.id == finding_note.c.note_id)
+        .join(Finding, Finding.id == finding_note.c.finding_id)
+        .join(StudySession, StudySession.id == Note.session_id)
+        .join(Participant, Participant.id == StudySession.participant_id)
+        .where(Finding.study_id == study_id, Note.deleted_at.is_(None))
+        .order_by(Participant.number, Note.session_id, Note.elapsed_ms, Note.id)
+    ).all()
+
+
+def observed_participants(study_id: int) -> list[ParticipantRef]:
+    """Participants of the study's completed or in-progress sessions, by number."""
+    rows = db.session.execute(
+        sa.select(Participant.id, Participant.number, Participant.code)
+        .where(Participant.id.in_(
+            sa.select(StudySession.participant_id).where(
+                StudySession.study_id == study_id, StudySession.status.in_(OBSERVED_STATUSES))
+        ))
+        .order_by(Participant.number)
+    )
+    return [ParticipantRef(*row) for row in rows]
+
+
+def _evidence(row, tasks: dict[int, TaskRef]) -> EvidenceNote:
+    task = tasks.get(row.task_id) if row.task_id is not None else None
+    return EvidenceNote(
+        note_id=row.id, body=row.body, tags=tuple(row.tags or ()), severity=row.severity,
+        participant_id=row.participant_id, participant_code=row.code, session_id=row.session_id,
+        task_id=row.task_id, task_number=task.number if task else None,
+        task_title=task.title if task else None, elapsed_ms=row.elapsed_ms or 0, created_at=row.created_at,
+    )
+
+
+def _ranked(summaries: list[FindingSummary]) -> list[FindingSummary]:
+    def key(item: FindingSummary):
+        if item.position is not None:
+            return (0, item.position, 0, 0, item.id)
+        return (1, 0, -item.severity, -item.frequency, item.id)
+
+    ordered = sorted(summaries, key=key)
+    return [replace(item, rank=rank) for rank, item in enumerate(ordered, start=1)]
+
+
+def _load_findings(study_id: int, with_screenshot_data: bool) -> tuple[list[FindingSummary], list]:
+    screenshots = selectinload(Finding.screenshots)
+    if not with_screenshot_data:
+        screenshots = screenshots.options(defer(Screenshot.data))
+    findings = db.session.scalars(
+        sa.select(Finding).where(Finding.study_id == study_id)
+        .options(selectinload(Finding.tasks), screenshots)
+        .order_by(Finding.id)
+    ).all()
+    tasks = _task_refs(study_id)
+    evidence: dict[int, list[EvidenceNote]] = defaultdict(list)
+    people: dict[int, ParticipantRef] = {}
+    for row in _evidence_rows(study_id):
+        evidence[row.finding_id].append(_evidence(row, tasks))
+        people[row.participant_id] = ParticipantRef(row.participant_id, row.number, row.code)
+    observed = {p.id: p for p in observed_participants(study_id)}
+    columns = sorted({**observed, **people}.values(), key=lambda p: (p.number, p.id))
+    summaries = [_summary(f, tasks, evidence.get(f.id, []), people, len(columns), with_screenshot_data)
+                 for f in findings]
+    return _ranked(summaries), columns
+
+
+def _summary(finding: Finding, tasks: dict[int, TaskRef], notes: list[EvidenceNote],
+             people: dict[int, ParticipantRef], observed: int, with_data: bool) -> FindingSummary:
+    backers = sorted({people[n.participant_id] for n in notes}, key=lambda p: (p.number, p.id))
+    affected = sorted((tasks[t.id] for t in finding.tasks if t.id in tasks), key=lambda t: t.number)
+    shots = tuple(
+        ScreenshotInfo(s.id, s.filename, s.content_type, s.width, s.height, s.caption or "",
+                       s.data if with_data else None)
+        for s in finding.screenshots
+    )
+    return FindingSummary(
+        id=finding.id, rank=0, title=finding.title, description=finding.description or "",
+        severity=finding.severity, severity_label=SEVERITY_LABELS.get(finding.severity, ""),
+        recommendation=finding.recommendation or "", position=finding.position,
+        tasks=tuple(affected), participants=tuple(backers), participants_observed=observed,
+        evidence=tuple(notes), screenshots=shots,
+    )
+
+
+def ranked_findings(study_id: int, with_screenshot_data: bool = False) -> list[FindingSummary]:
+    """The study's findings in reading order: hand order where set, else severity then frequency."""
+    return _load_findings(study_id, with_screenshot_data)[0]
+
+
+# --- Rainbow matrix ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """The notes of one participant that back one finding (empty: no evidence)."""
+
+    participant: ParticipantRef
+    notes: tuple[EvidenceNote, ...]
+
+    @property
+    def filled(self) -> bool:
+        """True when this participant's notes back the finding."""
+        return bool(self.notes)
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One finding across all participants."""
+
+    finding: FindingSummary
+    cells: tuple[MatrixCell, ...]
+
+    @property
+    def total(self) -> int:
+        """Participants whose notes back the finding."""
+        return sum(1 for cell in self.cells if cell.filled)
+
+
+@dataclass(frozen=True)
+class RainbowMatrix:
+    """Findings as rows, participants as columns."""
+
+    participants: tuple[ParticipantRef, ...]
+    rows: tuple[MatrixRow, ...]
+
+
+def rainbow_matrix(study_id: int) -> RainbowMatrix:
+    """Which participants' notes back which findings, in the findings' ranked order."""
+    findings, columns = _load_findings(study_id, with_screenshot_data=False)
+    rows = []
+    for finding in findings:
+        by_person: dict[int, list[EvidenceNote]] = defaultdict(list)
+        for note in finding.evidence:
+            by_person[note.participant_id].append(note)
+        cells = tuple(MatrixCell(p, tuple(by_person.get(p.id, ()))) for p in columns)
+        rows.append(MatrixRow(finding, cells))
+    return RainbowMatrix(tuple(columns), tuple(rows))
