@@ -6,10 +6,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from reportlab.graphics.shapes import Circle, Drawing, Line, Rect, String
+from reportlab.graphics.shapes import Circle, Drawing, Line, Polygon, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from usabtest.analysis.metrics import SUS_GRADES
 from usabtest.reports import fonts
 from usabtest.reports.document import SusSummary, TaskSection
 
@@ -25,14 +26,22 @@ ROW_H = 24
 BAR_H = 12
 AXIS_H = 26
 LABEL_SIZE = 8
-# Curved grading scale for SUS (Sauro & Lewis): lower bound of each letter grade.
-SUS_BANDS = (
-    ("F", 0.0, colors.HexColor("#f4d6d2")),
-    ("D", 51.7, colors.HexColor("#f8e3c8")),
-    ("C", 62.7, colors.HexColor("#f6efc4")),
-    ("B", 72.6, colors.HexColor("#dcefd6")),
-    ("A", 80.8, colors.HexColor("#c7e6d4")),
-)
+BAND_FILLS = {
+    "F": colors.HexColor("#f4d6d2"),
+    "D": colors.HexColor("#f8e3c8"),
+    "C": colors.HexColor("#f6efc4"),
+    "B": colors.HexColor("#dcefd6"),
+    "A": colors.HexColor("#c7e6d4"),
+}
+
+
+def sus_bands() -> list[tuple[str, float]]:
+    """Letter bands of the Sauro-Lewis curved scale (A+, A and A- make "A"), lowest first."""
+    lowest: dict[str, float] = {}
+    for lower, grade in SUS_GRADES:
+        letter = grade[0]
+        lowest[letter] = min(lower, lowest.get(letter, 100.0))
+    return sorted(lowest.items(), key=lambda item: item[1])
 
 
 def fit_text(text: str, width: float, size: float = LABEL_SIZE, font: str = fonts.REGULAR) -> str:
@@ -53,14 +62,16 @@ def format_seconds(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+TIME_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
 def nice_ceiling(value: float) -> tuple[float, float]:
-    """An axis maximum just above `value` and a tick step that gives 4 or 5 ticks."""
+    """A time axis maximum (seconds) just above `value`, with a clock-friendly step for 3-6 ticks."""
     if value <= 0:
         return 60.0, 15.0
-    raw_step = value / 4
-    magnitude = 10 ** math.floor(math.log10(raw_step))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
-    return step * math.ceil(value / step), step
+    raw_step = value / 5
+    step = next((s for s in TIME_STEPS if s >= raw_step), 3600 * math.ceil(raw_step / 3600))
+    return step * math.ceil(value / step), float(step)
 
 
 def _string(x: float, y: float, text: str, *, size: float = LABEL_SIZE, color=INK,
@@ -84,10 +95,14 @@ def _axis(drawing: Drawing, x0: float, x1: float, top: float, ticks: Sequence[tu
     drawing.add(_string((x0 + x1) / 2, 2, title, size=7.5, color=MUTED, anchor="middle"))
 
 
-def _whisker(drawing: Drawing, x_low: float, x_high: float, y: float) -> None:
+def _whisker(drawing: Drawing, x_low: float, x_high: float, y: float, open_end: bool = False) -> None:
     drawing.add(Line(x_low, y, x_high, y, strokeColor=WHISKER, strokeWidth=1))
-    for x in (x_low, x_high):
-        drawing.add(Line(x, y - 4, x, y + 4, strokeColor=WHISKER, strokeWidth=1))
+    drawing.add(Line(x_low, y - 4, x_low, y + 4, strokeColor=WHISKER, strokeWidth=1))
+    if open_end:  # the interval goes on past the axis
+        drawing.add(Polygon([x_high, y, x_high - 5, y + 3, x_high - 5, y - 3], fillColor=WHISKER,
+                            strokeColor=None))
+    else:
+        drawing.add(Line(x_high, y - 4, x_high, y + 4, strokeColor=WHISKER, strokeWidth=1))
 
 
 def completion_chart(tasks: Sequence[TaskSection], width: float) -> Drawing:
@@ -122,15 +137,15 @@ def time_chart(tasks: Sequence[TaskSection], width: float) -> Drawing:
     x0, x1 = label_w, width - 40
     top = AXIS_H + ROW_H * len(tasks)
     drawing = Drawing(width, top + 4)
-    highest = max(
-        [v for t in tasks for v in (t.metrics.time_high_s, t.metrics.time_mean_s,
-                                    t.time_limit_s) if v] or [0]
-    )
-    axis_max, step = nice_ceiling(highest)
+    # Small samples give very wide intervals; the axis follows the means and limits instead,
+    # and whiskers running past it end in an arrow.
+    means = [t.metrics.time_mean_s for t in tasks if t.metrics.time_mean_s]
+    limits = [t.time_limit_s for t in tasks if t.time_limit_s]
+    axis_max, step = nice_ceiling(max([m * 1.6 for m in means] + [v * 1.05 for v in limits] or [0]))
     scale = (x1 - x0) / axis_max
     ticks = [(x0 + scale * step * i, format_seconds(step * i)) for i in range(int(axis_max / step) + 1)]
-    _axis(drawing, x0, x1, top, ticks, "Mean time on task, m:ss (whiskers: 95% confidence interval;"
-          " orange mark: time limit)")
+    _axis(drawing, x0, x1, top, ticks, "Successful attempts, geometric mean (m:ss); whiskers: 95% "
+          "confidence interval; orange: time limit")
     _task_labels(drawing, tasks, label_w, top)
     for index, task in enumerate(tasks):
         m = task.metrics
@@ -146,8 +161,9 @@ def time_chart(tasks: Sequence[TaskSection], width: float) -> Drawing:
                          strokeColor=None))
         end = m.time_mean_s
         if m.time_low_s is not None and m.time_high_s is not None:
-            _whisker(drawing, x0 + scale * m.time_low_s, x0 + scale * m.time_high_s, y)
-            end = max(end, m.time_high_s)
+            end = max(end, min(m.time_high_s, axis_max))
+            _whisker(drawing, x0 + scale * m.time_low_s, x0 + scale * end, y,
+                     open_end=m.time_high_s > axis_max)
         drawing.add(_string(x0 + scale * end + 5, y - 3, format_seconds(m.time_mean_s), bold=True))
     return drawing
 
@@ -162,10 +178,11 @@ def sus_chart(sus: SusSummary, width: float) -> Drawing:
     band_h = max(46.0, stack * (dot * 2 + 1.5) + 30)
     base = AXIS_H
     drawing = Drawing(width, base + band_h + 16)
-    bounds = [b[1] for b in SUS_BANDS[1:]] + [100.0]
-    for (letter, low, fill), high in zip(SUS_BANDS, bounds, strict=True):
-        drawing.add(Rect(x0 + scale * low, base, scale * (high - low), band_h, fillColor=fill,
-                         strokeColor=None))
+    bands = sus_bands()
+    bounds = [b[1] for b in bands[1:]] + [100.0]
+    for (letter, low), high in zip(bands, bounds, strict=True):
+        drawing.add(Rect(x0 + scale * low, base, scale * (high - low), band_h,
+                         fillColor=BAND_FILLS.get(letter, colors.white), strokeColor=None))
         drawing.add(_string(x0 + scale * (low + high) / 2, base + band_h + 4, f"Grade {letter}",
                             size=7, color=MUTED, anchor="middle"))
     _axis(drawing, x0, x1, base + band_h, [(x0 + scale * p, str(p)) for p in range(0, 101, 10)],

@@ -407,7 +407,7 @@ class _Story:
             rows.append([Paragraph(f"{task.number}. {_cell_text(task.title)}", self.s["cell"]),
                          *(Paragraph(markup(v), self.s["cell"])
                            for v in (m.completion_text, m.time_text, m.errors_text, m.seq_text))])
-        fixed = [40 * mm, 26 * mm, 16 * mm, 14 * mm]
+        fixed = [33 * mm, 36 * mm, 16 * mm, 24 * mm]
         return self._table(rows, [self.width - sum(fixed), *fixed])
 
     def _task_block(self, task: TaskSection) -> list[Flowable]:
@@ -523,7 +523,8 @@ class _Story:
 MEASURES_TEXT = (
     "Completion rate is the share of attempts that succeeded without help; its 95% confidence "
     "interval uses the adjusted Wald method, which stays accurate with small samples. "
-    "Time on task is measured for every attempt and summarised with its 95% confidence interval. "
+    "Time on task is measured for every attempt and summarised as the geometric mean, with a 95% "
+    "confidence interval computed on the log times (task times are skewed by a few slow attempts). "
     "Errors are counted by the moderator per attempt.\n\n"
     "After each task participants rated its difficulty on the Single Ease Question (SEQ, 1 very "
     "difficult to 7 very easy). At the end of the session they completed the System Usability Scale "

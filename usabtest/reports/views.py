@@ -1,5 +1,176 @@
-"""Pages of the reports domain."""
+"""Pages of the reports domain: drafts, publishing, versions, share links and the client portal."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.orm import defer, selectinload
+
+from usabtest import policy
+from usabtest.accounts.models import Role
+from usabtest.core.mail import mail_configured
+from usabtest.extensions import db
+from usabtest.planning.models import Study
+from usabtest.reports import services
+from usabtest.reports.forms import DraftForm, PublishForm, ShareLinkForm
+from usabtest.reports.models import PublishedReport, ShareLink
 
 bp = Blueprint("reports", __name__)
+
+
+@bp.app_context_processor
+def _panel_helper():
+    return {"report_panel": report_panel}
+
+
+def report_panel(study: Study, publish_form: PublishForm | None = None,
+                 share_form: ShareLinkForm | None = None) -> dict | None:
+    """What `reports/_study_panel.html` shows for `study`; None for users who may not manage it."""
+    if not policy.can_manage_study(current_user, study):
+        return None
+    versions = db.session.scalars(
+        db.select(PublishedReport).where(PublishedReport.study_id == study.id)
+        .options(defer(PublishedReport.pdf), selectinload(PublishedReport.published_by))
+        .order_by(PublishedReport.version.desc())
+    ).all()
+    links = db.session.scalars(
+        db.select(ShareLink).join(PublishedReport).where(PublishedReport.study_id == study.id)
+        .order_by(ShareLink.created_at.desc())
+    ).all()
+    here = request.full_path.rstrip("?") if request else ""
+    return {
+        "draft_form": DraftForm(formdata=None),
+        "publish_form": publish_form or PublishForm(formdata=None, next=here),
+        "share_form": share_form or ShareLinkForm(formdata=None, next=here),
+        "versions": versions,
+        "links": [(link, services.link_is_live(link), services.share_token(link)) for link in links],
+        "mail_on": mail_configured(),
+    }
+
+
+def _managed_study(study_id: int) -> Study:
+    study = db.get_or_404(Study, study_id)
+    policy.require(policy.can_manage_study(current_user, study))
+    return study
+
+
+def _back(target: str | None, study: Study):
+    # Only same-site paths: an open redirect would let a crafted form send users elsewhere.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return redirect(target)
+    return redirect(url_for("reports.study_reports", study_id=study.id))
+
+
+def _pdf_response(data: bytes, filename: str):
+    response = send_file(BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                         download_name=filename, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/studies/<int:study_id>/report")
+@login_required
+def study_reports(study_id: int):
+    """The study's report: draft download, publishing, versions and share links."""
+    study = _managed_study(study_id)
+    return render_template("reports/study.html", study=study)
+
+
+@bp.get("/studies/<int:study_id>/report/draft")
+@login_required
+def draft(study_id: int):
+    """Download the current draft as PDF."""
+    study = _managed_study(study_id)
+    form = DraftForm(request.args)
+    if not form.validate():
+        flash("Choose A4 or Letter as the page size.", "error")
+        return redirect(url_for("reports.study_reports", study_id=study.id))
+    return _pdf_response(services.render_draft(study, form.page_size.data), services.draft_name(study))
+
+
+@bp.post("/studies/<int:study_id>/report/publish")
+@login_required
+def publish(study_id: int):
+    """Freeze the current report as the next version and tell the client."""
+    study = _managed_study(study_id)
+    form = PublishForm()
+    if not form.validate():
+        return render_template("reports/study.html", study=study, publish_form=form), 400
+    report = services.publish(study, current_user, form.page_size.data, form.change_note.data or "")
+    mailed = services.notify_clients(report)
+    db.session.commit()
+    message = f"Version {report.version} published."
+    if mailed:
+        people = "client user" if mailed == 1 else "client users"
+        message += f" {mailed} {people} will get an email with a link to the portal."
+    elif mail_configured():
+        message += " The client organisation has no active client users to notify."
+    else:
+        message += " Mail is not configured, so nobody was notified."
+    flash(message, "success")
+    return _back(form.next.data, study)
+
+
+@bp.get("/reports/<int:report_id>/download")
+@login_required
+def download(report_id: int):
+    """A published version, byte for byte as it was frozen."""
+    report = db.get_or_404(PublishedReport, report_id)
+    policy.require(policy.can_download_report(current_user, report))
+    return _pdf_response(report.pdf, services.download_name(report))
+
+
+@bp.post("/reports/<int:report_id>/share-links")
+@login_required
+def create_share_link(report_id: int):
+    """Create an expiring share link for one version."""
+    report = db.get_or_404(PublishedReport, report_id)
+    policy.require(policy.can_manage_study(current_user, report.study))
+    form = ShareLinkForm()
+    if not form.validate():
+        return render_template("reports/study.html", study=report.study, share_form=form,
+                               share_report_id=report.id), 400
+    link = services.create_share_link(report, current_user, form.days.data)
+    db.session.commit()
+    flash(f"Share link for version {report.version} created; it works until "
+          f"{link.expires_at:%d %b %Y} (UTC) unless you revoke it.", "success")
+    return _back(form.next.data, report.study)
+
+
+@bp.post("/share-links/<int:link_id>/revoke")
+@login_required
+def revoke_share_link(link_id: int):
+    """Stop a share link from working."""
+    link = db.get_or_404(ShareLink, link_id)
+    study = link.report.study
+    policy.require(policy.can_manage_study(current_user, study))
+    services.revoke_share_link(link, current_user)
+    db.session.commit()
+    flash("Share link revoked.", "success")
+    return _back(request.form.get("next"), study)
+
+
+@bp.get("/shared/<token>")
+def shared(token: str):
+    """Download through a share link; forged, expired or revoked links are 404."""
+    report = services.report_for_token(token)
+    if report is None:
+        abort(404)
+    return _pdf_response(report.pdf, services.download_name(report))
+
+
+@bp.get("/portal")
+@policy.role_required(Role.CLIENT)
+def portal():
+    """A client's studies and their published versions."""
+    reports = db.session.scalars(
+        policy.published_reports_visible_to(current_user)
+        .options(defer(PublishedReport.pdf), selectinload(PublishedReport.study))
+        .order_by(Study.title, Study.id, PublishedReport.version.desc())
+    ).all()
+    studies: dict[int, tuple[Study, list[PublishedReport]]] = {}
+    for report in reports:
+        studies.setdefault(report.study_id, (report.study, []))[1].append(report)
+    return render_template("reports/portal.html", studies=list(studies.values()))

@@ -1,0 +1,40 @@
+"""Forms for drafts, publishing and share links."""
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange
+
+from usabtest.reports.services import SHARE_DAYS_DEFAULT, SHARE_DAYS_MAX
+
+PAGE_SIZE_CHOICES = {"A4": "A4", "Letter": "US Letter"}
+
+
+class DraftForm(FlaskForm):
+    """Download the current draft (a GET form: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    page_size = SelectField("Page size", choices=PAGE_SIZE_CHOICES, default="A4")
+    submit = SubmitField("Download draft PDF")
+
+
+class PublishForm(FlaskForm):
+    """Freeze the current report as the next version."""
+
+    page_size = SelectField("Page size", choices=PAGE_SIZE_CHOICES, default="A4")
+    change_note = TextAreaField("What changed (optional)", validators=[Length(max=2000)])
+    next = HiddenField()
+    submit = SubmitField("Publish new version")
+
+
+class ShareLinkForm(FlaskForm):
+    """Create an expiring link to one version for someone without an account."""
+
+    days = IntegerField(
+        "Valid for (days)", default=SHARE_DAYS_DEFAULT,
+        validators=[InputRequired("Enter how many days the link should work."),
+                    NumberRange(1, SHARE_DAYS_MAX, f"Choose between 1 and {SHARE_DAYS_MAX} days.")],
+    )
+    next = HiddenField()
+    submit = SubmitField("Create share link")

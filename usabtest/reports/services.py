@@ -1,0 +1,169 @@
+"""Drafts, frozen published versions, client notification and share links.
+
+Services change models and flush; the caller (view or CLI) commits once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import timedelta
+from email.message import EmailMessage
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from usabtest.accounts.models import Role, User
+from usabtest.core import audit
+from usabtest.core.mail import send_mail
+from usabtest.db import utcnow
+from usabtest.extensions import db
+from usabtest.planning.models import Study
+from usabtest.reports import pdf
+from usabtest.reports.data import build_report_data
+from usabtest.reports.models import PublishedReport, ShareLink
+
+SHARE_SALT = "usabtest.report-share-link"
+SHARE_DAYS_DEFAULT = 14
+SHARE_DAYS_MAX = 90
+
+
+class ReportError(Exception):
+    """A report action that cannot be done, with a message for the user."""
+
+
+def render_draft(study: Study, page_size: str = "A4") -> bytes:
+    """The study's current report as PDF bytes, labelled as a draft."""
+    return pdf.render(build_report_data(study.id, "Draft"), page_size)
+
+
+def next_version(study: Study) -> int:
+    """The number the next published version of `study` gets."""
+    current = db.session.scalar(
+        sa.select(sa.func.max(PublishedReport.version)).where(PublishedReport.study_id == study.id)
+    )
+    return (current or 0) + 1
+
+
+def publish(study: Study, publisher: User | None, page_size: str = "A4",
+            change_note: str = "") -> PublishedReport:
+    """Freeze the current report as the study's next numbered version."""
+    if page_size not in pdf.PAGE_SIZES:
+        raise ReportError("Choose A4 or Letter as the page size.")
+    version = next_version(study)
+    data = pdf.render(build_report_data(study.id, f"Version {version}"), page_size)
+    report = PublishedReport(
+        study_id=study.id, version=version, pdf=data, sha256=hashlib.sha256(data).hexdigest(),
+        page_size=page_size, change_note=(change_note or "").strip(), published_by=publisher,
+        published_at=utcnow(),
+    )
+    db.session.add(report)
+    db.session.flush()
+    audit.record(publisher, "report.publish", report,
+                 {"study_id": study.id, "version": version, "sha256": report.sha256})
+    return report
+
+
+def notify_clients(report: PublishedReport) -> int:
+    """Queue a mail to each active client user of the study's organisation; returns how many.
+
+    The mail links to the portal, never attaches the PDF: access stays behind sign-in.
+    """
+    study = report.study
+    users = db.session.scalars(
+        sa.select(User).where(User.organisation_id == study.organisation_id, User.role == Role.CLIENT,
+                              User.active.is_(True)).order_by(User.id)
+    ).all()
+    portal = _portal_url()
+    queued = 0
+    for user in users:
+        message = EmailMessage()
+        message["To"] = user.email
+        message["Subject"] = f"New report: {study.title} (version {report.version})"
+        message.set_content(_notification_text(user, report, portal))
+        queued += send_mail(message, purpose="report_published", study_id=study.id)
+    return queued
+
+
+def _portal_url() -> str:
+    # Built from PUBLIC_URL, not the request: the CLI has no request, and mails must not
+    # carry whatever Host header a request happened to send.
+    with current_app.test_request_context("/"):
+        path = url_for("reports.portal")
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+def _notification_text(user: User, report: PublishedReport, portal: str) -> str:
+    note = f"\nWhat changed: {report.change_note}\n" if report.change_note else ""
+    return (
+        f"Hello {user.name},\n\n"
+        f"Version {report.version} of the usability report for \"{report.study.title}\" has been "
+        f"published.\n{note}\nSign in to read and download it:\n{portal}\n\n"
+        "For your security the report is not attached to this mail.\n"
+    )
+
+
+def _slug(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-") or "study"
+
+
+def download_name(report: PublishedReport) -> str:
+    """A safe file name such as "mobile-banking-app-report-v2.pdf"."""
+    return f"{_slug(report.study.title)}-report-v{report.version}.pdf"
+
+
+def draft_name(study: Study) -> str:
+    """File name of a draft download."""
+    return f"{_slug(study.title)}-report-draft.pdf"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SHARE_SALT)
+
+
+def create_share_link(report: PublishedReport, creator: User | None, days: int) -> ShareLink:
+    """A link to `report` that works without an account for `days` days, until revoked."""
+    if not 1 <= days <= SHARE_DAYS_MAX:
+        raise ReportError(f"A share link lasts between 1 and {SHARE_DAYS_MAX} days.")
+    link = ShareLink(report_id=report.id, expires_at=utcnow() + timedelta(days=days),
+                     created_by_id=getattr(creator, "id", None))
+    db.session.add(link)
+    db.session.flush()
+    audit.record(creator, "report.share_link.create", link, {"report_id": report.id, "days": days})
+    return link
+
+
+def revoke_share_link(link: ShareLink, actor: User | None) -> None:
+    """Stop `link` from working (idempotent)."""
+    if link.revoked_at is None:
+        link.revoked_at = utcnow()
+        audit.record(actor, "report.share_link.revoke", link, {"report_id": link.report_id})
+        db.session.flush()
+
+
+def share_token(link: ShareLink) -> str:
+    """The signed token that identifies `link` in its URL."""
+    return _serializer().dumps(link.id)
+
+
+def link_is_live(link: ShareLink) -> bool:
+    """Not revoked and not expired."""
+    return link.revoked_at is None and link.expires_at > utcnow()
+
+
+def report_for_token(token: str) -> PublishedReport | None:
+    """The report a share token opens, or None if it is forged, expired or revoked."""
+    try:
+        # The expiry lives in the row (the creator chose it); max_age only bounds very old tokens.
+        link_id = _serializer().loads(token, max_age=SHARE_DAYS_MAX * 86400 + 3600)
+    except BadSignature:
+        return None
+    if not isinstance(link_id, int):
+        return None
+    link = db.session.get(ShareLink, link_id)
+    if link is None or not link_is_live(link):
+        return None
+    return link.report
