@@ -123,3 +123,11 @@ def can_download_report(user: User, report: PublishedReport) -> bool:
             user.organisation_id == report.study.organisation_id
         )
     return can_manage_study(user, report.study)
+
+
+def published_reports_visible_to(user: User) -> sa.Select:
+    """Published versions a client user may download: those of their organisation's studies."""
+    query = sa.select(PublishedReport).join(Study, PublishedReport.study_id == Study.id)
+    if not user.is_authenticated or user.role != Role.CLIENT or user.organisation_id is None:
+        return query.where(sa.false())
+    return query.where(Study.organisation_id == user.organisation_id)
