@@ -1,5 +1,594 @@
-"""Pages of the planning domain."""
+"""Pages of the planning domain: studies, task scripts, participants, sessions, agenda and calendars."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from usabtest import policy
+from usabtest.accounts.forms import ConfirmForm
+from usabtest.accounts.models import Role
+from usabtest.core import mail
+from usabtest.extensions import db
+from usabtest.planning import csv_import, queries, services
+from usabtest.planning.calendar import build_calendar, session_event
+from usabtest.planning.forms import (
+    ImportConfirmForm,
+    ImportForm,
+    ParticipantForm,
+    SessionForm,
+    StudyForm,
+    TaskForm,
+    format_segments,
+    parse_segments,
+)
+from usabtest.planning.invitations import team_event_text
+from usabtest.planning.models import Participant, SessionStatus, Study, StudySession, StudyStatus, Task
+from usabtest.planning.scheduling import group_by_local_day
+from usabtest.policy import role_required
+from usabtest.timefmt import format_local
 
 bp = Blueprint("planning", __name__)
+
+PLANNERS = (Role.ADMIN, Role.RESEARCHER)
+TEAM = (Role.ADMIN, Role.RESEARCHER, Role.OBSERVER)
+IMPORT_MAX_AGE_S = 24 * 3600
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"format_local": format_local}
+
+
+def _visible_study(study_id: int) -> Study:
+    study = db.get_or_404(Study, study_id)
+    policy.require(policy.can_view_study(current_user, study))
+    return study
+
+
+def _managed_study(study_id: int) -> Study:
+    """The study, 404 when hidden from the user, 403 when visible but read-only to them."""
+    study = _visible_study(study_id)
+    if not policy.can_manage_study(current_user, study):
+        abort(403)
+    return study
+
+
+def _managed_session(session_id: int) -> StudySession:
+    study_session = db.get_or_404(StudySession, session_id)
+    policy.require(policy.can_view_session(current_user, study_session))
+    if not policy.can_manage_session(current_user, study_session):
+        abort(403)
+    return study_session
+
+
+def _status(form) -> int:
+    return 400 if form.errors else 200
+
+
+# --- studies -------------------------------------------------------------------------------------
+
+@bp.get("/studies")
+@role_required(*TEAM)
+def study_list():
+    """Every study the user may open, newest change first."""
+    page = request.args.get("page", 1, type=int)
+    pagination = db.paginate(queries.study_list_query(current_user), page=page, per_page=25, error_out=False)
+    return render_template("planning/study_list.html", pagination=pagination,
+                           can_create=current_user.has_role(*PLANNERS))
+
+
+@bp.route("/studies/new", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def study_new():
+    """Create a study."""
+    form = StudyForm()
+    del form.status
+    if form.validate_on_submit():
+        study = services.create_study(
+            current_user, organisation_name=form.organisation.data, title=form.title.data,
+            product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
+        )
+        db.session.commit()
+        flash(f"Study “{study.title}” created. Add its tasks and participants next.", "success")
+        return redirect(url_for("planning.study_overview", study_id=study.id))
+    return render_template("planning/study_form.html", form=form, study=None,
+                           organisations=queries.organisation_names()), _status(form)
+
+
+@bp.get("/studies/<int:study_id>")
+@role_required(*TEAM)
+def study_overview(study_id: int):
+    """Tasks, participants, sessions and progress of one study."""
+    study = _visible_study(study_id)
+    manager = policy.can_manage_study(current_user, study)
+    return render_template(
+        "planning/study_overview.html", study=study, manager=manager,
+        counts=services.study_counts(study), tasks=services.active_tasks(study),
+        archived=[t for t in study.tasks if t.archived], confirm=ConfirmForm(),
+        failed_mail=services.failed_deliveries_for_study(study) if manager else [],
+    )
+
+
+@bp.route("/studies/<int:study_id>/edit", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def study_edit(study_id: int):
+    """Edit a study's description, client and status."""
+    study = _managed_study(study_id)
+    form = StudyForm(obj=study, organisation=study.organisation.name)
+    if request.method == "GET":
+        form.method.data, form.status.data = study.method.value, study.status.value
+    if form.validate_on_submit():
+        services.update_study(
+            study, current_user, organisation_name=form.organisation.data, title=form.title.data,
+            product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
+            status=form.status.data,
+        )
+        db.session.commit()
+        flash("Study saved.", "success")
+        return redirect(url_for("planning.study_overview", study_id=study.id))
+    return render_template("planning/study_form.html", form=form, study=study,
+                           organisations=queries.organisation_names()), _status(form)
+
+
+@bp.post("/studies/<int:study_id>/close")
+@role_required(*PLANNERS)
+def study_close(study_id: int):
+    """Close a study: no new sessions are scheduled in it."""
+    return _set_status(study_id, StudyStatus.CLOSED, "Study closed. Reopen it to schedule more sessions.")
+
+
+@bp.post("/studies/<int:study_id>/reopen")
+@role_required(*PLANNERS)
+def study_reopen(study_id: int):
+    """Reopen a closed study."""
+    return _set_status(study_id, StudyStatus.ACTIVE, "Study reopened.")
+
+
+def _set_status(study_id: int, status: StudyStatus, message: str):
+    study = _managed_study(study_id)
+    if ConfirmForm().validate_on_submit():
+        services.set_study_status(study, status, current_user)
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for("planning.study_overview", study_id=study.id))
+
+
+# --- task script ----------------------------------------------------------------------------------
+
+def _time_limit_s(form: TaskForm) -> int | None:
+    return form.time_limit_min.data * 60 if form.time_limit_min.data else None
+
+
+@bp.route("/studies/<int:study_id>/tasks/new", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def task_new(study_id: int):
+    """Add a task at the end of the script."""
+    study = _managed_study(study_id)
+    form = TaskForm()
+    if form.validate_on_submit():
+        task = services.add_task(study, current_user, title=form.title.data,
+                                 scenario=form.scenario.data or "",
+                                 success_criteria=form.success_criteria.data or "",
+                                 time_limit_s=_time_limit_s(form))
+        db.session.commit()
+        flash(f"Task “{task.title}” added.", "success")
+        if request.form.get("another"):
+            return redirect(url_for("planning.task_new", study_id=study.id))
+        return redirect(url_for("planning.study_overview", study_id=study.id, _anchor="tasks"))
+    return render_template("planning/task_form.html", form=form, study=study, task=None), _status(form)
+
+
+def _managed_task(task_id: int) -> Task:
+    task = db.get_or_404(Task, task_id)
+    _managed_study(task.study_id)
+    return task
+
+
+@bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def task_edit(task_id: int):
+    """Edit a task."""
+    task = _managed_task(task_id)
+    form = TaskForm(obj=task)
+    if request.method == "GET" and task.time_limit_s:
+        form.time_limit_min.data = max(1, round(task.time_limit_s / 60))
+    if form.validate_on_submit():
+        services.update_task(task, current_user, title=form.title.data, scenario=form.scenario.data or "",
+                             success_criteria=form.success_criteria.data or "",
+                             time_limit_s=_time_limit_s(form))
+        db.session.commit()
+        flash("Task saved.", "success")
+        return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor="tasks"))
+    return render_template("planning/task_form.html", form=form, study=task.study, task=task), _status(form)
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.post("/tasks/<int:task_id>/move")
+@role_required(*PLANNERS)
+def task_move(task_id: int):
+    """Move a task one place up or down (form buttons, or the keyboard shortcut through fetch)."""
+    task = _managed_task(task_id)
+    direction = request.form.get("direction")
+    if direction not in ("up", "down") or task.archived:
+        abort(400, "direction must be up or down, for a task in the script")
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "the form expired; reload the page")
+    moved = services.move_task(task, -1 if direction == "up" else 1, current_user)
+    db.session.commit()
+    if _wants_json():
+        return jsonify(moved=moved, order=[t.id for t in services.active_tasks(task.study)])
+    return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor=f"task-{task.id}"))
+
+
+@bp.post("/tasks/<int:task_id>/remove")
+@role_required(*PLANNERS)
+def task_remove(task_id: int):
+    """Delete a task, or archive it when attempts at it are recorded."""
+    task = _managed_task(task_id)
+    if ConfirmForm().validate_on_submit():
+        title = task.title
+        outcome = services.remove_task(task, current_user)
+        db.session.commit()
+        if outcome == "archived":
+            flash(f"“{title}” has recorded attempts, so it was archived instead of deleted: its results "
+                  "stay in the analysis, and it is no longer part of the script. You can restore it.",
+                  "warning")
+        else:
+            flash(f"Task “{title}” deleted.", "success")
+    return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor="tasks"))
+
+
+@bp.post("/tasks/<int:task_id>/restore")
+@role_required(*PLANNERS)
+def task_restore(task_id: int):
+    """Put an archived task back at the end of the script."""
+    task = _managed_task(task_id)
+    if ConfirmForm().validate_on_submit():
+        services.restore_task(task, current_user)
+        db.session.commit()
+        flash(f"Task “{task.title}” restored at the end of the script.", "success")
+    return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor="tasks"))
+
+
+# --- participants ---------------------------------------------------------------------------------
+
+def _apply_planning_error(form, exc: services.PlanningError) -> None:
+    target = getattr(form, exc.field, None) if exc.field else None
+    if target is not None:
+        target.errors = [*target.errors, str(exc)]
+    else:
+        form.form_errors.append(str(exc))
+
+
+@bp.route("/studies/<int:study_id>/participants/new", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def participant_new(study_id: int):
+    """Add a participant; the pseudonym is assigned automatically."""
+    study = _managed_study(study_id)
+    form = ParticipantForm()
+    if form.validate_on_submit():
+        try:
+            participant = services.add_participant(
+                study, current_user, name=form.name.data, email=form.email.data or None,
+                phone=form.phone.data or None, segments=parse_segments(form.segments.data),
+                consent_date=form.consent_date.data, consent_version=form.consent_version.data,
+            )
+        except services.PlanningError as exc:
+            db.session.rollback()
+            _apply_planning_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Participant {participant.code} added.", "success")
+            return redirect(url_for("planning.study_overview", study_id=study.id, _anchor="participants"))
+    return render_template("planning/participant_form.html", form=form, study=study,
+                           participant=None), _status(form)
+
+
+@bp.route("/participants/<int:participant_id>/edit", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def participant_edit(participant_id: int):
+    """Edit a participant's details and record another consent."""
+    participant = db.get_or_404(Participant, participant_id)
+    study = _managed_study(participant.study_id)
+    personal = participant.personal
+    form = ParticipantForm(obj=personal)
+    if request.method == "GET":
+        form.segments.data = format_segments(participant.segments)
+    if form.validate_on_submit():
+        try:
+            services.update_participant(participant, current_user, name=form.name.data,
+                                        email=form.email.data or None, phone=form.phone.data or None,
+                                        segments=parse_segments(form.segments.data))
+            if form.consent_date.data:
+                services.record_consent(participant, form.consent_date.data, form.consent_version.data,
+                                        current_user)
+        except services.PlanningError as exc:
+            db.session.rollback()
+            _apply_planning_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Participant {participant.code} saved.", "success")
+            return redirect(url_for("planning.study_overview", study_id=study.id, _anchor="participants"))
+    return render_template("planning/participant_form.html", form=form, study=study,
+                           participant=participant), _status(form)
+
+
+def _import_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="planning.participant-import")
+
+
+def _preview_page(study: Study, preview, text: str, status: int = 200):
+    confirm = ImportConfirmForm(payload=_import_signer().dumps({"study": study.id, "text": text,
+                                                                "good": len(preview.good)}))
+    return render_template("planning/import_preview.html", study=study, preview=preview,
+                           confirm=confirm, next_number=study.last_participant_number + 1), status
+
+
+@bp.route("/studies/<int:study_id>/participants/import", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def participant_import(study_id: int):
+    """Upload a CSV file and see which rows would be imported and which are refused, and why."""
+    study = _managed_study(study_id)
+    form = ImportForm()
+    if form.validate_on_submit():
+        try:
+            text = csv_import.decode(form.file.data.read())
+            preview = csv_import.parse_participants(text, services.study_emails(study))
+        except csv_import.ImportFileError as exc:
+            form.file.errors = [*form.file.errors, str(exc)]
+        else:
+            return _preview_page(study, preview, text)
+    return render_template("planning/import_form.html", form=form, study=study), _status(form)
+
+
+@bp.post("/studies/<int:study_id>/participants/import/confirm")
+@role_required(*PLANNERS)
+def participant_import_confirm(study_id: int):
+    """Import the good rows of a previewed file, all together or not at all."""
+    study = _managed_study(study_id)
+    form = ImportConfirmForm()
+    try:
+        data = _import_signer().loads(form.payload.data or "", max_age=IMPORT_MAX_AGE_S)
+    except BadSignature:
+        data = None
+    if not form.validate_on_submit() or not data or data.get("study") != study.id:
+        flash("That preview has expired or is not for this study. Upload the file again.", "error")
+        return redirect(url_for("planning.participant_import", study_id=study.id))
+    preview = csv_import.parse_participants(data["text"], services.study_emails(study))
+    if len(preview.good) != data["good"]:
+        flash("The study's participants changed since the preview. Check the rows again.", "warning")
+        return _preview_page(study, preview, data["text"], 409)
+    try:
+        added = services.import_participants(study, preview.good, current_user)
+    except services.PlanningError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("planning.participant_import", study_id=study.id))
+    db.session.commit()
+    codes = f" ({added[0].code}–{added[-1].code})" if added else ""
+    flash(f"{len(added)} participants imported{codes}; {len(preview.bad)} rows were left out.", "success")
+    return redirect(url_for("planning.study_overview", study_id=study.id, _anchor="participants"))
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+def _session_form(study: Study, **data) -> SessionForm:
+    form = SessionForm(**data)
+    form.participant.choices = {
+        p.id: f"{p.code} · {p.personal.name if p.personal else ''}"
+              f"{'' if p.has_consent else ' (no consent yet)'}"
+        for p in study.participants if not p.erased
+    }
+    staff = services.eligible_staff()
+    form.moderator.choices = {u.id: f"{u.name} ({u.role.label})" for u in staff}
+    form.observers.choices = {u.id: f"{u.name} ({u.role.label})" for u in staff}
+    return form
+
+
+def _draft(form: SessionForm, study: Study) -> services.SessionDraft:
+    by_id = {u.id: u for u in services.eligible_staff()}
+    participant = db.session.get(Participant, form.participant.data)
+    if participant is None or participant.study_id != study.id:
+        raise services.PlanningError("Choose a participant of this study.", "participant")
+    return services.SessionDraft(
+        participant=participant, day=form.day.data, at=form.at.data, tz_name=form.timezone.data,
+        duration_min=form.duration_min.data, moderator=by_id[form.moderator.data],
+        observers=[by_id[i] for i in form.observers.data or []],
+        location=form.location.data or "", video_link=form.video_link.data or "",
+    )
+
+
+def _consent_warning(study_session: StudySession) -> None:
+    if not study_session.participant.has_consent:
+        flash(f"{study_session.participant.code} has no consent on record: the session cannot be started "
+              "until consent is recorded.", "warning")
+
+
+def _mail_notice() -> None:
+    if mail.mail_configured():
+        flash("Invitations are being sent; delivery problems are listed on the session page.", "info")
+
+
+@bp.route("/studies/<int:study_id>/sessions/new", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def session_new(study_id: int):
+    """Schedule a session; double-bookings are refused, naming the clashing session."""
+    study = _managed_study(study_id)
+    defaults = {"timezone": current_user.timezone, "moderator": current_user.id}
+    if request.method == "GET" and request.args.get("participant", type=int):
+        defaults["participant"] = request.args.get("participant", type=int)
+    form = _session_form(study, **defaults)
+    conflicts: list[str] = []
+    if form.validate_on_submit():
+        try:
+            study_session = services.schedule_session(study, _draft(form, study), current_user)
+        except services.ConflictError as exc:
+            db.session.rollback()
+            conflicts = exc.messages
+        except services.PlanningError as exc:
+            db.session.rollback()
+            _apply_planning_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Session scheduled.", "success")
+            _consent_warning(study_session)
+            _mail_notice()
+            return redirect(url_for("planning.session_detail", session_id=study_session.id))
+    status = 409 if conflicts else _status(form)
+    return render_template("planning/session_form.html", form=form, study=study, study_session=None,
+                           conflicts=conflicts), status
+
+
+@bp.get("/sessions/<int:session_id>")
+@role_required(*TEAM)
+def session_detail(session_id: int):
+    """One session: time in the viewer's zone and the scheduler's, people, place, invitations."""
+    study_session = db.get_or_404(StudySession, session_id)
+    policy.require(policy.can_view_session(current_user, study_session))
+    manager = policy.can_manage_session(current_user, study_session)
+    return render_template(
+        "planning/session_detail.html", study_session=study_session, study=study_session.study,
+        manager=manager, confirm=ConfirmForm(),
+        deliveries=services.deliveries_for_session(study_session) if manager else [],
+        mail_on=mail.mail_configured(),
+    )
+
+
+@bp.route("/sessions/<int:session_id>/reschedule", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def session_reschedule(session_id: int):
+    """Change a session's time, people or place."""
+    study_session = _managed_session(session_id)
+    study = study_session.study
+    if study_session.status != SessionStatus.SCHEDULED:
+        flash(f"A {study_session.status.label.lower()} session cannot be rescheduled.", "error")
+        return redirect(url_for("planning.session_detail", session_id=study_session.id))
+    data = services.draft_from_session(study_session) if request.method == "GET" else {}
+    form = _session_form(study, **data)
+    form.submit.label.text = "Save changes"
+    conflicts: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.reschedule_session(study_session, _draft(form, study), current_user)
+        except services.ConflictError as exc:
+            db.session.rollback()
+            conflicts = exc.messages
+        except services.PlanningError as exc:
+            db.session.rollback()
+            _apply_planning_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Session updated; calendars will show the change.", "success")
+            _consent_warning(study_session)
+            _mail_notice()
+            return redirect(url_for("planning.session_detail", session_id=study_session.id))
+    status = 409 if conflicts else _status(form)
+    return render_template("planning/session_form.html", form=form, study=study,
+                           study_session=study_session, conflicts=conflicts), status
+
+
+def _session_action(session_id: int, action, message: str):
+    study_session = _managed_session(session_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            action(study_session, current_user)
+        except services.PlanningError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(message, "success")
+    return redirect(url_for("planning.session_detail", session_id=study_session.id))
+
+
+@bp.post("/sessions/<int:session_id>/cancel")
+@role_required(*PLANNERS)
+def session_cancel(session_id: int):
+    """Cancel a scheduled session."""
+    return _session_action(session_id, services.cancel_session, "Session cancelled.")
+
+
+@bp.post("/sessions/<int:session_id>/no-show")
+@role_required(*PLANNERS)
+def session_no_show(session_id: int):
+    """Record that the participant did not come."""
+    return _session_action(session_id, services.mark_no_show, "Session marked as no-show.")
+
+
+def _ics_response(body: bytes, filename: str | None = None) -> Response:
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    if filename:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/sessions/<int:session_id>/calendar.ics")
+@role_required(*TEAM)
+def session_ics(session_id: int):
+    """Download one session as an .ics file."""
+    study_session = db.get_or_404(StudySession, session_id)
+    policy.require(policy.can_view_session(current_user, study_session))
+    body = build_calendar([session_event(study_session, team_event_text(study_session))], method="PUBLISH")
+    return _ics_response(body, f"session-{study_session.id}.ics")
+
+
+# --- agenda and calendar feed ---------------------------------------------------------------------
+
+@bp.get("/agenda")
+@role_required(*TEAM)
+def agenda():
+    """Upcoming sessions of the signed-in user, by day in their own time zone."""
+    days = group_by_local_day(queries.agenda_sessions(current_user), current_user.timezone)
+    return render_template("planning/agenda.html", days=days)
+
+
+@bp.get("/calendar/<token>.ics")
+def calendar_feed(token: str):
+    """The private feed calendar apps subscribe to; a revoked or unknown token answers 404."""
+    user = services.user_for_calendar_token(token)
+    if user is None:
+        abort(404)
+    events = [session_event(s, team_event_text(s)) for s in queries.feed_sessions(user)]
+    return _ics_response(build_calendar(events, name=f"usabtest sessions · {user.name}"))
+
+
+@bp.post("/profile/calendar-feed")
+@role_required(*TEAM)
+def calendar_token_new():
+    """Create (or replace) the private feed URL."""
+    if ConfirmForm().validate_on_submit():
+        had_one = current_user.calendar_token is not None
+        services.new_calendar_token(current_user)
+        db.session.commit()
+        flash("New calendar feed address created." + (" The old one no longer works." if had_one else ""),
+              "success")
+    return redirect(url_for("accounts.profile", _anchor="calendar-feed"))
+
+
+@bp.post("/profile/calendar-feed/revoke")
+@role_required(*TEAM)
+def calendar_token_revoke():
+    """Switch the private feed off."""
+    if ConfirmForm().validate_on_submit():
+        services.revoke_calendar_token(current_user)
+        db.session.commit()
+        flash("Calendar feed switched off. Calendar apps subscribed to it will stop updating.", "success")
+    return redirect(url_for("accounts.profile", _anchor="calendar-feed"))

@@ -1,0 +1,138 @@
+"""Forms of the planning pages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+    URLField,
+)
+from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
+
+from usabtest.accounts.forms import TIMEZONE_CHOICES
+from usabtest.planning.models import StudyMethod, StudyStatus
+from usabtest.planning.scheduling import MAX_DURATION_MIN, MIN_DURATION_MIN
+
+METHOD_CHOICES = {m.value: m.label for m in StudyMethod}
+STATUS_CHOICES = {s.value: s.label for s in StudyStatus}
+
+
+def parse_segments(text: str) -> dict[str, str]:
+    """"key: value" lines into a dict; raises ValueError naming the first bad line."""
+    segments: dict[str, str] = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"Line {number} should look like \"age band: 25-34\".")
+        if len(key.strip()) > 50 or len(value.strip()) > 200:
+            raise ValueError(f"Line {number} is too long (50 characters for the name, 200 for the value).")
+        segments[key.strip()] = value.strip()
+    return segments
+
+
+def format_segments(segments: dict[str, str]) -> str:
+    """The inverse of `parse_segments`, for editing."""
+    return "\n".join(f"{key}: {value}" for key, value in (segments or {}).items())
+
+
+class StudyForm(FlaskForm):
+    """Create or edit a study."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    organisation = StringField("Client organisation", validators=[DataRequired(), Length(max=200)],
+                               render_kw={"list": "organisation-names", "autocomplete": "off"})
+    product = StringField("Product", validators=[Optional(), Length(max=200)])
+    goals = TextAreaField("Goals", validators=[Optional(), Length(max=5000)])
+    method = SelectField("Method", choices=METHOD_CHOICES, default=StudyMethod.IN_PERSON.value)
+    status = SelectField("Status", choices=STATUS_CHOICES, default=StudyStatus.DRAFT.value)
+    submit = SubmitField("Save study")
+
+
+class TaskForm(FlaskForm):
+    """One task of the script."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    scenario = TextAreaField("Scenario (read to the participant)", validators=[Optional(), Length(max=5000)])
+    success_criteria = TextAreaField("Success criteria", validators=[Optional(), Length(max=5000)])
+    time_limit_min = IntegerField(
+        "Time limit in minutes (optional)",
+        validators=[Optional(), NumberRange(min=1, max=240, message="Between 1 and 240 minutes.")],
+    )
+    submit = SubmitField("Save task")
+
+
+class SegmentsMixin:
+    """Free segment attributes typed as "key: value" lines."""
+
+    def validate_segments(self, field) -> None:
+        """Refuse lines that are not "key: value"."""
+        try:
+            parse_segments(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class ParticipantForm(SegmentsMixin, FlaskForm):
+    """A participant's contact details, segments and (optionally) a newly signed consent."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("Email (optional)", validators=[Optional(), Email(), Length(max=254)])
+    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=50)])
+    segments = TextAreaField("Segment attributes", validators=[Optional(), Length(max=5000)])
+    consent_date = DateField("Consent signed on", validators=[Optional()])
+    consent_version = StringField("Consent form version", validators=[Optional(), Length(max=50)])
+    submit = SubmitField("Save participant")
+
+    def validate_consent_version(self, field) -> None:
+        """A consent needs both its date and the form version."""
+        if self.consent_date.data and not (field.data or "").strip():
+            raise ValidationError("Give the version of the consent form that was signed.")
+        if (field.data or "").strip() and not self.consent_date.data:
+            self.consent_date.errors.append("Give the date the consent form was signed.")
+            raise ValidationError("A version needs the date it was signed.")
+
+
+class ImportForm(FlaskForm):
+    """Upload a CSV file of participants for a preview."""
+
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
+    submit = SubmitField("Preview import")
+
+
+class ImportConfirmForm(FlaskForm):
+    """Confirm a previewed import; the signed payload holds the file that was previewed."""
+
+    payload = HiddenField(validators=[DataRequired()])
+    submit = SubmitField("Import the good rows")
+
+
+class SessionForm(FlaskForm):
+    """Schedule or reschedule a session."""
+
+    participant = SelectField("Participant", coerce=int, validators=[DataRequired()])
+    day = DateField("Date", validators=[DataRequired(message="Give the date.")])
+    at = TimeField("Start time", validators=[DataRequired(message="Give the start time.")])
+    timezone = SelectField("Time zone of this date and time", choices=TIMEZONE_CHOICES,
+                           validators=[DataRequired()])
+    duration_min = IntegerField(
+        "Duration in minutes", default=60,
+        validators=[DataRequired(), NumberRange(min=MIN_DURATION_MIN, max=MAX_DURATION_MIN)],
+    )
+    moderator = SelectField("Moderator", coerce=int, validators=[DataRequired()])
+    observers = SelectMultipleField("Observers", coerce=int, validators=[Optional()])
+    location = StringField("Location", validators=[Optional(), Length(max=500)])
+    video_link = URLField("Video link", validators=[
+        Optional(), URL(message="Give a full link, starting with https://."), Length(max=500)])
+    submit = SubmitField("Schedule session")

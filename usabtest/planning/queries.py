@@ -1,0 +1,70 @@
+"""Read-only queries the planning pages, feeds and API share."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from usabtest.accounts.models import Organisation, User
+from usabtest.db import utcnow
+from usabtest.extensions import db
+from usabtest.planning.models import SessionStatus, Study, StudySession, session_observer
+from usabtest.policy import studies_visible_to
+
+FEED_HISTORY_DAYS = 90
+FEED_LIMIT = 1000
+
+
+def study_list_query(user: User) -> sa.Select:
+    """Studies `user` may open, most recently changed first."""
+    return (studies_visible_to(user)
+            .options(selectinload(Study.organisation), selectinload(Study.sessions))
+            .order_by(Study.updated_at.desc(), Study.id.desc()))
+
+
+def organisation_names() -> list[str]:
+    """Existing client organisations, offered as suggestions on the study form."""
+    return list(db.session.scalars(sa.select(Organisation.name).order_by(Organisation.name)))
+
+
+def _involving(user: User) -> sa.ColumnElement[bool]:
+    observed = sa.select(session_observer.c.session_id).where(session_observer.c.user_id == user.id)
+    return sa.or_(StudySession.moderator_id == user.id, StudySession.id.in_(observed))
+
+
+def _with_people(query: sa.Select) -> sa.Select:
+    return query.options(selectinload(StudySession.study), selectinload(StudySession.participant),
+                         selectinload(StudySession.moderator), selectinload(StudySession.observers))
+
+
+def agenda_sessions(user: User) -> list[StudySession]:
+    """Scheduled or running sessions `user` moderates or observes that have not ended yet."""
+    now = utcnow()
+    query = _with_people(
+        sa.select(StudySession)
+        .where(_involving(user),
+               StudySession.status.in_([SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS]),
+               StudySession.starts_at >= now - timedelta(hours=10))
+        .order_by(StudySession.starts_at)
+    )
+    return [s for s in db.session.scalars(query) if s.ends_at > now]
+
+
+def feed_sessions(user: User) -> list[StudySession]:
+    """Sessions for the user's calendar feed, cancelled ones included so calendars drop them."""
+    since = utcnow() - timedelta(days=FEED_HISTORY_DAYS)
+    query = _with_people(
+        sa.select(StudySession)
+        .where(_involving(user), StudySession.starts_at >= since)
+        .order_by(StudySession.starts_at)
+        .limit(FEED_LIMIT)
+    )
+    return list(db.session.scalars(query))
+
+
+def study_sessions_query(study: Study) -> sa.Select:
+    """A study's sessions in time order (for the API's paginated list)."""
+    return _with_people(sa.select(StudySession).where(StudySession.study_id == study.id)
+                        .order_by(StudySession.starts_at, StudySession.id))

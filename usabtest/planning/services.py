@@ -1,0 +1,477 @@
+"""Planning operations: studies, task scripts, participants and sessions. They flush, never commit."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from usabtest.accounts.models import Role, User
+from usabtest.accounts.services import get_or_create_organisation
+from usabtest.core.audit import record
+from usabtest.core.models import MailDelivery, MailStatus
+from usabtest.db import utcnow
+from usabtest.extensions import db
+from usabtest.observe.models import TaskAttempt
+from usabtest.planning import invitations, scheduling
+from usabtest.planning.csv_import import ParticipantRow
+from usabtest.planning.models import (
+    ConsentRecord,
+    Participant,
+    ParticipantPersonal,
+    SessionStatus,
+    Study,
+    StudyMethod,
+    StudySession,
+    StudyStatus,
+    Task,
+)
+from usabtest.timefmt import format_local, to_zone
+
+# Sessions that hold their time slot; cancelled and no-show sessions free it.
+BUSY_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS, SessionStatus.COMPLETED)
+
+
+class PlanningError(ValueError):
+    """A user-facing reason a planning change was refused."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class ConflictError(PlanningError):
+    """The session would double-book somebody; `messages` name each clashing session."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__(" ".join(messages))
+        self.messages = messages
+
+
+# --- studies -------------------------------------------------------------------------------------
+
+def create_study(actor: User, *, organisation_name: str, title: str, product: str = "", goals: str = "",
+                 method: StudyMethod | str = StudyMethod.IN_PERSON) -> Study:
+    """A new draft study owned by `actor`."""
+    study = Study(
+        organisation=get_or_create_organisation(organisation_name.strip()),
+        owner=actor, title=title.strip(), product=product.strip(), goals=goals.strip(),
+        method=StudyMethod(method), status=StudyStatus.DRAFT,
+    )
+    db.session.add(study)
+    db.session.flush()
+    record(actor, "study.create", study, {"title": study.title})
+    return study
+
+
+def update_study(study: Study, actor: User, *, organisation_name: str, title: str, product: str,
+                 goals: str, method: StudyMethod | str, status: StudyStatus | str) -> None:
+    """Change a study's description, client and status."""
+    study.organisation = get_or_create_organisation(organisation_name.strip())
+    study.title, study.product, study.goals = title.strip(), product.strip(), goals.strip()
+    study.method, study.status = StudyMethod(method), StudyStatus(status)
+    record(actor, "study.update", study, {"title": study.title, "status": study.status.value})
+
+
+def set_study_status(study: Study, status: StudyStatus, actor: User) -> None:
+    """Close or reopen a study."""
+    old = study.status
+    study.status = status
+    record(actor, "study.status", study, {"from": old.value, "to": status.value})
+
+
+def study_counts(study: Study) -> dict[str, int]:
+    """Sessions by status, plus participant and task counts, for the overview."""
+    by_status = Counter(s.status for s in study.sessions)
+    counts = {status.value: by_status.get(status, 0) for status in SessionStatus}
+    counts["participants"] = sum(1 for p in study.participants if not p.erased)
+    counts["consented"] = sum(1 for p in study.participants if p.has_consent)
+    counts["tasks"] = sum(1 for t in study.tasks if not t.archived)
+    counts["planned_total"] = sum(by_status.get(s, 0) for s in BUSY_STATUSES) + by_status.get(
+        SessionStatus.NO_SHOW, 0)
+    return counts
+
+
+# --- task script ----------------------------------------------------------------------------------
+
+def active_tasks(study: Study) -> list[Task]:
+    """The script in order, without archived tasks."""
+    return [t for t in study.tasks if not t.archived]
+
+
+def add_task(study: Study, actor: User, *, title: str, scenario: str = "", success_criteria: str = "",
+             time_limit_s: int | None = None) -> Task:
+    """Append a task to the end of the script."""
+    position = max((t.position for t in study.tasks), default=-1) + 1
+    task = Task(title=title.strip(), scenario=scenario.strip(), success_criteria=success_criteria.strip(),
+                time_limit_s=time_limit_s, position=position)
+    study.tasks.append(task)
+    db.session.flush()
+    record(actor, "task.create", task, {"title": task.title})
+    return task
+
+
+def update_task(task: Task, actor: User, *, title: str, scenario: str, success_criteria: str,
+                time_limit_s: int | None) -> None:
+    """Edit a task's wording and limit."""
+    task.title, task.scenario = title.strip(), scenario.strip()
+    task.success_criteria, task.time_limit_s = success_criteria.strip(), time_limit_s
+    record(actor, "task.update", task, {"title": task.title})
+
+
+def move_task(task: Task, offset: int, actor: User) -> bool:
+    """Move a task up (-1) or down (+1) the script; False when it is already at that end."""
+    ordered = active_tasks(task.study)
+    index = ordered.index(task)
+    target = index + offset
+    if not 0 <= target < len(ordered):
+        return False
+    ordered[index], ordered[target] = ordered[target], ordered[index]
+    for position, each in enumerate(ordered):
+        each.position = position
+    archived = [t for t in task.study.tasks if t.archived]
+    for position, each in enumerate(archived, start=len(ordered)):
+        each.position = position
+    record(actor, "task.move", task, {"position": task.position})
+    return True
+
+
+def task_has_attempts(task: Task) -> bool:
+    """True when any session recorded an attempt at this task."""
+    query = sa.select(sa.func.count()).select_from(TaskAttempt).where(TaskAttempt.task_id == task.id)
+    return db.session.scalar(query) > 0
+
+
+def remove_task(task: Task, actor: User) -> str:
+    """Delete a task, or archive it when attempts are recorded; returns "deleted" or "archived"."""
+    if task_has_attempts(task):
+        task.archived = True
+        record(actor, "task.archive", task, {"title": task.title})
+        return "archived"
+    study = task.study
+    record(actor, "task.delete", task, {"title": task.title})
+    study.tasks.remove(task)
+    db.session.flush()
+    for position, each in enumerate(sorted(study.tasks, key=lambda t: (t.archived, t.position))):
+        each.position = position
+    return "deleted"
+
+
+def restore_task(task: Task, actor: User) -> None:
+    """Bring an archived task back to the end of the script."""
+    task.archived = False
+    task.position = max((t.position for t in task.study.tasks), default=0) + 1
+    record(actor, "task.restore", task, {"title": task.title})
+
+
+# --- participants ---------------------------------------------------------------------------------
+
+def study_emails(study: Study, *, except_participant: Participant | None = None) -> set[str]:
+    """Lower-case emails of the study's participants."""
+    query = (
+        sa.select(sa.func.lower(ParticipantPersonal.email))
+        .join(Participant)
+        .where(Participant.study_id == study.id, ParticipantPersonal.email.is_not(None))
+    )
+    if except_participant is not None and except_participant.id is not None:
+        query = query.where(Participant.id != except_participant.id)
+    return set(db.session.scalars(query))
+
+
+def _check_email_free(study: Study, email: str | None, participant: Participant | None = None) -> None:
+    if email and email.lower() in study_emails(study, except_participant=participant):
+        raise PlanningError(f"{email} is already a participant in this study.", "email")
+
+
+def add_participant(study: Study, actor: User, *, name: str, email: str | None = None,
+                    phone: str | None = None, segments: dict[str, str] | None = None,
+                    consent_date: date | None = None, consent_version: str | None = None,
+                    check_email: bool = True) -> Participant:
+    """A new participant with the study's next pseudonym (P01, P02, ...; never reused)."""
+    if check_email:
+        _check_email_free(study, email)
+    study.last_participant_number += 1
+    number = study.last_participant_number
+    participant = Participant(
+        number=number, code=f"P{number:02d}", segments=dict(segments or {}),
+        personal=ParticipantPersonal(name=name.strip(), email=email or None, phone=phone or None),
+    )
+    study.participants.append(participant)
+    if consent_date:
+        record_consent(participant, consent_date, consent_version or "", actor)
+    db.session.flush()
+    record(actor, "participant.create", participant, {"code": participant.code})
+    return participant
+
+
+def update_participant(participant: Participant, actor: User, *, name: str, email: str | None,
+                       phone: str | None, segments: dict[str, str]) -> None:
+    """Edit contact details and segment attributes; the pseudonym never changes."""
+    _check_email_free(participant.study, email, participant)
+    personal = participant.personal or ParticipantPersonal(name="")
+    participant.personal = personal
+    personal.name, personal.email, personal.phone = name.strip(), email or None, phone or None
+    participant.segments = dict(segments)
+    record(actor, "participant.update", participant, {"code": participant.code})
+
+
+def record_consent(participant: Participant, consented_on: date, form_version: str, actor: User) -> None:
+    """Add a signed consent form (date and form version)."""
+    if not form_version.strip():
+        raise PlanningError("Give the version of the consent form that was signed.", "consent_version")
+    if consented_on > date.today():
+        raise PlanningError("The consent date cannot be in the future.", "consent_date")
+    participant.consents.append(ConsentRecord(
+        consented_on=consented_on, form_version=form_version.strip(),
+        recorded_by_id=getattr(actor, "id", None),
+    ))
+
+
+def import_participants(study: Study, rows: list[ParticipantRow], actor: User) -> list[Participant]:
+    """Add every row, all or nothing (the caller commits once or rolls back)."""
+    existing = study_emails(study)
+    clashes = [r for r in rows if r.email and r.email.lower() in existing]
+    if clashes:
+        raise PlanningError(
+            f"Line {clashes[0].line}: {clashes[0].email} was added to the study since the preview. "
+            "Upload the file again."
+        )
+    added = [
+        add_participant(study, actor, name=r.name, email=r.email, phone=r.phone, segments=r.segments,
+                        consent_date=r.consent_date, consent_version=r.consent_version, check_email=False)
+        for r in rows
+    ]
+    record(actor, "participant.import", study, {"count": len(added)})
+    return added
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+@dataclass
+class SessionDraft:
+    """What the schedule and reschedule forms ask for, in the scheduler's own terms."""
+
+    participant: Participant
+    day: date
+    at: time
+    tz_name: str
+    duration_min: int
+    moderator: User
+    observers: list[User] = field(default_factory=list)
+    location: str = ""
+    video_link: str = ""
+
+
+def eligible_staff() -> list[User]:
+    """Active users who may moderate or observe sessions (everyone but client users)."""
+    query = sa.select(User).where(User.active.is_(True), User.role != Role.CLIENT).order_by(User.name)
+    return list(db.session.scalars(query))
+
+
+def _people(participant: Participant, moderator: User, observers: list[User]) -> dict[str, str]:
+    people = {f"participant:{participant.id}": "participant"}
+    email = participant.personal.email if participant.personal else None
+    if email:
+        people[f"email:{email.lower()}"] = "participant"
+    for observer in observers:
+        people[f"user:{observer.id}"] = "observer"
+    people[f"user:{moderator.id}"] = "moderator"
+    return people
+
+
+def slot_of(study_session: StudySession) -> scheduling.Slot:
+    """The conflict rules' view of a stored session."""
+    return scheduling.Slot(study_session.id, study_session.starts_at, study_session.duration_min,
+                           _people(study_session.participant, study_session.moderator,
+                                   study_session.observers))
+
+
+def find_clashes(candidate: scheduling.Slot) -> list[scheduling.Clash]:
+    """Clashes between `candidate` and every stored busy session, in any study."""
+    earliest, latest = scheduling.search_window(candidate.starts_at, candidate.duration_min)
+    query = (
+        sa.select(StudySession)
+        .where(StudySession.status.in_(BUSY_STATUSES),
+               StudySession.starts_at > earliest, StudySession.starts_at < latest)
+        .options(selectinload(StudySession.observers),
+                 selectinload(StudySession.participant).selectinload(Participant.personal),
+                 selectinload(StudySession.study), selectinload(StudySession.moderator))
+    )
+    stored = {s.id: s for s in db.session.scalars(query)}
+    return [c for c in scheduling.find_clashes(candidate, [slot_of(s) for s in stored.values()])]
+
+
+_DOING = {"moderator": "moderating", "observer": "observing", "participant": "taking part in"}
+
+
+def describe_clash(clash: scheduling.Clash, viewer: User, names: dict[str, str]) -> str:
+    """A sentence naming who is double-booked and in which session (hidden studies stay unnamed)."""
+    from usabtest.policy import can_view_study
+
+    other = db.session.get(StudySession, clash.other.key)
+    when = (f"{format_local(other.starts_at, viewer.timezone)}–"
+            f"{format_local(other.ends_at, viewer.timezone, '%H:%M')}")
+    if can_view_study(viewer, other.study):
+        what = f"session #{other.id} ({other.study.title} · {other.participant.code})"
+    else:
+        what = f"session #{other.id} of another study"
+    who = names.get(clash.person, "Someone")
+    if clash.person.startswith("email:"):
+        who += " (same email address)"
+    return f"{who} is already {_DOING[clash.role_there]} {what} on {when}."
+
+
+def _names(draft: SessionDraft) -> dict[str, str]:
+    participant = draft.participant
+    names = {f"user:{u.id}": f"{u.name}" for u in [*draft.observers, draft.moderator]}
+    names[f"participant:{participant.id}"] = f"Participant {participant.code}"
+    if participant.personal and participant.personal.email:
+        names[f"email:{participant.personal.email.lower()}"] = f"Participant {participant.code}"
+    return names
+
+
+def _validate(study: Study, draft: SessionDraft, current: StudySession | None = None) -> datetime:
+    if study.status == StudyStatus.CLOSED:
+        raise PlanningError("This study is closed: reopen it to schedule sessions.")
+    if draft.participant.study_id != study.id:
+        raise PlanningError("Choose a participant of this study.", "participant")
+    if draft.participant.erased:
+        raise PlanningError(f"{draft.participant.code} has been erased and cannot take part.", "participant")
+    for person in [draft.moderator, *draft.observers]:
+        if person.role == Role.CLIENT or not person.active:
+            raise PlanningError(f"{person.name} cannot take part in sessions.", "observers")
+    if draft.moderator in draft.observers:
+        raise PlanningError("The moderator cannot also be an observer of the same session.", "observers")
+    if not (draft.location.strip() or draft.video_link.strip()):
+        raise PlanningError("Give a location or a video link so people know where to go.", "location")
+    try:
+        scheduling.check_duration(draft.duration_min)
+        starts_at = scheduling.local_to_utc(draft.day, draft.at, draft.tz_name)
+    except scheduling.SchedulingError as exc:
+        raise PlanningError(str(exc), "time") from None
+    if starts_at <= utcnow() and (current is None or starts_at != current.starts_at):
+        raise PlanningError("Choose a time in the future.", "day")
+    return starts_at
+
+
+def _check_conflicts(draft: SessionDraft, starts_at: datetime, actor: User, key: int | None) -> None:
+    slot = scheduling.Slot(key, starts_at, draft.duration_min,
+                           _people(draft.participant, draft.moderator, draft.observers))
+    clashes = find_clashes(slot)
+    if clashes:
+        names = _names(draft)
+        raise ConflictError([describe_clash(c, actor, names) for c in clashes])
+
+
+def schedule_session(study: Study, draft: SessionDraft, actor: User) -> StudySession:
+    """Book a session; refuses double-bookings with a message naming each clashing session."""
+    starts_at = _validate(study, draft)
+    _check_conflicts(draft, starts_at, actor, None)
+    study_session = StudySession(
+        participant=draft.participant, starts_at=starts_at, timezone=draft.tz_name,
+        duration_min=draft.duration_min, moderator=draft.moderator, observers=list(draft.observers),
+        location=draft.location.strip(), video_link=draft.video_link.strip(),
+        status=SessionStatus.SCHEDULED,
+    )
+    study.sessions.append(study_session)
+    if study.status == StudyStatus.DRAFT:
+        study.status = StudyStatus.ACTIVE
+    db.session.flush()
+    record(actor, "session.schedule", study_session, {"starts_at": starts_at.isoformat()})
+    invitations.send_invitations(study_session, "scheduled")
+    return study_session
+
+
+def reschedule_session(study_session: StudySession, draft: SessionDraft, actor: User) -> None:
+    """Move or re-staff a scheduled session; calendars get the same UID with a higher SEQUENCE."""
+    if study_session.status != SessionStatus.SCHEDULED:
+        raise PlanningError(f"A {study_session.status.label.lower()} session cannot be rescheduled.")
+    starts_at = _validate(study_session.study, draft, study_session)
+    _check_conflicts(draft, starts_at, actor, study_session.id)
+    dropped = [u for u in [study_session.moderator, *study_session.observers]
+               if u not in [draft.moderator, *draft.observers]]
+    study_session.participant = draft.participant
+    study_session.starts_at, study_session.timezone = starts_at, draft.tz_name
+    study_session.duration_min = draft.duration_min
+    study_session.moderator, study_session.observers = draft.moderator, list(draft.observers)
+    study_session.location, study_session.video_link = draft.location.strip(), draft.video_link.strip()
+    study_session.ics_sequence += 1
+    db.session.flush()
+    record(actor, "session.reschedule", study_session,
+           {"starts_at": starts_at.isoformat(), "sequence": study_session.ics_sequence})
+    invitations.send_invitations(study_session, "rescheduled")
+    if dropped:
+        invitations.send_invitations(study_session, "removed", only=dropped)
+
+
+def cancel_session(study_session: StudySession, actor: User) -> None:
+    """Cancel a scheduled session and tell everyone's calendar."""
+    if study_session.status != SessionStatus.SCHEDULED:
+        raise PlanningError(f"A {study_session.status.label.lower()} session cannot be cancelled.")
+    study_session.status = SessionStatus.CANCELLED
+    study_session.ics_sequence += 1
+    record(actor, "session.cancel", study_session)
+    invitations.send_invitations(study_session, "cancelled")
+
+
+def mark_no_show(study_session: StudySession, actor: User) -> None:
+    """Record that the participant did not come (only once the session's time has begun)."""
+    if study_session.status != SessionStatus.SCHEDULED:
+        raise PlanningError(f"A {study_session.status.label.lower()} session cannot be marked no-show.")
+    if study_session.starts_at > utcnow():
+        raise PlanningError("A session can be marked no-show once its start time has passed.")
+    study_session.status = SessionStatus.NO_SHOW
+    record(actor, "session.no_show", study_session)
+
+
+def draft_from_session(study_session: StudySession) -> dict:
+    """Form data describing a stored session in its own time zone (to prefill rescheduling)."""
+    local = to_zone(study_session.starts_at, study_session.timezone)
+    return {
+        "participant": study_session.participant_id, "day": local.date(), "at": local.time(),
+        "timezone": study_session.timezone, "duration_min": study_session.duration_min,
+        "moderator": study_session.moderator_id, "observers": [u.id for u in study_session.observers],
+        "location": study_session.location, "video_link": study_session.video_link,
+    }
+
+
+# --- calendars and mail ---------------------------------------------------------------------------
+
+def new_calendar_token(user: User) -> str:
+    """Give `user` a fresh private feed token; any older feed URL stops working."""
+    user.calendar_token = secrets.token_urlsafe(32)
+    record(user, "calendar.token_new", user)
+    return user.calendar_token
+
+
+def revoke_calendar_token(user: User) -> None:
+    """Switch the user's private feed off."""
+    user.calendar_token = None
+    record(user, "calendar.token_revoke", user)
+
+
+def user_for_calendar_token(token: str) -> User | None:
+    """The active user whose feed token this is."""
+    if not token:
+        return None
+    user = db.session.scalar(sa.select(User).where(User.calendar_token == token))
+    return user if user is not None and user.active else None
+
+
+def deliveries_for_session(study_session: StudySession) -> list[MailDelivery]:
+    """Every mail attempt about this session, newest first."""
+    query = (sa.select(MailDelivery).where(MailDelivery.session_id == study_session.id)
+             .order_by(MailDelivery.created_at.desc(), MailDelivery.id.desc()))
+    return list(db.session.scalars(query))
+
+
+def failed_deliveries_for_study(study: Study) -> list[MailDelivery]:
+    """Mails about this study that could not be delivered, newest first."""
+    query = (sa.select(MailDelivery)
+             .where(MailDelivery.study_id == study.id, MailDelivery.status == MailStatus.FAILED)
+             .order_by(MailDelivery.created_at.desc(), MailDelivery.id.desc()).limit(50))
+    return list(db.session.scalars(query))
