@@ -107,6 +107,16 @@ def can_observe_session(user: User, study_session: StudySession) -> bool:
     return can_manage_study(user, study_session.study)
 
 
+def can_view_session(user: User, study_session: StudySession) -> bool:
+    """Read-only session page: its observers and moderator, and anyone who may view the study."""
+    return can_observe_session(user, study_session) or can_view_study(user, study_session.study)
+
+
+def can_manage_session(user: User, study_session: StudySession) -> bool:
+    """Rescheduling, cancelling and marking no-show: the study's managers."""
+    return can_manage_study(user, study_session.study)
+
+
 def can_run_session(user: User, study_session: StudySession) -> bool:
     """Starting, ending, timing tasks and entering SUS: the moderator and study managers."""
     if not user.is_authenticated:
