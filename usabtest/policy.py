@@ -124,6 +124,17 @@ def can_run_session(user: User, study_session: StudySession) -> bool:
     return study_session.moderator_id == user.id or can_manage_study(user, study_session.study)
 
 
+def can_edit_note(user: User, note) -> bool:
+    """Only a note's author edits or deletes it, and only while they may still observe the session.
+
+    The live console follows the object rule: a signed-in user who may not observe a session gets
+    404 for its page and every endpoint; one who may observe but not run it gets 403 for the
+    moderator's actions, and 403 for another author's note.
+    """
+    return (user.is_authenticated and note.author_id == user.id
+            and can_observe_session(user, note.study_session))
+
+
 def can_download_report(user: User, report: PublishedReport) -> bool:
     """Study managers, and client users of the study's organisation."""
     if not user.is_authenticated:

@@ -1,5 +1,207 @@
-"""Pages of the observe domain."""
+"""Pages of the observe domain: the live console, the SUS form and the participant's screen."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    send_from_directory,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from usabtest import paths, policy
+from usabtest.accounts.forms import ConfirmForm
+from usabtest.db import utcnow
+from usabtest.extensions import db
+from usabtest.observe import services, sus
+from usabtest.observe.forms import SusForm
+from usabtest.observe.models import SusResponse, TaskAttempt
+from usabtest.planning.models import SessionStatus, StudySession, Task
 
 bp = Blueprint("observe", __name__)
+
+SHORTCUT_TAG_KEYS = {"problem": "P", "quote": "Q", "positive": "O", "idea": "I", "bug": "B"}
+
+
+@bp.app_template_global()
+def can_open_console(study_session: StudySession) -> bool:
+    """Whether the signed-in user may open this session's live console."""
+    return policy.can_observe_session(current_user, study_session)
+
+
+@bp.app_template_global()
+def can_run_session(study_session: StudySession) -> bool:
+    """Whether the signed-in user may start, end and time this session."""
+    return policy.can_run_session(current_user, study_session)
+
+
+def _session_for_observer(session_id: int) -> StudySession:
+    study_session = db.get_or_404(StudySession, session_id)
+    policy.require(policy.can_observe_session(current_user, study_session))
+    return study_session
+
+
+def _session_for_runner(session_id: int) -> StudySession:
+    study_session = _session_for_observer(session_id)
+    if not policy.can_run_session(current_user, study_session):
+        abort(403)
+    return study_session
+
+
+def script_tasks(study_session: StudySession, attempts: dict[int, TaskAttempt]) -> list[Task]:
+    """The study's tasks in order; archived ones only when this session attempted them."""
+    return [t for t in study_session.study.tasks if not t.archived or t.id in attempts]
+
+
+def _tag_shortcuts(tags: list[str]) -> list[dict]:
+    custom_number = 0
+    out = []
+    for tag in tags:
+        key = SHORTCUT_TAG_KEYS.get(tag)
+        if key is None and custom_number < 9:
+            custom_number += 1
+            key = f"Shift+{custom_number}"
+        out.append({"tag": tag, "key": key})
+    return out
+
+
+@bp.get("/sessions/<int:session_id>/observe")
+@login_required
+def console(session_id: int):
+    """The live console: task script, session clock, note input and the shared log."""
+    study_session = _session_for_observer(session_id)
+    attempts = {a.task_id: a for a in study_session.attempts}
+    tasks = script_tasks(study_session, attempts)
+    running = next((a for a in attempts.values() if a.ended_at is None), None)
+    sus_done = db.session.scalar(
+        sa.select(sa.func.count()).select_from(SusResponse).where(SusResponse.session_id == session_id))
+    config = {
+        "sessionId": study_session.id,
+        "userId": current_user.id,
+        "userName": current_user.name,
+        "status": study_session.status.value,
+        "startedAt": study_session.started_at.isoformat() if study_session.started_at else None,
+        "endedAt": study_session.ended_at.isoformat() if study_session.ended_at else None,
+        "serverNow": utcnow().isoformat(),
+        "canRun": policy.can_run_session(current_user, study_session),
+        "currentTaskId": running.task_id if running else None,
+        "tasks": {t.id: {"title": t.title, "position": i + 1} for i, t in enumerate(tasks)},
+        "loginUrl": url_for("accounts.login"),
+        "susUrl": url_for("observe.sus_form", session_id=session_id),
+    }
+    response = make_response(render_template(
+        "observe/console.html", study_session=study_session, study=study_session.study, tasks=tasks,
+        attempts=attempts, running=running, tags=_tag_shortcuts(services.allowed_tags(study_session.study)),
+        config_json=json.dumps(config), can_run=config["canRun"], sus_done=bool(sus_done),
+        screen_form=ConfirmForm(prefix="screen"),
+    ))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.post("/sessions/<int:session_id>/screen")
+@login_required
+def open_screen(session_id: int):
+    """Open the participant's screen (the moderator's console posts here into a new window)."""
+    study_session = _session_for_runner(session_id)
+    form = ConfirmForm(prefix="screen")
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the console and try again.")
+    try:
+        token = services.ensure_screen_token(study_session)
+    except services.ObserveError as exc:
+        flash(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        return redirect(url_for("observe.console", session_id=session_id))
+    db.session.commit()
+    return redirect(url_for("observe.screen", token=token))
+
+
+@bp.route("/sessions/<int:session_id>/sus", methods=["GET", "POST"])
+@login_required
+def sus_form(session_id: int):
+    """The ten SUS statements for the moderator to enter the participant's answers after the session."""
+    study_session = _session_for_runner(session_id)
+    existing = db.session.scalar(sa.select(SusResponse).where(SusResponse.session_id == session_id))
+    form = SusForm()
+    if existing is not None and not form.is_submitted():
+        for field, answer in zip(form.answer_fields, existing.answers, strict=True):
+            field.data = str(answer)
+    ended = study_session.status == SessionStatus.COMPLETED
+    if ended and form.validate_on_submit():
+        try:
+            services.record_sus(study_session, form.answers, current_user)
+        except services.ObserveError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"SUS answers saved (score {sus.score(form.answers):g}).", "success")
+            return redirect(url_for("observe.console", session_id=session_id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("observe/sus.html", study_session=study_session, form=form, ended=ended,
+                           existing=existing, sus_score=sus.score(existing.answers) if existing else None,
+                           scale=sus.SCALE_LABELS), status
+
+
+def _screen_session(token: str) -> StudySession:
+    if len(token) < 20:
+        abort(404)
+    study_session = db.session.scalar(sa.select(StudySession).where(StudySession.screen_token == token))
+    if study_session is None:
+        abort(404)
+    return study_session
+
+
+def screen_state(study_session: StudySession) -> dict:
+    """What the participant may see: welcome text and the running task's scenario, nothing else."""
+    study = study_session.study
+    tasks = [t for t in study.tasks if not t.archived]
+    running = services.running_attempt(study_session)
+    step = None
+    if running is not None:
+        number = next((i + 1 for i, t in enumerate(tasks) if t.id == running.task_id), None)
+        step = {"number": number, "total": len(tasks), "scenario": running.task.scenario}
+    word = "Task" if study.show_task_word else "Activity"
+    return {
+        "status": study_session.status.value,
+        "welcome": study.welcome_text,
+        "word": word,
+        "step": step,
+        "between": running is None and bool(study_session.attempts),
+    }
+
+
+@bp.get("/screen/<token>")
+def screen(token: str):
+    """The participant's screen, reached by its secret link; no account needed."""
+    study_session = _screen_session(token)
+    response = make_response(render_template("observe/screen.html", state=screen_state(study_session),
+                                             study_session=study_session, token=token))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/screen/<token>/state")
+def screen_state_json(token: str):
+    """The participant screen's current content, polled by its page."""
+    response = jsonify(screen_state(_screen_session(token)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/observe-sw.js")
+def service_worker():
+    """The console's service worker, served from the root so it may control /sessions/ pages."""
+    response = send_from_directory(paths.STATIC / "js", "observe-sw.js", mimetype="text/javascript",
+                                   max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,222 @@
+"""The session event log: written in the same transaction as each change, read by an id cursor.
+
+Live consoles never depend on state held inside one process: every stream reads the
+`session_event` table after its cursor, so any number of workers and app servers can serve them.
+Redis pub/sub (optional, `REDIS_URL`) only wakes waiting streams sooner than their next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from usabtest.extensions import db
+from usabtest.observe.models import Note, SessionEvent
+from usabtest.planning.models import StudySession
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+_WAKE_KEY = "usabtest_wake"
+_redis_clients: dict[str, Any] = {}
+
+
+def channel(session_id: int) -> str:
+    """The Redis channel announcing new events of one session."""
+    return f"usabtest:session:{session_id}"
+
+
+def lock_session(session_id: int) -> StudySession | None:
+    """Load the session row FOR UPDATE, serialising every event writer of that session.
+
+    On PostgreSQL, ids drawn from a sequence by concurrent transactions can commit out of order,
+    and a reader that has moved its cursor past a higher id would never see the lower one. Holding
+    this row lock from before the event's id is drawn until commit makes ids of one session commit
+    in increasing order. SQLite needs nothing: writers there already run one at a time.
+    """
+    query = (
+        sa.select(StudySession)
+        .where(StudySession.id == session_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def append(study_session: StudySession, kind: str, payload: dict[str, Any], redis_url: str | None) -> None:
+    """Add an event to the caller's transaction; waiting streams are woken after it commits."""
+    db.session.add(SessionEvent(session_id=study_session.id, kind=kind, payload=payload))
+    if redis_url:
+        db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, study_session.id))
+
+
+def _redis(url: str):
+    client = _redis_clients.get(url)
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        _redis_clients[url] = client
+    return client
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _publish_wakes(orm_session: Session) -> None:
+    for url, session_id in orm_session.info.pop(_WAKE_KEY, ()):
+        try:
+            _redis(url).publish(channel(session_id), "1")
+        except Exception as exc:  # a missed wake only costs one poll interval
+            log.warning("could not publish live wake-up to Redis: %s", exc)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_wakes(orm_session: Session) -> None:
+    orm_session.info.pop(_WAKE_KEY, None)
+
+
+def note_json(note: Note) -> dict[str, Any]:
+    """A note as the API and the live stream show it; deleted notes keep no text."""
+    deleted = note.deleted_at is not None
+    return {
+        "id": str(note.client_uuid),
+        "seq": note.id,
+        "session_id": note.session_id,
+        "task_id": note.task_id,
+        "author": {"id": note.author_id, "name": note.author.name},
+        "body": "" if deleted else note.body,
+        "tags": [] if deleted else list(note.tags or []),
+        "severity": None if deleted else note.severity,
+        "elapsed_ms": note.elapsed_ms,
+        "created_at": note.created_at.isoformat(),
+        "edited_at": note.edited_at.isoformat() if note.edited_at else None,
+        "deleted": deleted,
+    }
+
+
+def _event_json(event: SessionEvent, notes: dict[int, Note]) -> dict[str, Any]:
+    payload = dict(event.payload or {})
+    body: dict[str, Any] = {"id": event.id, "kind": event.kind, "at": event.created_at.isoformat()}
+    note_id = payload.pop("note_id", None)
+    if note_id is not None:
+        note = notes.get(note_id)
+        if note is None:
+            return {}
+        body["note"] = note_json(note)
+    body.update(payload)
+    return body
+
+
+def read_events(orm_session: Session, session_id: int, after: int, limit: int = BATCH) -> list[dict]:
+    """Events of a session with id > `after`, oldest first; note events carry the note as it is now."""
+    events = orm_session.scalars(
+        sa.select(SessionEvent)
+        .where(SessionEvent.session_id == session_id, SessionEvent.id > after)
+        .order_by(SessionEvent.id)
+        .limit(limit)
+    ).all()
+    note_ids = {e.payload["note_id"] for e in events if (e.payload or {}).get("note_id") is not None}
+    notes: dict[int, Note] = {}
+    if note_ids:
+        found = orm_session.scalars(
+            sa.select(Note).where(Note.id.in_(note_ids)).options(selectinload(Note.author))
+        )
+        notes = {note.id: note for note in found}
+    out = []
+    for event in events:
+        item = _event_json(event, notes)
+        out.append(item or {"id": event.id, "kind": "gap", "at": event.created_at.isoformat()})
+    return out
+
+
+def last_event_id(orm_session: Session, session_id: int) -> int:
+    """The newest event id of a session (0 when none): a cursor that skips history."""
+    query = sa.select(sa.func.max(SessionEvent.id)).where(SessionEvent.session_id == session_id)
+    return orm_session.scalar(query) or 0
+
+
+def touched_note_ids(orm_session: Session, session_id: int, after: int) -> tuple[list[int], int]:
+    """Ids of notes created or changed after cursor `after`, and the new cursor."""
+    events = orm_session.execute(
+        sa.select(SessionEvent.id, SessionEvent.payload)
+        .where(SessionEvent.session_id == session_id, SessionEvent.id > after,
+               SessionEvent.kind.like("note.%"))
+        .order_by(SessionEvent.id)
+    ).all()
+    cursor = max([after, last_event_id(orm_session, session_id)])
+    ids = list(dict.fromkeys(payload["note_id"] for _id, payload in events if "note_id" in payload))
+    return ids, cursor
+
+
+class _Waiter:
+    """Sleeps between polls; with Redis, returns early when the session gets a new event."""
+
+    def __init__(self, redis_url: str | None, session_id: int):
+        self.pubsub = None
+        if redis_url:
+            try:
+                self.pubsub = _redis(redis_url).pubsub(ignore_subscribe_messages=True)
+                self.pubsub.subscribe(channel(session_id))
+            except Exception as exc:
+                log.warning("live stream falls back to polling only: %s", exc)
+                self.pubsub = None
+
+    def wait(self, seconds: float) -> None:
+        """Block for up to `seconds`."""
+        if self.pubsub is None:
+            time.sleep(seconds)
+            return
+        try:
+            self.pubsub.get_message(timeout=seconds)
+        except Exception as exc:
+            log.warning("Redis wake-up failed, polling only: %s", exc)
+            self.close()
+            time.sleep(seconds)
+
+    def close(self) -> None:
+        """Drop the subscription."""
+        if self.pubsub is not None:
+            try:
+                self.pubsub.close()
+            except Exception:  # closing a broken connection may fail; nothing to keep
+                log.debug("closing Redis subscription failed", exc_info=True)
+            self.pubsub = None
+
+
+def sse_format(event: dict[str, Any]) -> str:
+    """One Server-Sent Event; the `id:` line lets the browser resume with Last-Event-ID."""
+    return f"id: {event['id']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+def stream(engine: sa.Engine, session_id: int, after: int, *, poll: float, heartbeat: float,
+           lifetime: float, redis_url: str | None) -> Iterator[str]:
+    """Yield SSE text for events after `after` until `lifetime` seconds pass (the browser reconnects).
+
+    Each poll is its own short transaction, so PostgreSQL snapshots and SQLite WAL readers move on.
+    """
+    yield "retry: 1500\n: connected\n\n"
+    started = last_sent = time.monotonic()
+    waiter = _Waiter(redis_url, session_id)
+    try:
+        while time.monotonic() - started < lifetime:
+            with Session(engine) as orm_session:
+                events = read_events(orm_session, session_id, after)
+            for event in events:
+                yield sse_format(event)
+                after = event["id"]
+            now = time.monotonic()
+            if events:
+                last_sent = now
+                if len(events) == BATCH:
+                    continue
+            elif now - last_sent >= heartbeat:
+                yield ": keep-alive\n\n"
+                last_sent = now
+            waiter.wait(poll)
+    finally:
+        waiter.close()

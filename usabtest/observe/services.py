@@ -1,0 +1,403 @@
+"""Running a session: notes, session and task flow, SUS answers. These flush; callers commit.
+
+Every change also appends a `SessionEvent` in the same transaction, after locking the session row
+(see `events.lock_session`), so live consoles see exactly what was committed, in order.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from usabtest.core.audit import record
+from usabtest.db import utcnow
+from usabtest.extensions import db
+from usabtest.observe import events, sus
+from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.planning.models import SessionStatus, Study, StudySession, Task
+
+STANDARD_TAGS: tuple[str, ...] = ("problem", "quote", "positive", "idea", "bug")
+MAX_BODY = 10_000
+MAX_TAGS = 20
+MAX_ELAPSED_MS = 7 * 24 * 3600 * 1000
+MAX_ERRORS = 1000
+_UNSET: Any = object()
+
+
+class ObserveError(Exception):
+    """A refused request: a message for people, the offending field, and the HTTP status to use."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+@dataclass
+class NoteInput:
+    """Validated fields of a note; `task_id` is `_UNSET` when the client left it to the server."""
+
+    body: Any = _UNSET
+    task_id: Any = _UNSET
+    tags: Any = _UNSET
+    severity: Any = _UNSET
+    elapsed_ms: Any = _UNSET
+
+    def is_empty(self) -> bool:
+        """True when no editable field was given."""
+        return all(getattr(self, name) is _UNSET for name in ("body", "task_id", "tags", "severity"))
+
+
+def allowed_tags(study: Study) -> list[str]:
+    """The standard tags followed by the study's own, without duplicates."""
+    return list(dict.fromkeys([*STANDARD_TAGS, *(study.custom_tags or [])]))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_uuid(value: Any) -> uuid.UUID:
+    """The note's client UUID, or a 422 naming `id`."""
+    if not isinstance(value, str):
+        raise ObserveError("id is required: a UUID chosen by the client", "id")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ObserveError(f"id {value[:60]!r} is not a valid UUID", "id") from None
+
+
+def _body(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ObserveError("body is required and must be non-empty text", "body")
+    if len(value) > MAX_BODY:
+        raise ObserveError(f"body is {len(value):,} characters; the limit is {MAX_BODY:,}", "body")
+    return value.strip()
+
+
+def _task_id(value: Any, study: Study) -> int | None:
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise ObserveError("task_id must be an integer or null", "task_id")
+    if not any(task.id == value for task in study.tasks):
+        raise ObserveError(f"task {value} is not a task of this study", "task_id")
+    return value
+
+
+def _tags(value: Any, study: Study) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise ObserveError("tags must be a list of strings", "tags")
+    if len(value) > MAX_TAGS:
+        raise ObserveError(f"at most {MAX_TAGS} tags per note", "tags")
+    allowed = allowed_tags(study)
+    unknown = [tag for tag in value if tag not in allowed]
+    if unknown:
+        raise ObserveError(f"unknown tag {unknown[0]!r}; this study uses {', '.join(allowed)}", "tags")
+    return list(dict.fromkeys(value))
+
+
+def _severity(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not _is_int(value) or not 0 <= value <= 4:
+        raise ObserveError("severity must be an integer from 0 to 4, or null", "severity")
+    return value
+
+
+def _elapsed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not _is_int(value) or not 0 <= value <= MAX_ELAPSED_MS:
+        raise ObserveError("elapsed_ms must be a whole number of milliseconds, 0 or more", "elapsed_ms")
+    return value
+
+
+def parse_note(data: dict[str, Any], study: Study, *, require_body: bool = True) -> NoteInput:
+    """Check a note's JSON fields against the study; raises `ObserveError` naming the first bad one."""
+    parsed = NoteInput()
+    if require_body or "body" in data:
+        parsed.body = _body(data.get("body"))
+    if "task_id" in data:
+        parsed.task_id = _task_id(data["task_id"], study)
+    if require_body or "tags" in data:
+        parsed.tags = _tags(data.get("tags"), study)
+    if require_body or "severity" in data:
+        parsed.severity = _severity(data.get("severity"))
+    if data.get("elapsed_ms") is not None:
+        parsed.elapsed_ms = _elapsed(data["elapsed_ms"])
+    return parsed
+
+
+def _redis_url() -> str | None:
+    return current_app.config.get("REDIS_URL")
+
+
+def _locked(study_session: StudySession) -> StudySession:
+    locked = events.lock_session(study_session.id)
+    if locked is None:
+        raise ObserveError("session not found", status=404)
+    return locked
+
+
+def running_attempt(study_session: StudySession) -> TaskAttempt | None:
+    """The task attempt started and not yet ended, if any."""
+    return db.session.scalar(
+        sa.select(TaskAttempt).where(
+            TaskAttempt.session_id == study_session.id, TaskAttempt.ended_at.is_(None)
+        )
+    )
+
+
+def elapsed_ms_now(study_session: StudySession) -> int:
+    """Milliseconds since the session started (0 before it starts)."""
+    if study_session.started_at is None:
+        return 0
+    end = study_session.ended_at or utcnow()
+    return max(0, int((end - study_session.started_at).total_seconds() * 1000))
+
+
+def find_note(study_session: StudySession, client_uuid: uuid.UUID) -> Note | None:
+    """The session's note with this client UUID."""
+    return db.session.scalar(
+        sa.select(Note).where(Note.session_id == study_session.id, Note.client_uuid == client_uuid)
+    )
+
+
+def check_replay(note: Note, author, body: str) -> Note:
+    """A resent note is the stored one when it matches, else a 409 conflict."""
+    if note.author_id != author.id or note.body != body:
+        raise ObserveError(
+            f"a different note with id {note.client_uuid} already exists", "id", status=409
+        )
+    return note
+
+
+def create_note(study_session: StudySession, author, client_uuid: uuid.UUID,
+                fields: NoteInput) -> tuple[Note, bool]:
+    """Store a note once per (session, UUID); returns the note and whether it is new."""
+    study_session = _locked(study_session)
+    existing = find_note(study_session, client_uuid)
+    if existing is not None:
+        return check_replay(existing, author, fields.body), False
+    if fields.task_id is _UNSET:
+        attempt = running_attempt(study_session)
+        fields.task_id = attempt.task_id if attempt else None
+    elapsed = fields.elapsed_ms if fields.elapsed_ms is not _UNSET else elapsed_ms_now(study_session)
+    note = Note(
+        session_id=study_session.id, author_id=author.id, client_uuid=client_uuid, body=fields.body,
+        task_id=fields.task_id, tags=fields.tags, severity=fields.severity, elapsed_ms=elapsed,
+    )
+    db.session.add(note)
+    db.session.flush()
+    events.append(study_session, "note.created", {"note_id": note.id}, _redis_url())
+    return note, True
+
+
+def update_note(note: Note, actor, fields: NoteInput) -> Note:
+    """Change a note's text, tags, severity or task; the old text stays in the audit trail."""
+    _locked(note.study_session)
+    if note.deleted_at is not None:
+        raise ObserveError("this note was deleted", status=409)
+    before = {"body": note.body, "tags": list(note.tags or []), "severity": note.severity}
+    for name in ("body", "task_id", "tags", "severity", "elapsed_ms"):
+        value = getattr(fields, name)
+        if value is not _UNSET:
+            setattr(note, name, value)
+    note.edited_at = utcnow()
+    db.session.flush()
+    record(actor, "note.edit", note, {"before": before})
+    events.append(note.study_session, "note.updated", {"note_id": note.id}, _redis_url())
+    return note
+
+
+def delete_note(note: Note, actor) -> Note:
+    """Soft-delete a note (it stays in the database and the audit trail); repeating is harmless."""
+    _locked(note.study_session)
+    if note.deleted_at is None:
+        note.deleted_at = utcnow()
+        db.session.flush()
+        record(actor, "note.delete", note, {"body": note.body})
+        events.append(note.study_session, "note.deleted", {"note_id": note.id}, _redis_url())
+    return note
+
+
+def _actor(actor) -> dict[str, Any]:
+    return {"actor": {"id": actor.id, "name": actor.name}}
+
+
+def ensure_screen_token(study_session: StudySession) -> str:
+    """The secret of the participant's screen link, made when first needed."""
+    if study_session.status not in (SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS):
+        raise ObserveError("the participant screen closes when the session ends", status=409)
+    if not study_session.screen_token:
+        study_session.screen_token = secrets.token_urlsafe(32)
+    return study_session.screen_token
+
+
+def start_session(study_session: StudySession, actor) -> StudySession:
+    """Start the clock; refused without the participant's consent or when already started."""
+    study_session = _locked(study_session)
+    if study_session.status != SessionStatus.SCHEDULED:
+        raise ObserveError(f"the session is {study_session.status.label.lower()}; only a scheduled "
+                           "session can be started", status=409)
+    if not study_session.participant.has_consent:
+        raise ObserveError(f"participant {study_session.participant.code} has no consent on record; "
+                           "record their consent before starting the session", status=409)
+    study_session.status = SessionStatus.IN_PROGRESS
+    study_session.started_at = utcnow()
+    ensure_screen_token(study_session)
+    record(actor, "session.start", study_session)
+    events.append(study_session, "session.started",
+                  {**_actor(actor), "started_at": study_session.started_at.isoformat()}, _redis_url())
+    return study_session
+
+
+def end_session(study_session: StudySession, actor) -> StudySession:
+    """Stop the clock and close the participant's screen; a running task must be ended first."""
+    study_session = _locked(study_session)
+    if study_session.status != SessionStatus.IN_PROGRESS:
+        raise ObserveError("only a session in progress can be ended", status=409)
+    attempt = running_attempt(study_session)
+    if attempt is not None:
+        raise ObserveError(f"end the running task {attempt.task.title!r} first (record its outcome)",
+                           status=409)
+    study_session.status = SessionStatus.COMPLETED
+    study_session.ended_at = utcnow()
+    study_session.screen_token = None
+    record(actor, "session.end", study_session)
+    events.append(study_session, "session.ended",
+                  {**_actor(actor), "ended_at": study_session.ended_at.isoformat(),
+                   "elapsed_ms": elapsed_ms_now(study_session)}, _redis_url())
+    return study_session
+
+
+def _task_of(study_session: StudySession, task_id: int) -> Task:
+    task = db.session.get(Task, task_id)
+    if task is None or task.study_id != study_session.study_id:
+        raise ObserveError(f"task {task_id} is not a task of this study", "task_id", status=404)
+    return task
+
+
+def _task_payload(task: Task, study_session: StudySession) -> dict[str, Any]:
+    return {"task": {"id": task.id, "title": task.title, "position": task.position},
+            "elapsed_ms": elapsed_ms_now(study_session)}
+
+
+def start_task(study_session: StudySession, task_id: int, actor) -> TaskAttempt:
+    """Start a task: one running task at a time, one attempt per task."""
+    study_session = _locked(study_session)
+    task = _task_of(study_session, task_id)
+    if study_session.status != SessionStatus.IN_PROGRESS:
+        raise ObserveError("start the session before starting a task", status=409)
+    running = running_attempt(study_session)
+    if running is not None:
+        raise ObserveError(f"task {running.task.title!r} is still running; end it first", status=409)
+    done = db.session.scalar(sa.select(TaskAttempt).where(
+        TaskAttempt.session_id == study_session.id, TaskAttempt.task_id == task.id))
+    if done is not None:
+        raise ObserveError(f"task {task.title!r} was already attempted in this session", status=409)
+    attempt = TaskAttempt(session_id=study_session.id, task_id=task.id, started_at=utcnow())
+    db.session.add(attempt)
+    db.session.flush()
+    events.append(study_session, "task.started",
+                  {**_actor(actor), **_task_payload(task, study_session)}, _redis_url())
+    return attempt
+
+
+def parse_task_end(data: dict[str, Any]) -> tuple[Outcome, int, int | None]:
+    """Outcome (required), error count (default 0) and SEQ answer (1-7 or null)."""
+    outcome = data.get("outcome")
+    if outcome not in [o.value for o in Outcome]:
+        raise ObserveError("outcome must be one of " + ", ".join(o.value for o in Outcome), "outcome")
+    errors = data.get("errors", 0)
+    errors = 0 if errors is None else errors
+    if not _is_int(errors) or not 0 <= errors <= MAX_ERRORS:
+        raise ObserveError(f"errors must be a whole number from 0 to {MAX_ERRORS}", "errors")
+    seq = data.get("seq")
+    if seq is not None and (not _is_int(seq) or not 1 <= seq <= 7):
+        raise ObserveError("seq must be an integer from 1 to 7, or null", "seq")
+    return Outcome(outcome), errors, seq
+
+
+def end_task(study_session: StudySession, task_id: int, actor, outcome: Outcome, errors: int,
+             seq: int | None) -> TaskAttempt:
+    """End the running task with its outcome, error count and SEQ answer."""
+    study_session = _locked(study_session)
+    task = _task_of(study_session, task_id)
+    attempt = running_attempt(study_session)
+    if attempt is None or attempt.task_id != task.id:
+        raise ObserveError(f"task {task.title!r} is not running", status=409)
+    attempt.ended_at = utcnow()
+    attempt.outcome, attempt.error_count, attempt.seq = outcome, errors, seq
+    db.session.flush()
+    payload = {**_actor(actor), **_task_payload(task, study_session), "outcome": outcome.value,
+               "errors": errors, "seq": seq, "duration_s": round(attempt.duration_s or 0, 1)}
+    events.append(study_session, "task.ended", payload, _redis_url())
+    return attempt
+
+
+def record_sus(study_session: StudySession, answers: Any, actor) -> tuple[SusResponse, bool]:
+    """Store (or correct) the ten SUS answers once the session has ended."""
+    problem = sus.validation_error(answers)
+    if problem:
+        raise ObserveError(problem, "answers")
+    study_session = _locked(study_session)
+    if study_session.status != SessionStatus.COMPLETED:
+        raise ObserveError("SUS answers are entered after the session has ended", status=409)
+    response = db.session.scalar(sa.select(SusResponse).where(SusResponse.session_id == study_session.id))
+    created = response is None
+    if created:
+        response = SusResponse(session_id=study_session.id, answers=answers, entered_by_id=actor.id)
+        db.session.add(response)
+    else:
+        response.answers, response.entered_by_id = list(answers), actor.id
+    db.session.flush()
+    score = sus.score(answers)
+    record(actor, "sus.record" if created else "sus.correct", response, {"score": score})
+    payload = {**_actor(actor), "score": score, "elapsed_ms": elapsed_ms_now(study_session)}
+    events.append(study_session, "sus.recorded", payload, _redis_url())
+    return response, created
+
+
+def sus_json(response: SusResponse) -> dict[str, Any]:
+    """SUS answers with their score."""
+    return {"session_id": response.session_id, "answers": list(response.answers),
+            "score": sus.score(response.answers), "updated_at": response.updated_at.isoformat()}
+
+
+def attempt_json(attempt: TaskAttempt) -> dict[str, Any]:
+    """A task attempt as the API shows it."""
+    return {
+        "task_id": attempt.task_id,
+        "started_at": attempt.started_at.isoformat(),
+        "ended_at": attempt.ended_at.isoformat() if attempt.ended_at else None,
+        "outcome": attempt.outcome.value if attempt.outcome else None,
+        "errors": attempt.error_count,
+        "seq": attempt.seq,
+    }
+
+
+def session_state_json(study_session: StudySession) -> dict[str, Any]:
+    """Status, clock and task attempts of a session (what the console needs to redraw)."""
+    attempts = db.session.scalars(
+        sa.select(TaskAttempt).where(TaskAttempt.session_id == study_session.id)
+        .order_by(TaskAttempt.started_at)
+    ).all()
+    running = next((a for a in attempts if a.ended_at is None), None)
+    return {
+        "id": study_session.id,
+        "status": study_session.status.value,
+        "started_at": study_session.started_at.isoformat() if study_session.started_at else None,
+        "ended_at": study_session.ended_at.isoformat() if study_session.ended_at else None,
+        "current_task_id": running.task_id if running else None,
+        "attempts": [attempt_json(a) for a in attempts],
+    }
