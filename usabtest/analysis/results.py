@@ -423,7 +423,8 @@ class FindingSummary:
         return f"{self.frequency} of {self.participants_observed} {noun}"
 
 
-def _task_refs(study_id: int) -> dict[int, TaskRef]:
+def task_refs(study_id: int) -> dict[int, TaskRef]:
+    """The study's tasks by id, numbered in script order."""
     tasks = _study_tasks(study_id)
     return {task.id: TaskRef(task.id, number, task.title) for number, task in enumerate(tasks, start=1)}
 
@@ -484,7 +485,7 @@ def _load_findings(study_id: int, with_screenshot_data: bool) -> tuple[list[Find
         .options(selectinload(Finding.tasks), screenshots)
         .order_by(Finding.id)
     ).all()
-    tasks = _task_refs(study_id)
+    tasks = task_refs(study_id)
     evidence: dict[int, list[EvidenceNote]] = defaultdict(list)
     people: dict[int, ParticipantRef] = {}
     for row in _evidence_rows(study_id):

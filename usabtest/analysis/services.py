@@ -1,0 +1,480 @@
+"""Analysis operations: notes board, findings and their evidence, CSV rows. Services flush; views commit."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy.orm import selectinload
+
+from usabtest.accounts.models import User
+from usabtest.analysis import results
+from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
+from usabtest.core import audit
+from usabtest.extensions import db
+from usabtest.observe.models import Note, SusResponse, TaskAttempt
+from usabtest.planning.models import Participant, StudySession, Task
+
+NOTES_PER_PAGE = 200
+IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+class AnalysisError(ValueError):
+    """A request the analysis pages refuse, with a message to show the researcher."""
+
+
+# --- Notes board ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteFilters:
+    """What the notes board shows; None means "any"."""
+
+    task: int | None = None
+    no_task: bool = False
+    tag: str | None = None
+    participant: int | None = None
+    severity: int | None = None
+    no_severity: bool = False
+    session: int | None = None
+    text: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when any filter narrows the board."""
+        return any(v not in (None, False, "") for v in self.__dict__.values())
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    """One note on the board with its participant, task, author and the findings it backs."""
+
+    note_id: int
+    body: str
+    tags: tuple[str, ...]
+    severity: int | None
+    participant_id: int
+    participant_code: str
+    session_id: int
+    session_starts_at: datetime
+    task_id: int | None
+    task_number: int | None
+    task_title: str | None
+    elapsed_ms: int
+    author_name: str
+    created_at: datetime
+    findings: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def elapsed_text(self) -> str:
+        """Time into the session as mm:ss."""
+        return results.format_elapsed(self.elapsed_ms)
+
+
+@dataclass(frozen=True)
+class BoardOptions:
+    """Choices for the board's filters."""
+
+    tasks: list[results.TaskRef]
+    participants: list[results.ParticipantRef]
+    sessions: list[tuple[int, str, datetime]]
+    tags: list[str]
+
+
+@dataclass(frozen=True)
+class NotesBoard:
+    """A page of filtered notes, with the total and the filter choices."""
+
+    rows: list[NoteRow]
+    total: int
+    page: int
+    pages: int
+    options: BoardOptions
+    findings: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _board_query(study_id: int, filters: NoteFilters) -> sa.Select:
+    query = (
+        sa.select(Note.id, Note.body, Note.tags, Note.severity, Note.session_id, Note.task_id,
+                  Note.elapsed_ms, Note.created_at, StudySession.starts_at, StudySession.participant_id,
+                  Participant.code, User.name.label("author_name"))
+        .join(StudySession, StudySession.id == Note.session_id)
+        .join(Participant, Participant.id == StudySession.participant_id)
+        .join(User, User.id == Note.author_id)
+        .where(StudySession.study_id == study_id, Note.deleted_at.is_(None))
+        .order_by(Participant.number, StudySession.starts_at, Note.elapsed_ms, Note.id)
+    )
+    if filters.no_task:
+        query = query.where(Note.task_id.is_(None))
+    elif filters.task is not None:
+        query = query.where(Note.task_id == filters.task)
+    if filters.participant is not None:
+        query = query.where(StudySession.participant_id == filters.participant)
+    if filters.session is not None:
+        query = query.where(Note.session_id == filters.session)
+    if filters.no_severity:
+        query = query.where(Note.severity.is_(None))
+    elif filters.severity is not None:
+        query = query.where(Note.severity == filters.severity)
+    if filters.text:
+        escaped = filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Note.body.ilike(f"%{escaped}%", escape="\\"))
+    return query
+
+
+def _note_findings(study_id: int) -> dict[int, list[tuple[int, str]]]:
+    rows = db.session.execute(
+        sa.select(finding_note.c.note_id, Finding.id, Finding.title)
+        .join(Finding, Finding.id == finding_note.c.finding_id)
+        .where(Finding.study_id == study_id)
+        .order_by(Finding.id)
+    )
+    links: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for note_id, finding_id, title in rows:
+        links[note_id].append((finding_id, title))
+    return links
+
+
+def board_options(study_id: int, custom_tags: list[str]) -> BoardOptions:
+    """Tasks, participants, sessions and tags a study's notes can be filtered by."""
+    tasks = list(results.task_refs(study_id).values())
+    sessions = db.session.execute(
+        sa.select(StudySession.id, Participant.code, StudySession.starts_at, Participant.id,
+                  Participant.number)
+        .join(Participant, Participant.id == StudySession.participant_id)
+        .where(StudySession.study_id == study_id)
+        .order_by(Participant.number, StudySession.starts_at)
+    ).all()
+    people = {row[3]: results.ParticipantRef(row[3], row[4], row[1]) for row in sessions}
+    tags: set[str] = set(custom_tags or [])
+    for (note_tags,) in db.session.execute(
+        sa.select(Note.tags).join(StudySession, StudySession.id == Note.session_id)
+        .where(StudySession.study_id == study_id, Note.deleted_at.is_(None))
+    ):
+        tags.update(str(t) for t in note_tags or [])
+    return BoardOptions(tasks=tasks, participants=list(people.values()),
+                        sessions=[(row[0], row[1], row[2]) for row in sessions],
+                        tags=sorted(tags, key=str.casefold))
+
+
+def notes_board(study_id: int, filters: NoteFilters, custom_tags: list[str], page: int = 1,
+                per_page: int = NOTES_PER_PAGE) -> NotesBoard:
+    """The study's notes matching `filters`, one page at a time, with their linked findings."""
+    options = board_options(study_id, custom_tags)
+    tasks = {t.id: t for t in options.tasks}
+    rows = db.session.execute(_board_query(study_id, filters)).all()
+    if filters.tag:
+        # Tags live in a JSON list, which SQLite and PostgreSQL search differently: filter here.
+        rows = [row for row in rows if filters.tag in (row.tags or [])]
+    total = len(rows)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    links = _note_findings(study_id)
+    chosen = rows[(page - 1) * per_page: page * per_page]
+    findings = db.session.execute(
+        sa.select(Finding.id, Finding.title).where(Finding.study_id == study_id).order_by(Finding.title)
+    ).all()
+    return NotesBoard(
+        rows=[_note_row(row, tasks, links) for row in chosen], total=total, page=page, pages=pages,
+        options=options, findings=[(fid, title) for fid, title in findings],
+    )
+
+
+def _note_row(row, tasks: dict[int, results.TaskRef], links: dict[int, list]) -> NoteRow:
+    task = tasks.get(row.task_id) if row.task_id is not None else None
+    return NoteRow(
+        note_id=row.id, body=row.body, tags=tuple(row.tags or ()), severity=row.severity,
+        participant_id=row.participant_id, participant_code=row.code, session_id=row.session_id,
+        session_starts_at=row.starts_at, task_id=row.task_id,
+        task_number=task.number if task else None, task_title=task.title if task else None,
+        elapsed_ms=row.elapsed_ms or 0, author_name=row.author_name, created_at=row.created_at,
+        findings=tuple(links.get(row.id, ())),
+    )
+
+
+# --- Findings ---------------------------------------------------------------------------------
+
+
+def study_notes(study_id: int, note_ids: list[int]) -> list[Note]:
+    """The non-deleted notes of the study among `note_ids`; any other id is refused."""
+    wanted = set(note_ids)
+    if not wanted:
+        return []
+    notes = db.session.scalars(
+        sa.select(Note).join(StudySession, StudySession.id == Note.session_id)
+        .where(Note.id.in_(wanted), StudySession.study_id == study_id, Note.deleted_at.is_(None))
+    ).all()
+    if len(notes) != len(wanted):
+        raise AnalysisError("Some of the selected notes no longer exist in this study. Reload and try again.")
+    return list(notes)
+
+
+def study_tasks(study_id: int, task_ids: list[int]) -> list[Task]:
+    """The study's tasks among `task_ids`; any other id is refused."""
+    wanted = set(task_ids)
+    if not wanted:
+        return []
+    tasks = db.session.scalars(sa.select(Task).where(Task.id.in_(wanted), Task.study_id == study_id)).all()
+    if len(tasks) != len(wanted):
+        raise AnalysisError("Some of the chosen tasks are not part of this study.")
+    return list(tasks)
+
+
+def _link_tasks_of_notes(finding: Finding, notes: list[Note]) -> None:
+    known = {task.id for task in finding.tasks}
+    for note in notes:
+        if note.task is not None and note.task.id not in known:
+            finding.tasks.append(note.task)
+            known.add(note.task.id)
+
+
+def create_finding(study_id: int, actor: User, *, title: str, severity: int, description: str = "",
+                   recommendation: str = "", task_ids: list[int] | None = None,
+                   note_ids: list[int] | None = None) -> Finding:
+    """A new finding, backed by `note_ids`; the notes' tasks are marked affected."""
+    title = (title or "").strip()
+    if not title:
+        raise AnalysisError("A finding needs a title.")
+    if severity not in SEVERITY_LABELS:
+        raise AnalysisError("Severity must be between 0 and 4.")
+    notes = study_notes(study_id, note_ids or [])
+    finding = Finding(study_id=study_id, title=title[:300], severity=severity, description=description,
+                      recommendation=recommendation, created_by_id=actor.id)
+    finding.tasks = study_tasks(study_id, task_ids or [])
+    finding.notes = notes
+    _link_tasks_of_notes(finding, notes)
+    db.session.add(finding)
+    db.session.flush()
+    audit.record(actor, "finding.create", finding, {"notes": len(notes)})
+    return finding
+
+
+def update_finding(finding: Finding, actor: User, *, title: str, severity: int, description: str,
+                   recommendation: str, task_ids: list[int]) -> None:
+    """Change a finding's text, severity and affected tasks."""
+    if not (title or "").strip():
+        raise AnalysisError("A finding needs a title.")
+    finding.title = title.strip()[:300]
+    finding.severity = severity
+    finding.description = description
+    finding.recommendation = recommendation
+    finding.tasks = study_tasks(finding.study_id, task_ids)
+    db.session.flush()
+    audit.record(actor, "finding.update", finding)
+
+
+def attach_notes(finding: Finding, actor: User, note_ids: list[int]) -> int:
+    """Link more notes to `finding` as evidence; returns how many were new."""
+    notes = study_notes(finding.study_id, note_ids)
+    known = {note.id for note in finding.notes}
+    added = [note for note in notes if note.id not in known]
+    finding.notes.extend(added)
+    _link_tasks_of_notes(finding, added)
+    db.session.flush()
+    audit.record(actor, "finding.attach_notes", finding, {"notes": [n.id for n in added]})
+    return len(added)
+
+
+def unlink_note(finding: Finding, actor: User, note_id: int) -> None:
+    """Remove one note from a finding's evidence (the note itself stays)."""
+    finding.notes = [note for note in finding.notes if note.id != note_id]
+    db.session.flush()
+    audit.record(actor, "finding.unlink_note", finding, {"note": note_id})
+
+
+def _joined(first: str, second: str) -> str:
+    parts = [p.strip() for p in (first, second) if p and p.strip()]
+    unique = list(dict.fromkeys(parts))
+    return "\n\n".join(unique)
+
+
+def merge_findings(target: Finding, source: Finding, actor: User) -> None:
+    """Fold `source` into `target`: evidence, tasks and screenshots move, the higher severity wins."""
+    if target.id == source.id:
+        raise AnalysisError("Choose two different findings to merge.")
+    if target.study_id != source.study_id:
+        raise AnalysisError("Findings of different studies cannot be merged.")
+    known_notes = {note.id for note in target.notes}
+    target.notes.extend(note for note in source.notes if note.id not in known_notes)
+    known_tasks = {task.id for task in target.tasks}
+    target.tasks.extend(task for task in source.tasks if task.id not in known_tasks)
+    for shot in list(source.screenshots):
+        shot.finding = target
+    target.severity = max(target.severity, source.severity)
+    target.description = _joined(target.description, source.description)
+    target.recommendation = _joined(target.recommendation, source.recommendation)
+    audit.record(actor, "finding.merge", target, {"merged": source.id, "merged_title": source.title})
+    db.session.delete(source)
+    db.session.flush()
+
+
+def delete_finding(finding: Finding, actor: User) -> None:
+    """Delete a finding; its notes stay on the board."""
+    audit.record(actor, "finding.delete", finding, {"title": finding.title})
+    db.session.delete(finding)
+    db.session.flush()
+
+
+def move_finding(study_id: int, finding_id: int, offset: int, actor: User) -> None:
+    """Move a finding up (-1) or down (+1) in the report's order; this fixes the order by hand."""
+    order = [f.id for f in results.ranked_findings(study_id)]
+    if finding_id not in order:
+        raise AnalysisError("That finding is not part of this study.")
+    index = order.index(finding_id)
+    other = index + offset
+    if 0 <= other < len(order):
+        order[index], order[other] = order[other], order[index]
+    findings = {f.id: f for f in db.session.scalars(sa.select(Finding).where(Finding.study_id == study_id))}
+    for position, fid in enumerate(order):
+        findings[fid].position = position
+    db.session.flush()
+    audit.record(actor, "finding.reorder", findings[finding_id], {"offset": offset})
+
+
+def reset_order(study_id: int, actor: User) -> None:
+    """Forget the hand-made order: rank by severity then frequency again."""
+    db.session.execute(sa.update(Finding).where(Finding.study_id == study_id).values(position=None))
+    db.session.flush()
+    audit.record(actor, "finding.order_reset", None, {"study": study_id})
+
+
+def add_screenshot(finding: Finding, actor: User, data: bytes, filename: str, caption: str,
+                   max_bytes: int) -> Screenshot:
+    """Attach a PNG or JPEG after checking its size and that Pillow can read it as that format."""
+    if not data:
+        raise AnalysisError("The uploaded file is empty.")
+    if len(data) > max_bytes:
+        raise AnalysisError(
+            f"The image is larger than {max_bytes // 1024:,} KB; please upload a smaller one.")
+    content_type, width, height = _verified_image(data)
+    shot = Screenshot(finding=finding, filename=(filename or "screenshot")[-255:], content_type=content_type,
+                      width=width, height=height, caption=(caption or "").strip()[:500], data=data)
+    db.session.add(shot)
+    db.session.flush()
+    audit.record(actor, "finding.screenshot_add", finding, {"screenshot": shot.id})
+    return shot
+
+
+def _verified_image(data: bytes) -> tuple[str, int, int]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                kind = image.format
+                width, height = image.size
+                image.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()  # verify() skips the pixel data; decoding it catches truncated files
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise AnalysisError("The image has too many pixels to be a screenshot.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise AnalysisError("The file is not a readable PNG or JPEG image.") from exc
+    if kind not in IMAGE_FORMATS:
+        raise AnalysisError("Only PNG and JPEG images can be attached.")
+    return IMAGE_FORMATS[kind], width, height
+
+
+def delete_screenshot(shot: Screenshot, actor: User) -> None:
+    """Remove a screenshot from its finding."""
+    audit.record(actor, "finding.screenshot_delete", shot.finding, {"screenshot": shot.id})
+    db.session.delete(shot)
+    db.session.flush()
+
+
+def load_finding(study_id: int, finding_id: int) -> Finding | None:
+    """A finding of the study with its notes and tasks, or None."""
+    return db.session.scalar(
+        sa.select(Finding).where(Finding.id == finding_id, Finding.study_id == study_id)
+        .options(selectinload(Finding.notes), selectinload(Finding.tasks))
+    )
+
+
+# --- CSV rows ---------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def notes_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
+    """Every non-deleted note of the study, one row each."""
+    board = notes_board(study_id, NoteFilters(), [], per_page=10**9)
+    header = ["note_id", "participant", "session_id", "task_number", "task", "elapsed", "elapsed_ms",
+              "author", "created_at_utc", "severity", "tags", "note", "findings"]
+    rows = [[r.note_id, r.participant_code, r.session_id, r.task_number, r.task_title, r.elapsed_text,
+             r.elapsed_ms, r.author_name, _iso(r.created_at), r.severity, "; ".join(r.tags), r.body,
+             "; ".join(title for _, title in r.findings)] for r in board.rows]
+    return header, rows
+
+
+def attempts_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
+    """Every task attempt of the study's sessions with outcome, time, errors and SEQ."""
+    tasks = results.task_refs(study_id)
+    found = db.session.execute(
+        sa.select(TaskAttempt, Participant.code, StudySession.status)
+        .join(StudySession, StudySession.id == TaskAttempt.session_id)
+        .join(Participant, Participant.id == StudySession.participant_id)
+        .where(StudySession.study_id == study_id)
+        .order_by(Participant.number, StudySession.starts_at, TaskAttempt.started_at)
+    ).all()
+    header = ["participant", "session_id", "session_status", "task_number", "task", "outcome",
+              "started_at_utc", "ended_at_utc", "duration_s", "errors", "seq"]
+    rows = []
+    for attempt, code, status in found:
+        task = tasks.get(attempt.task_id)
+        duration = attempt.duration_s
+        rows.append([code, attempt.session_id, status.value, task.number if task else None,
+                     task.title if task else None, attempt.outcome.value if attempt.outcome else "",
+                     _iso(attempt.started_at), _iso(attempt.ended_at),
+                     round(duration, 1) if duration is not None else None, attempt.error_count, attempt.seq])
+    return header, rows
+
+
+def findings_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
+    """Findings in ranked order with severity, frequency, tasks and evidence."""
+    header = ["rank", "finding", "severity", "severity_label", "participants_affected",
+              "participants_observed", "participants", "tasks", "description", "recommendation",
+              "evidence_note_ids"]
+    rows = [[f.rank, f.title, f.severity, f.severity_label, f.frequency, f.participants_observed,
+             "; ".join(p.code for p in f.participants), "; ".join(f"{t.number}. {t.title}" for t in f.tasks),
+             f.description, f.recommendation, "; ".join(str(e.note_id) for e in f.evidence)]
+            for f in results.ranked_findings(study_id)]
+    return header, rows
+
+
+def sus_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
+    """Each session's ten SUS answers and its score (blank when the questionnaire is incomplete)."""
+    from usabtest.analysis.metrics import sus_score
+
+    found = db.session.execute(
+        sa.select(SusResponse.session_id, SusResponse.answers, Participant.code)
+        .join(StudySession, StudySession.id == SusResponse.session_id)
+        .join(Participant, Participant.id == StudySession.participant_id)
+        .where(StudySession.study_id == study_id)
+        .order_by(Participant.number, StudySession.starts_at)
+    ).all()
+    header = ["participant", "session_id"] + [f"q{i}" for i in range(1, 11)] + ["score"]
+    rows = []
+    for session_id, answers, code in found:
+        answers = list(answers or [])
+        try:
+            score: float | None = sus_score(answers)
+        except ValueError:
+            score = None
+        rows.append([code, session_id] + (answers + [None] * 10)[:10] + [score])
+    return header, rows
+
+
+EXPORTS = {
+    "notes": ("Notes", "Every note with participant, task, time into the session, tags and findings.",
+              notes_rows),
+    "attempts": ("Task attempts", "Each attempt's outcome, start and end, duration, errors and SEQ.",
+                 attempts_rows),
+    "findings": ("Findings", "Ranked findings with severity, frequency, tasks and evidence.", findings_rows),
+    "sus": ("SUS answers", "The ten answers of each questionnaire and its score.", sus_rows),
+}
