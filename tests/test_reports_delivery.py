@@ -250,3 +250,10 @@ def test_cli_reports_unknown_study_and_publisher(runner, study):
     assert result.exit_code != 0 and "no study with id 999" in result.output
     result = runner.invoke(args=["report", "publish", str(study.id), "--by", "nobody@example.com"])
     assert result.exit_code != 0 and "no researcher or admin" in result.output
+
+
+def test_study_overview_page_shows_the_report_panel(client, login, study, published):
+    login(study.owner)
+    page = client.get(f"/studies/{study.id}").get_data(as_text=True)
+    assert "Publish new version" in page and published.sha256[:12] in page
+    assert f'name="next" value="/studies/{study.id}"' in page
