@@ -30,7 +30,7 @@ from usabtest.planning.models import (
     StudyStatus,
     Task,
 )
-from usabtest.timefmt import format_local, to_zone
+from usabtest.timefmt import to_zone
 
 # Sessions that hold their time slot; cancelled and no-show sessions free it.
 BUSY_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS, SessionStatus.COMPLETED)
@@ -305,6 +305,15 @@ def find_clashes(candidate: scheduling.Slot) -> list[scheduling.Clash]:
     return [c for c in scheduling.find_clashes(candidate, [slot_of(s) for s in stored.values()])]
 
 
+def time_range(start: datetime, end: datetime, tz_name: str) -> str:
+    """"Tue 15 Jan 2030, 10:00–11:00 UTC" in `tz_name` (both zone names when a clock change falls between)."""
+    first, last = to_zone(start, tz_name), to_zone(end, tz_name)
+    start_text = f"{first:%a %d %b %Y, %H:%M}"
+    if first.tzname() != last.tzname():
+        start_text += f" {first.tzname()}"
+    return f"{start_text}–{last:%H:%M} {last.tzname()}"
+
+
 _DOING = {"moderator": "moderating", "observer": "observing", "participant": "taking part in"}
 
 
@@ -313,8 +322,7 @@ def describe_clash(clash: scheduling.Clash, viewer: User, names: dict[str, str])
     from usabtest.policy import can_view_study
 
     other = db.session.get(StudySession, clash.other.key)
-    when = (f"{format_local(other.starts_at, viewer.timezone)}–"
-            f"{format_local(other.ends_at, viewer.timezone, '%H:%M')}")
+    when = time_range(other.starts_at, other.ends_at, viewer.timezone)
     if can_view_study(viewer, other.study):
         what = f"session #{other.id} ({other.study.title} · {other.participant.code})"
     else:
