@@ -100,8 +100,9 @@ class ReportFont(TTFont):
         """Give every missing character the empty-box glyph before reportlab assigns codes."""
         if isinstance(text, str):
             face = self.face
-            for code in {ord(ch) for ch in text} - face.charToGlyph.keys():
-                if code >= 32:
+            glyphs = face.charToGlyph
+            for code in {ord(ch) for ch in text}:
+                if code >= 32 and code not in glyphs:
                     face.charToGlyph[code] = 0
                     face.charWidths[code] = face.defaultWidth
         return super().splitString(text, doc, encoding)
