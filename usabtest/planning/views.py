@@ -38,7 +38,7 @@ from usabtest.planning.invitations import team_event_text
 from usabtest.planning.models import Participant, SessionStatus, Study, StudySession, StudyStatus, Task
 from usabtest.planning.scheduling import group_by_local_day
 from usabtest.policy import role_required
-from usabtest.timefmt import format_local
+from usabtest.timefmt import format_local, to_zone
 
 bp = Blueprint("planning", __name__)
 
@@ -49,7 +49,12 @@ IMPORT_MAX_AGE_S = 24 * 3600
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"format_local": format_local}
+    return {"format_local": format_local, "clock": _clock}
+
+
+def _clock(value) -> str:
+    """Hours and minutes in the signed-in user's zone (the zone is named once, nearby)."""
+    return to_zone(value, current_user.timezone).strftime("%H:%M")
 
 
 def _visible_study(study_id: int) -> Study:
