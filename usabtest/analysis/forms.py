@@ -36,7 +36,7 @@ class BoardActionForm(FlaskForm):
     """The notes board's actions on the selected notes (the note checkboxes are read separately)."""
 
     title = StringField("Title of the new finding", validators=[Optional(), Length(max=300)])
-    severity = SelectField("Severity", choices=SEVERITY_CHOICES, default="2")
+    severity = SelectField("Severity of the new finding", choices=SEVERITY_CHOICES, default="2")
     finding = SelectField("Existing finding", choices={}, validate_choice=False)
 
 
