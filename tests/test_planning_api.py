@@ -64,8 +64,8 @@ def test_cookie_session_works_like_a_token(client, login, make_session):
 def test_hidden_objects_answer_json_404(client, bearer, make_user, make_session, role):
     study_session = make_session()
     headers = bearer(make_user(role))
-    for url in (f"/api/v1/studies/{study_session.study_id}", f"/api/v1/studies/{study_session.study_id}/sessions",
-                f"/api/v1/sessions/{study_session.id}"):
+    study_url = f"/api/v1/studies/{study_session.study_id}"
+    for url in (study_url, f"{study_url}/sessions", f"/api/v1/sessions/{study_session.id}"):
         response = client.get(url, headers=headers)
         assert response.status_code == 404
         assert response.get_json()["error"]["status"] == 404
@@ -73,8 +73,9 @@ def test_hidden_objects_answer_json_404(client, bearer, make_user, make_session,
 
 
 def test_errors_are_json(client, bearer, make_user):
-    assert client.get("/api/v1/studies").get_json() == {
-        "error": {"status": 401, "message": "authentication required: sign in or send 'Authorization: Bearer'"}}
+    unauthenticated = client.get("/api/v1/studies")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.get_json()["error"]["message"].startswith("authentication required")
     headers = bearer(make_user())
     bad_page = client.get("/api/v1/studies?page=zero", headers=headers)
     assert bad_page.status_code == 400 and bad_page.get_json()["error"]["field"] == "page"

@@ -38,8 +38,8 @@ def test_single_session_download_parses_with_icalendar(client, login, make_sessi
     assert study_session.participant.personal.name not in response.get_data(as_text=True)
 
 
-def test_feed_keeps_uid_raises_sequence_on_reschedule_and_shows_cancellation(client, login, make_user,
-                                                                              make_study, make_participant, db):
+def test_feed_keeps_uid_raises_sequence_on_reschedule_and_shows_cancellation(
+        client, login, make_user, make_study, make_participant, db):
     rita = make_user(Role.RESEARCHER, timezone="Europe/Berlin")
     study = make_study(owner=rita)
     participant = make_participant(study)

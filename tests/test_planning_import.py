@@ -146,7 +146,8 @@ def test_tampered_or_foreign_payload_is_refused(client, login, db, make_study):
     study, other = make_study(), make_study()
     login(study.owner)
     payload = _payload(_upload(client, study, GOOD_AND_BAD).get_data(as_text=True))
-    tampered = client.post(f"/studies/{study.id}/participants/import/confirm", data={"payload": payload + "x"})
+    confirm_url = f"/studies/{study.id}/participants/import/confirm"
+    tampered = client.post(confirm_url, data={"payload": payload + "x"})
     assert tampered.status_code == 302 and _codes(db, study) == []
     other.team.append(study.owner)
     db.session.commit()

@@ -188,8 +188,8 @@ def test_no_mail_is_attempted_when_mail_is_not_configured(client, login, db, tea
 
 def test_service_level_invitations_wait_for_the_commit(app, db, inbox, team):
     rita, olive, study, participant = team
-    draft = services.SessionDraft(participant=participant, day=DAY, at=time(9), tz_name="UTC", duration_min=30,
-                                  moderator=rita, observers=[olive], location="Lab")
+    draft = services.SessionDraft(participant=participant, day=DAY, at=time(9), tz_name="UTC",
+                                  duration_min=30, moderator=rita, observers=[olive], location="Lab")
     services.schedule_session(study, draft, rita)
     db.session.rollback()
     mail.wait_for_outbox()

@@ -69,10 +69,11 @@ def test_task_script_add_edit_reorder_and_remove(client, login, db, make_study):
     assert study.tasks[0].time_limit_s == 300
     pay = study.tasks[2]
     client.post(f"/tasks/{pay.id}/move", data={"direction": "up"})
-    moved = client.post(f"/tasks/{pay.id}/move", data={"direction": "up"}, headers={"Accept": "application/json"})
+    as_json = {"Accept": "application/json"}
+    moved = client.post(f"/tasks/{pay.id}/move", data={"direction": "up"}, headers=as_json)
     assert moved.get_json() == {"moved": True, "order": [t.id for t in study.tasks if not t.archived]}
     assert _titles(study) == ["Pay", "Search", "Add to basket"]
-    at_top = client.post(f"/tasks/{pay.id}/move", data={"direction": "up"}, headers={"Accept": "application/json"})
+    at_top = client.post(f"/tasks/{pay.id}/move", data={"direction": "up"}, headers=as_json)
     assert at_top.get_json()["moved"] is False
     assert client.post(f"/tasks/{pay.id}/move", data={"direction": "sideways"}).status_code == 400
     client.post(f"/tasks/{pay.id}/edit", data={"title": "Pay by card", "success_criteria": "Order placed"})

@@ -10,7 +10,8 @@ from usabtest.planning import scheduling, services
 from usabtest.planning.models import SessionStatus, StudyStatus
 
 FUTURE_WINTER = date(2030, 1, 15)  # New York on EST (-5), London on GMT (+0)
-DST_DAY_BERLIN = date(2030, 3, 31)  # clocks go from 02:00 CET to 03:00 CEST
+DST_DAY_BERLIN = date(2030, 3, 31)
+LONDON, BERLIN = "Europe/London", "Europe/Berlin"  # clocks go from 02:00 CET to 03:00 CEST
 
 
 def _draft(participant, moderator, day, at, tz="UTC", minutes=60, observers=()):
@@ -81,7 +82,8 @@ def test_observer_booked_elsewhere_is_refused(db, two_studies, make_user):
     services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(10), observers=[olive]), rita)
     db.session.commit()
     with pytest.raises(services.ConflictError, match="Olive is already observing session #"):
-        services.schedule_session(second, _draft(p2, sam, FUTURE_WINTER, time(10, 15), observers=[olive]), sam)
+        services.schedule_session(second, _draft(p2, sam, FUTURE_WINTER, time(10, 15),
+                                                 observers=[olive]), sam)
 
 
 def test_moderator_cannot_observe_an_overlapping_session(db, two_studies):
@@ -119,13 +121,13 @@ def test_sessions_in_different_zones_that_overlap_only_in_utc_clash(db, two_stud
     services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(9), "America/New_York"), rita)
     db.session.commit()
     with pytest.raises(services.ConflictError, match="Rita is already moderating"):
-        services.schedule_session(second, _draft(p2, rita, FUTURE_WINTER, time(14, 30), "Europe/London"), rita)
+        services.schedule_session(second, _draft(p2, rita, FUTURE_WINTER, time(14, 30), LONDON), rita)
 
 
 def test_same_wall_clock_time_in_different_zones_does_not_clash(db, two_studies):
     rita, _sam, first, second, p1, p2 = two_studies
     services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(10), "America/New_York"), rita)
-    later = services.schedule_session(second, _draft(p2, rita, FUTURE_WINTER, time(10), "Europe/London"), rita)
+    later = services.schedule_session(second, _draft(p2, rita, FUTURE_WINTER, time(10), LONDON), rita)
     db.session.commit()
     assert later.starts_at == datetime(2030, 1, 15, 10, tzinfo=UTC)
 
@@ -140,7 +142,7 @@ def test_session_across_the_daylight_saving_change_is_measured_in_real_time(db, 
     # 04:00 CEST is 02:00 UTC: inside the first session even though 04:00 > 03:30 in naive wall time.
     with pytest.raises(services.ConflictError, match="Rita is already moderating"):
         services.schedule_session(second, _draft(p2, rita, DST_DAY_BERLIN, time(4), "Europe/Berlin"), rita)
-    ok = services.schedule_session(second, _draft(p2, rita, DST_DAY_BERLIN, time(4, 30), "Europe/Berlin"), rita)
+    ok = services.schedule_session(second, _draft(p2, rita, DST_DAY_BERLIN, time(4, 30), BERLIN), rita)
     assert ok.starts_at == datetime(2030, 3, 31, 2, 30, tzinfo=UTC)
 
 
