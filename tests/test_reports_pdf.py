@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import shutil
@@ -76,6 +77,12 @@ def sample_report(**changes) -> ReportData:
     return replace(data, **changes)
 
 
+@functools.cache
+def sample_pdf(page_size: str = "A4") -> bytes:
+    """The sample report rendered once per test run (the layout is pure, so sharing is safe)."""
+    return pdf.render(sample_report(), page_size)
+
+
 def pdf_text(data: bytes) -> str:
     """All text of the PDF, pages joined."""
     with pdfplumber.open(io.BytesIO(data)) as document:
@@ -89,6 +96,14 @@ def body_text(data: bytes) -> str:
         return "\n".join(
             page.crop((0, 62, page.width, page.height - 45)).extract_text() or "" for page in document.pages
         )
+
+
+def logical_text(data: bytes) -> str:
+    """Text as pdftotext reads it: right-to-left runs back in reading order, bidi marks removed."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not installed")
+    result = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True)
+    return re.sub("[\u200e\u200f\u202a-\u202e\u2066-\u2069]", "", result.stdout.decode())
 
 
 def page_count(data: bytes) -> int:
@@ -113,7 +128,7 @@ def qpdf_check(data: bytes, tmp_path) -> None:
 
 
 def test_report_has_every_section_in_order():
-    text = pdf_text(pdf.render(sample_report()))
+    text = pdf_text(sample_pdf())
     headings = ["Contents", "1 Executive summary", "2 Method", "2.1 Objectives", "2.2 Participants",
                 "2.3 Tasks", "2.4 Test environment", "2.5 Moderation", "3 Results",
                 "4 System Usability Scale", "5 Findings", "6 Appendix", "A. Task scripts",
@@ -129,14 +144,14 @@ def test_report_has_every_section_in_order():
 
 
 def test_title_page_names_study_client_product_dates_version_author():
-    first_page = pdf_text(pdf.render(sample_report())).split("Contents")[0]
+    first_page = pdf_text(sample_pdf()).split("Contents")[0]
     for expected in ("Mobile banking app: payments and savings", "Northwind Savings Bank",
                      "Northwind mobile app 4.2", "3–7 March 2025", "Version 2", "Riley Researcher"):
         assert expected in first_page
 
 
 def test_contents_lists_sections_with_page_numbers():
-    data = pdf.render(sample_report())
+    data = sample_pdf()
     with pdfplumber.open(io.BytesIO(data)) as document:
         contents = document.pages[1].extract_text()
     assert re.search(r"5 Findings\W*\d+", contents)
@@ -144,7 +159,7 @@ def test_contents_lists_sections_with_page_numbers():
 
 
 def test_every_page_but_the_title_says_page_n_of_total():
-    data = pdf.render(sample_report())
+    data = sample_pdf()
     with pdfplumber.open(io.BytesIO(data)) as document:
         pages = [page.extract_text() for page in document.pages]
     total = len(pages)
@@ -154,14 +169,14 @@ def test_every_page_but_the_title_says_page_n_of_total():
 
 
 def test_task_metrics_and_sus_appear_as_formatted():
-    text = pdf_text(pdf.render(sample_report()))
+    text = pdf_text(sample_pdf())
     for expected in ("88% (51–99%)", "0:41", "38% (13–71%)", "3:32", "6.4", "3.1", "74.4", "65.1–83.6",
                      "grade B"):
         assert expected in text
 
 
 def test_findings_appear_in_rank_order_with_recommendation_and_attributed_quotes():
-    text = pdf_text(pdf.render(sample_report())).split("5 Findings")[-1]
+    text = pdf_text(sample_pdf()).split("5 Findings")[-1]
     order = [text.index(title) for title in ("1. Freeze option hidden in settings",
                                              "2. Payee list forgets recent payees",
                                              "3. Balance is easy to find")]
@@ -172,7 +187,7 @@ def test_findings_appear_in_rank_order_with_recommendation_and_attributed_quotes
 
 
 def test_appendix_holds_full_scripts_and_the_ten_sus_statements():
-    appendix = pdf_text(pdf.render(sample_report())).split("6 Appendix")[-1]
+    appendix = pdf_text(sample_pdf()).split("6 Appendix")[-1]
     assert "Send Sam 25 pounds." in appendix and "Transfer confirmed." in appendix
     for statement in SUS_STATEMENTS:
         assert statement in appendix
@@ -180,7 +195,7 @@ def test_appendix_holds_full_scripts_and_the_ten_sus_statements():
 
 def test_letter_and_a4_have_their_paper_sizes():
     for size, expected in (("A4", (595, 842)), ("Letter", (612, 792))):
-        with pdfplumber.open(io.BytesIO(pdf.render(sample_report(), size))) as document:
+        with pdfplumber.open(io.BytesIO(sample_pdf(size))) as document:
             page = document.pages[0]
             assert (round(page.width), round(page.height)) == expected
 
@@ -227,7 +242,11 @@ def test_hostile_text_renders_verbatim_in_a_valid_pdf(tmp_path):
     qpdf_check(data, tmp_path)
     text = squash(body_text(data))
     for name, value in HOSTILE.items():
-        assert squash(value) in text, name
+        if name != "rtl":
+            assert squash(value) in text, name
+    # Right-to-left text is drawn in display order; readers that apply bidi get it back verbatim.
+    assert HOSTILE["rtl"] in logical_text(data)
+    assert "םלוע םולש" in pdf_text(data)
     long_note = " ".join(f"word{n:04d}" for n in range(1, 1112))[:10_000]
     assert squash(long_note) in text
 
@@ -248,5 +267,25 @@ def test_markup_escapes_and_keeps_line_breaks():
 def test_font_is_dejavu_and_embedded():
     source = fonts.register()
     assert source.family == "DejaVu Sans"
-    data = pdf.render(sample_report())
+    data = sample_pdf()
     assert b"DejaVuSans" in data and b"FontFile2" in data
+
+
+def test_right_to_left_paragraph_is_right_aligned_and_reordered():
+    hebrew = "המשתמש לא מצא את הכפתור"
+    arabic = "المستخدم لم يجد الزر"
+    report = sample_report(executive_summary=f"{hebrew}\n\n{arabic}\n\nLeft to right stays put.")
+    data = pdf.render(report)
+    logical = logical_text(data)
+    assert hebrew in logical and arabic in logical
+    with pdfplumber.open(io.BytesIO(data)) as document:
+        page = next(p for p in document.pages if "Left to right stays put." in (p.extract_text() or ""))
+        words = page.extract_words()
+    hebrew_word = next(w for w in words if w["text"] == "שמתשמה")  # first word, drawn rightmost
+    latin_word = next(w for w in words if w["text"] == "Left")
+    assert hebrew_word["x1"] > page.width * 0.8 > latin_word["x0"]
+
+
+def test_emoji_outside_the_font_still_reads_back():
+    data = pdf.render(sample_report(executive_summary="Thumbs 👍🏽 and a rocket 🚀 and ✓"))
+    assert "Thumbs 👍🏽 and a rocket 🚀 and ✓" in pdf_text(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -73,18 +74,26 @@ def find_source() -> FontSource:
     raise RuntimeError("no TrueType font found for reports: install matplotlib or fonts-dejavu")
 
 
-_ASTRAL_ENTRY = re.compile(r"<([0-9A-F]{2})> <([0-9A-F]{5,6})>")
+_CMAP_ENTRY = re.compile(r"<([0-9A-F]{2})> <([0-9A-F]{4,6})>")
 _reportlab_cmap = ttfonts.makeToUnicodeCMap
 
 
-def _to_unicode_cmap(fontname: str, subset) -> str:
-    """reportlab's ToUnicode map, with characters beyond U+FFFF (emoji) written as UTF-16 pairs.
+def _unicode_for(code: int) -> str:
+    char = chr(code)
+    # Joined Arabic forms (drawn by bidi.shape) read back as the letters the user typed.
+    if 0xFB50 <= code <= 0xFDFF or 0xFE70 <= code <= 0xFEFF:
+        return unicodedata.normalize("NFKC", char)
+    return char
 
-    reportlab writes them as five hex digits, which PDF readers misread, so copying or
-    searching a report would lose every emoji.
+
+def _to_unicode_cmap(fontname: str, subset) -> str:
+    """reportlab's ToUnicode map, made faithful for text extraction and copying.
+
+    reportlab writes characters beyond U+FFFF (emoji) as five hex digits, which PDF readers
+    misread; here they become UTF-16 pairs. Arabic presentation forms map to plain letters.
     """
-    return _ASTRAL_ENTRY.sub(
-        lambda m: f"<{m[1]}> <{chr(int(m[2], 16)).encode('utf-16-be').hex().upper()}>",
+    return _CMAP_ENTRY.sub(
+        lambda m: f"<{m[1]}> <{_unicode_for(int(m[2], 16)).encode('utf-16-be').hex().upper()}>",
         _reportlab_cmap(fontname, subset),
     )
 

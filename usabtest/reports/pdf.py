@@ -12,7 +12,7 @@ from io import BytesIO
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_LEFT
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -34,7 +34,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from usabtest.reports import charts, fonts
+from usabtest.reports import bidi, charts, fonts
 from usabtest.reports.document import FindingItem, ReportData, TaskSection
 
 PAGE_SIZES = {"A4": A4, "Letter": LETTER}
@@ -55,9 +55,49 @@ TABLE_CELL_LIMIT = 600
 
 
 def markup(text: str | None) -> str:
-    """User text made safe for reportlab's paragraph markup: escaped, line breaks kept."""
+    """User text made safe for reportlab's paragraph markup: escaped, line breaks kept,
+    Arabic letters joined."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
-    return escape(_CONTROL.sub("", text)).replace("\n", "<br/>")
+    return escape(bidi.shape(_CONTROL.sub("", text))).replace("\n", "<br/>")
+
+
+class Para(Paragraph):
+    """A paragraph that lays right-to-left scripts out in reading order, line by line.
+
+    Lines are broken in logical order (so splitting across pages stays correct) and only reordered
+    for display when drawn; a paragraph that starts in a right-to-left script is right-aligned.
+    """
+
+    def __init__(self, text: str | None, style: ParagraphStyle, *args, **kwargs) -> None:
+        text = text or ""  # reportlab passes None when it splits a paragraph
+        self._rtl = bidi.has_rtl(text)
+        self._rtl_base = self._rtl and bidi.starts_rtl(re.sub(r"<[^>]*>", "", text))
+        if self._rtl_base and style.alignment == TA_LEFT:
+            style = ParagraphStyle(f"{style.name}-rtl", style, alignment=TA_RIGHT)
+        super().__init__(text, style, *args, **kwargs)
+
+    def split(self, availWidth, availHeight):  # noqa: N803 (reportlab's names)
+        """Split as usual; the parts keep the right-to-left handling."""
+        parts = super().split(availWidth, availHeight)
+        for part in parts:
+            if isinstance(part, Para):
+                part._rtl, part._rtl_base = self._rtl, self._rtl_base
+        return parts
+
+    def draw(self) -> None:
+        """Draw with each line of a right-to-left paragraph in display order."""
+        logical = self.blPara
+        if not self._rtl or logical.kind != 0:
+            super().draw()
+            return
+        direction = "R" if self._rtl_base else "L"
+        self.blPara = logical.clone(lines=[
+            (extra, bidi.display(" ".join(words), direction).split(" ")) for extra, words in logical.lines
+        ])
+        try:
+            super().draw()
+        finally:
+            self.blPara = logical
 
 
 def _cell_text(text: str | None) -> str:
@@ -84,12 +124,12 @@ def _styles() -> dict[str, ParagraphStyle]:
     s["label"] = ParagraphStyle("label", base, fontName=fonts.BOLD, fontSize=8, leading=10,
                                 textColor=charts.MUTED, spaceAfter=1, keepWithNext=1)
     s["quote"] = ParagraphStyle("quote", base, leftIndent=14, borderColor=RULE, borderWidth=0,
-                                textColor=colors.HexColor("#323f4b"), fontName=fonts.ITALIC,
-                                spaceAfter=1)
+                                # Upright: DejaVu's oblique face has no Arabic letters.
+                                textColor=colors.HexColor("#323f4b"), spaceAfter=1)
     s["attribution"] = ParagraphStyle("attribution", s["small"], leftIndent=14, spaceAfter=7)
     s["recommendation"] = ParagraphStyle("recommendation", base, backColor=SOFT, borderColor=SOFT,
-                                         borderPadding=(6, 8, 6, 8), borderWidth=0.5,
-                                         spaceBefore=8, spaceAfter=12, leftIndent=8, rightIndent=8)
+                                         borderPadding=(5, 8, 5, 8), borderWidth=0.5,
+                                         spaceBefore=4, spaceAfter=12, leftIndent=8, rightIndent=8)
     s["title"] = ParagraphStyle("title", base, fontName=fonts.BOLD, fontSize=28, leading=34,
                                 textColor=ACCENT, spaceAfter=12)
     s["kicker"] = ParagraphStyle("kicker", base, fontName=fonts.BOLD, fontSize=10, leading=13,
@@ -220,10 +260,24 @@ def render(report: ReportData, page_size: str = "A4") -> bytes:
     return buffer.getvalue()
 
 
-def _paragraphs(text: str, style: ParagraphStyle) -> list[Paragraph]:
-    """One flowable per blank-line separated paragraph, so long texts flow across pages."""
-    blocks = [b.strip() for b in re.split(r"\n\s*\n", (text or "").replace("\r\n", "\n"))]
-    return [Paragraph(markup(b), style) for b in blocks if b]
+def _paragraphs(text: str, style: ParagraphStyle, opening: str = "", closing: str = "") -> list[Paragraph]:
+    """User text as flowables: one per line, blank lines separating paragraphs.
+
+    Separate flowables (rather than line breaks inside one) let long texts flow across pages and
+    give each line its own writing direction. `opening` and `closing` wrap the whole text.
+    """
+    normalised = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    blocks = [b.strip("\n") for b in re.split(r"\n[ \t]*\n", normalised.strip())]
+    lines = [(line, index == len(block_lines) - 1)
+             for block_lines in (b.split("\n") for b in blocks if b.strip())
+             for index, line in enumerate(block_lines)]
+    tight = ParagraphStyle(f"{style.name}-line", style, spaceAfter=0, spaceBefore=0)
+    flowables = []
+    for number, (line, ends_block) in enumerate(lines):
+        before = opening if number == 0 else ""
+        after = closing if number == len(lines) - 1 else ""
+        flowables.append(Para(before + markup(line) + after, style if ends_block else tight))
+    return flowables
 
 
 class _Story:
@@ -244,10 +298,10 @@ class _Story:
         return story
 
     def _p(self, text: str, style: str = "body") -> Paragraph:
-        return Paragraph(markup(text), self.s[style])
+        return Para(markup(text), self.s[style])
 
     def _or_none(self, text: str, style: str = "body", empty: str = "Not recorded.") -> list[Flowable]:
-        return _paragraphs(text, self.s[style]) or [Paragraph(empty, self.s["small"])]
+        return _paragraphs(text, self.s[style]) or [Para(empty, self.s["small"])]
 
     def _table(self, rows: list[list], widths: list[float], header: bool = True,
                zebra: bool = True) -> Table:
@@ -266,7 +320,7 @@ class _Story:
         return table
 
     def _head_row(self, *labels: str) -> list[Paragraph]:
-        return [Paragraph(markup(label), self.s["cell_head"]) for label in labels]
+        return [Para(markup(label), self.s["cell_head"]) for label in labels]
 
     # Sections -----------------------------------------------------------------------------------
 
@@ -278,7 +332,7 @@ class _Story:
             ("Test dates", r.test_dates_text), ("Version", r.version_label),
             ("Author", r.author), ("Issued", f"{r.generated_on.day} {r.generated_on:%B %Y}"),
         ]
-        rows = [[Paragraph(label, self.s["label"]), Paragraph(_cell_text(value), self.s["cell"])]
+        rows = [[Para(label, self.s["label"]), Para(_cell_text(value), self.s["cell"])]
                 for label, value in meta]
         table = Table(rows, colWidths=[32 * mm, self.width - 32 * mm], hAlign="LEFT")
         table.setStyle(TableStyle([
@@ -289,9 +343,9 @@ class _Story:
         ]))
         return [
             Spacer(1, self.height * 0.18),
-            Paragraph("Usability test report", self.s["kicker"]),
-            Paragraph(_cell_text(r.study_title), self.s["title"]),
-            Paragraph(_cell_text(r.product or r.client), self.s["subtitle"]),
+            Para("Usability test report", self.s["kicker"]),
+            Para(_cell_text(r.study_title), self.s["title"]),
+            Para(_cell_text(r.product or r.client), self.s["subtitle"]),
             table,
             NextPageTemplate("body"),
             PageBreak(),
@@ -301,7 +355,7 @@ class _Story:
         """Table of contents, filled in by the second build pass."""
         toc = TableOfContents(dotsMinLevel=0)
         toc.levelStyles = [self.s["toc1"], self.s["toc2"]]
-        return [Paragraph("Contents", self.s["h1"]), toc, PageBreak()]
+        return [Para("Contents", self.s["h1"]), toc, PageBreak()]
 
     def _headline_numbers(self) -> Table:
         r = self.r
@@ -317,7 +371,7 @@ class _Story:
             (sus, sus_label),
             (str(serious), f"major or critical findings (of {len(r.findings)})"),
         ]
-        cells = [[Paragraph(markup(value), self.s["stat"]), Paragraph(markup(label), self.s["stat_label"])]
+        cells = [[Para(markup(value), self.s["stat"]), Para(markup(label), self.s["stat_label"])]
                  for value, label in stats]
         table = Table([cells], colWidths=[self.width / 4] * 4)
         table.setStyle(TableStyle([
@@ -335,9 +389,9 @@ class _Story:
         story += self._or_none(self.r.executive_summary, empty="No executive summary has been written yet.")
         top = self.r.findings[:5]
         if top:
-            story.append(Paragraph("Most important findings", self.s["h3"]))
+            story.append(Para("Most important findings", self.s["h3"]))
             for item in top:
-                story.append(Paragraph(
+                story.append(Para(
                     f"{item.rank}. {markup(item.title)} "
                     f"<font color='{_hex(SEVERITY_COLOURS[item.severity])}'>"
                     f"({markup(item.severity_label)})</font>", self.s["body"]))
@@ -346,16 +400,16 @@ class _Story:
     def method(self) -> list[Flowable]:
         """Objectives, participants, tasks, environment and moderation."""
         r = self.r
-        story: list[Flowable] = [PageBreak(), Heading("Method", self.s["h1"], 0, "2")]
+        story: list[Flowable] = [CondPageBreak(110 * mm), Heading("Method", self.s["h1"], 0, "2")]
         story += [Heading("Objectives", self.s["h2"], 1, "2.1")]
         story += self._or_none(r.objectives, empty="No objectives recorded.")
         story += [Heading("Participants", self.s["h2"], 1, "2.2")]
         story += self._participants()
         story += [Heading("Tasks", self.s["h2"], 1, "2.3")]
         if not r.tasks:
-            story.append(Paragraph("No tasks were defined.", self.s["small"]))
+            story.append(Para("No tasks were defined.", self.s["small"]))
         for task in r.tasks:
-            story.append(Paragraph(f"<b>Task {task.number}.</b> {markup(task.title)}", self.s["body"]))
+            story.append(Para(f"<b>Task {task.number}.</b> {markup(task.title)}", self.s["body"]))
         if r.tasks:
             story.append(self._p("The full task scripts, with success criteria and time limits, are in "
                                  "appendix A.", "small"))
@@ -370,16 +424,16 @@ class _Story:
     def _participants(self) -> list[Flowable]:
         r = self.r
         if not r.participants:
-            return [Paragraph("No participants have been recruited yet.", self.s["small"])]
+            return [Para("No participants have been recruited yet.", self.s["small"])]
         keys = r.segment_keys
         code_w, sessions_w = 26 * mm, 20 * mm
         seg_w = (self.width - code_w - sessions_w) / max(len(keys), 1)
         rows = [self._head_row("Participant", *(keys or ["Segment"]), "Sessions")]
         for row in r.participants:
             values = [row.segments.get(k, "–") for k in keys] or ["–"]
-            rows.append([Paragraph(markup(row.code), self.s["cell"]),
-                         *(Paragraph(_cell_text(str(v)), self.s["cell"]) for v in values),
-                         Paragraph(str(row.sessions), self.s["cell"])])
+            rows.append([Para(markup(row.code), self.s["cell"]),
+                         *(Para(_cell_text(str(v)), self.s["cell"]) for v in values),
+                         Para(str(row.sessions), self.s["cell"])])
         widths = [code_w, *([seg_w] * max(len(keys), 1)), sessions_w]
         return [self._p(f"{len(r.participants)} participants took part in {r.session_count} sessions. "
                         "They are identified by pseudonym only.", "body"), self._table(rows, widths)]
@@ -389,12 +443,12 @@ class _Story:
         r = self.r
         story: list[Flowable] = [PageBreak(), Heading("Results", self.s["h1"], 0, "3")]
         if not r.tasks:
-            return story + [Paragraph("No tasks were defined.", self.s["small"])]
+            return story + [Para("No tasks were defined.", self.s["small"])]
         story += [Heading("Task overview", self.s["h2"], 1, "3.1"), self._metrics_table()]
         story += [Spacer(1, 12), KeepTogether([
-            Paragraph("Figure 1. Completion rate per task", self.s["figure"]),
+            Para("Figure 1. Completion rate per task", self.s["figure"]),
             charts.completion_chart(r.tasks, self.width)]), Spacer(1, 14), KeepTogether([
-            Paragraph("Figure 2. Time on task", self.s["figure"]),
+            Para("Figure 2. Time on task", self.s["figure"]),
             charts.time_chart(r.tasks, self.width)])]
         for task in r.tasks:
             story += self._task_block(task)
@@ -404,8 +458,8 @@ class _Story:
         rows = [self._head_row("Task", "Completion (95% CI)", "Time on task", "Errors", "SEQ")]
         for task in self.r.tasks:
             m = task.metrics
-            rows.append([Paragraph(f"{task.number}. {_cell_text(task.title)}", self.s["cell"]),
-                         *(Paragraph(markup(v), self.s["cell"])
+            rows.append([Para(f"{task.number}. {_cell_text(task.title)}", self.s["cell"]),
+                         *(Para(markup(v), self.s["cell"])
                            for v in (m.completion_text, m.time_text, m.errors_text, m.seq_text))])
         fixed = [33 * mm, 36 * mm, 16 * mm, 24 * mm]
         return self._table(rows, [self.width - sum(fixed), *fixed])
@@ -417,7 +471,7 @@ class _Story:
             ("Completion", m.completion_text), ("Time on task", m.time_text),
             ("Errors per attempt", m.errors_text), ("SEQ (1–7)", m.seq_text),
         ]
-        cells = [[Paragraph(markup(v), self.s["cell"]) for _, v in facts]]
+        cells = [[Para(markup(v), self.s["cell"]) for _, v in facts]]
         table = self._table([self._head_row(*(k for k, _ in facts)), *cells], [self.width / 4] * 4,
                             zebra=False)
         story: list[Flowable] = [CondPageBreak(60 * mm),
@@ -427,7 +481,7 @@ class _Story:
                     if m.attempts else "No attempts were recorded for this task.")
         story += [self._p(attempts), table, Spacer(1, 6)]
         if linked:
-            story.append(Paragraph(
+            story.append(Para(
                 "Related findings: " + "; ".join(f"{f.rank}. {markup(f.title)}" for f in linked),
                 self.s["small"]))
         return story
@@ -438,7 +492,7 @@ class _Story:
         story: list[Flowable] = [CondPageBreak(90 * mm),
                                  Heading("System Usability Scale", self.s["h1"], 0, "4")]
         if sus is None or not sus.scores:
-            return story + [Paragraph("No SUS questionnaires have been recorded.", self.s["small"])]
+            return story + [Para("No SUS questionnaires have been recorded.", self.s["small"])]
         grade = f", grade {sus.grade}" if sus.grade else ""
         adjective = f" ({sus.adjective})" if sus.adjective else ""
         story.append(self._p(
@@ -446,7 +500,7 @@ class _Story:
             f"{sus.mean_text}{grade}{adjective}; the 95% confidence interval is {sus.interval_text}. "
             "A score of 68 is about average across published studies."))
         story += [Spacer(1, 6), KeepTogether([
-            Paragraph("Figure 3. Distribution of SUS scores", self.s["figure"]),
+            Para("Figure 3. Distribution of SUS scores", self.s["figure"]),
             charts.sus_chart(sus, self.width)])]
         return story
 
@@ -454,7 +508,7 @@ class _Story:
         """Findings ranked by severity and frequency, with recommendation and evidence."""
         story: list[Flowable] = [PageBreak(), Heading("Findings", self.s["h1"], 0, "5")]
         if not self.r.findings:
-            return story + [Paragraph("No findings have been recorded.", self.s["small"])]
+            return story + [Para("No findings have been recorded.", self.s["small"])]
         story.append(self._p("Findings are ranked by severity (Nielsen's scale: 0 not a problem to 4 "
                              "catastrophe), then by how many participants met them."))
         for item in self.r.findings:
@@ -472,19 +526,19 @@ class _Story:
         story: list[Flowable] = [
             CondPageBreak(45 * mm),
             Heading(f"{item.rank}. {item.title}", self.s["h2"], 1),
-            Paragraph(" · ".join(meta), self.s["body"]),
+            Para(" · ".join(meta), self.s["body"]),
         ]
         story += _paragraphs(item.description, self.s["body"])
         if item.recommendation.strip():
-            story.append(Paragraph("<b>Recommendation.</b> " + markup(item.recommendation.strip()),
-                                   self.s["recommendation"]))
+            story.append(Para("Recommendation", self.s["label"]))
+            story += _paragraphs(item.recommendation.strip(), self.s["recommendation"])
         for shot in item.screenshots:
             story += self._screenshot(shot)
         if item.quotes:
-            story.append(Paragraph("Evidence", self.s["label"]))
+            story.append(Para("Evidence", self.s["label"]))
         for quote in item.quotes:
-            story += [Paragraph("“" + markup(quote.text) + "”", self.s["quote"]),
-                      Paragraph("— " + markup(quote.attribution), self.s["attribution"])]
+            story += _paragraphs(quote.text, self.s["quote"], "“", "”")
+            story.append(Para("— " + markup(quote.attribution), self.s["attribution"]))
         return story
 
     def _screenshot(self, shot) -> list[Flowable]:
@@ -494,7 +548,7 @@ class _Story:
         image.hAlign = "LEFT"
         parts: list[Flowable] = [Spacer(1, 4), image]
         if shot.caption:
-            parts.append(Paragraph(_cell_text(shot.caption), self.s["small"]))
+            parts.append(Para(_cell_text(shot.caption), self.s["small"]))
         return [KeepTogether(parts), Spacer(1, 6)]
 
     def appendix(self) -> list[Flowable]:
@@ -502,9 +556,9 @@ class _Story:
         story: list[Flowable] = [PageBreak(), Heading("Appendix", self.s["h1"], 0, "6"),
                                  Heading("A. Task scripts", self.s["h2"], 1)]
         if not self.r.tasks:
-            story.append(Paragraph("No tasks were defined.", self.s["small"]))
+            story.append(Para("No tasks were defined.", self.s["small"]))
         for task in self.r.tasks:
-            story += [Paragraph(f"Task {task.number}. {markup(task.title)}", self.s["h3"])]
+            story += [Para(f"Task {task.number}. {markup(task.title)}", self.s["h3"])]
             story += self._labelled("Scenario read to the participant", task.scenario)
             story += self._labelled("Success criteria", task.success_criteria)
             if task.time_limit_s:
@@ -513,11 +567,11 @@ class _Story:
         story.append(self._p("Participants rated each statement from 1 (strongly disagree) to 5 "
                              "(strongly agree)."))
         for number, statement in enumerate(self.r.sus_statements, start=1):
-            story.append(Paragraph(f"{number}. {markup(statement)}", self.s["body"]))
+            story.append(Para(f"{number}. {markup(statement)}", self.s["body"]))
         return story
 
     def _labelled(self, label: str, text: str) -> Iterable[Flowable]:
-        return [Paragraph(label, self.s["label"]), *self._or_none(text, empty="Not specified.")]
+        return [Para(label, self.s["label"]), *self._or_none(text, empty="Not specified.")]
 
 
 MEASURES_TEXT = (
