@@ -158,3 +158,10 @@ def test_session_actions_partial_links_console_for_allowed_users(app, client, lo
         login_user(users["other_observer"])
         assert "Open console" not in render_template("observe/_session_actions.html",
                                                      study_session=study_session)
+
+
+def test_observer_home_links_each_session_to_its_console(client, login, cast):
+    study_session, users = cast
+    login(users["observer"])
+    html = client.get("/").get_data(as_text=True)
+    assert f'href="/sessions/{study_session.id}/observe"' in html

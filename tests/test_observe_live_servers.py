@@ -1,0 +1,180 @@
+"""Live delivery across real server processes, and idempotent notes under heavy concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import PG_URL
+from usabtest.accounts.models import Role
+from usabtest.accounts.services import issue_token
+from usabtest.observe.models import Note, SessionEvent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _request(base: str, method: str, path: str, token: str, body: dict | None = None,
+             timeout: float = 30) -> tuple[int, dict | None]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def _gunicorn(tmp_path: Path, database_url: str, name: str) -> tuple[subprocess.Popen, str]:
+    """Start `gunicorn -k gthread` on a free port (the production setup); returns before it is ready."""
+    port = _free_port()
+    env = {**os.environ, "USABTEST_DATABASE_URL": database_url, "USABTEST_SECRET_KEY": "two-servers",
+           "USABTEST_OBSERVE_POLL_SECONDS": "0.2"}
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    with open(tmp_path / f"{name}.log", "wb") as log:  # the child keeps its own copy of the handle
+        process = subprocess.Popen(
+            [gunicorn, "-k", "gthread", "--threads", "4", "-w", "1", "-b", f"127.0.0.1:{port}",
+             "--graceful-timeout", "1", "--no-control-socket", "usabtest.wsgi:app"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(process: subprocess.Popen, base: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            urllib.request.urlopen(base + "/login", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"server at {base} did not start: {log.read_text()[-2000:]}")
+
+
+def _read_stream(base: str, path: str, token: str, lines: queue.Queue) -> None:
+    """Read an SSE response line by line as bytes arrive (HTTP/1.0: no chunked framing to undo)."""
+    host, port = base.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            request = f"GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+            sock.sendall(request.encode())
+            buffer = b""
+            while chunk := sock.recv(4096):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    lines.put((time.monotonic(), line.decode().rstrip("\r")))
+    except OSError:
+        pass
+    lines.put((time.monotonic(), None))
+
+
+def test_note_posted_to_one_server_process_streams_from_another(db, app, tmp_path, make_user,
+                                                                 make_session):
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    token = issue_token(observer)
+    db.session.commit()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    first, base_a = _gunicorn(tmp_path, url, "a")
+    second, base_b = _gunicorn(tmp_path, url, "b")
+    try:
+        _wait_ready(first, base_a, tmp_path / "a.log")
+        _wait_ready(second, base_b, tmp_path / "b.log")
+        lines: queue.Queue = queue.Queue()
+        reader = threading.Thread(target=_read_stream, daemon=True,
+                                  args=(base_b, f"/api/v1/sessions/{study_session.id}/stream", token, lines))
+        reader.start()
+        while lines.get(timeout=10)[1] != "retry: 1500":  # headers first, then the open stream
+            pass
+        sent_at = time.monotonic()
+        status, note = _request(base_a, "POST", f"/api/v1/sessions/{study_session.id}/notes", token,
+                                {"id": str(uuid.uuid4()), "body": "Seen across processes"})
+        assert status == 201
+        while True:
+            received_at, line = lines.get(timeout=5)
+            assert line is not None, "stream ended early"
+            if line.startswith("data: "):
+                event = json.loads(line[6:])
+                break
+        assert event["kind"] == "note.created" and event["note"]["id"] == note["id"]
+        assert received_at - sent_at < 1.0
+    finally:
+        for process in (first, second):
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.mark.skipif(not PG_URL, reason="the concurrency test runs on PostgreSQL (USABTEST_TEST_DATABASE_URL)")
+@pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 10, "pool_pre_ping": True})
+def test_twenty_writers_with_duplicates_store_exactly_one_thousand_notes(db, live_server, make_user,
+                                                                          make_session):
+    observers = [make_user(Role.OBSERVER) for _ in range(4)]
+    study_session = make_session(observers=observers)
+    tokens = [issue_token(user) for user in observers]
+    db.session.commit()
+    path = f"/api/v1/sessions/{study_session.id}/notes"
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def post(token: str, payload: dict) -> None:
+        status, _ = _request(live_server, "POST", path, token, payload)
+        with lock:
+            statuses.append(status)
+
+    def writer(number: int) -> None:
+        token = tokens[number % len(tokens)]
+        for n in range(50):
+            payload = {"id": str(uuid.uuid4()), "body": f"writer {number} note {n}", "severity": n % 5}
+            if n % 10 == 0:  # a tenth are sent twice: half at the same moment, half as a later replay
+                if n % 20 == 0:
+                    twins = [threading.Thread(target=post, args=(token, payload)) for _ in range(2)]
+                    for twin in twins:
+                        twin.start()
+                    for twin in twins:
+                        twin.join()
+                    continue
+                post(token, payload)
+            post(token, payload)
+
+    # A live reader during the storm must receive every note: no id skipped by out-of-order commits.
+    lines: queue.Queue = queue.Queue()
+    stream_path = f"/api/v1/sessions/{study_session.id}/stream"
+    threading.Thread(target=_read_stream, args=(live_server, stream_path, tokens[0], lines), daemon=True).start()
+    threads = [threading.Thread(target=writer, args=(number,)) for number in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    streamed: set[str] = set()
+    deadline = time.monotonic() + 20
+    while len(streamed) < 1000 and time.monotonic() < deadline:
+        _, line = lines.get(timeout=20)
+        assert line is not None, "stream ended early"
+        if line.startswith("data: "):
+            streamed.add(json.loads(line[6:])["note"]["id"])
+    assert len(streamed) == 1000
+    assert 500 not in statuses
+    assert sorted(set(statuses)) == [200, 201]
+    assert statuses.count(201) == 1000 and statuses.count(200) == 100
+    db.session.rollback()
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Note))
+    events = db.session.scalar(sa.select(sa.func.count()).select_from(SessionEvent))
+    assert (count, events) == (1000, 1000)
