@@ -157,7 +157,9 @@ def test_twenty_writers_with_duplicates_store_exactly_one_thousand_notes(db, liv
     # A live reader during the storm must receive every note: no id skipped by out-of-order commits.
     lines: queue.Queue = queue.Queue()
     stream_path = f"/api/v1/sessions/{study_session.id}/stream"
-    threading.Thread(target=_read_stream, args=(live_server, stream_path, tokens[0], lines), daemon=True).start()
+    reader = threading.Thread(target=_read_stream, args=(live_server, stream_path, tokens[0], lines))
+    reader.daemon = True
+    reader.start()
     threads = [threading.Thread(target=writer, args=(number,)) for number in range(20)]
     for thread in threads:
         thread.start()
