@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+
+from usabtest.observe import events
 
 
 @pytest.fixture
@@ -21,3 +25,26 @@ def login(login, client):
         return target
 
     return _login
+
+
+@pytest.fixture
+def streams_closed(app):
+    """Register browser contexts to close; after the test, wait for every live stream to end.
+
+    A stream still polling after the test would open database connections on an engine that the
+    `app` fixture has already disposed of. Use with a short OBSERVE_HEARTBEAT_SECONDS, which is how
+    soon a stream notices its client has gone.
+    """
+    contexts = []
+    yield contexts.append
+    for context in contexts:
+        context.close()
+    wait_for_streams_to_end()
+
+
+def wait_for_streams_to_end(timeout: float = 10) -> None:
+    """Block until this process serves no live stream (or fail after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while events.open_streams() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert events.open_streams() == 0, "a live stream is still running"

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PG_URL
+from tests.observe_fixtures import wait_for_streams_to_end
 from usabtest.accounts.models import Role
 from usabtest.accounts.services import issue_token
 from usabtest.observe.models import Note, SessionEvent
@@ -68,15 +69,24 @@ def _wait_ready(process: subprocess.Popen, base: str, log: Path) -> None:
     pytest.fail(f"server at {base} did not start: {log.read_text()[-2000:]}")
 
 
-def _read_stream(base: str, path: str, token: str, lines: queue.Queue) -> None:
+def _read_stream(base: str, path: str, token: str, lines: queue.Queue,
+                 stop: threading.Event | None = None) -> None:
     """Read an SSE response line by line as bytes arrive (HTTP/1.0: no chunked framing to undo)."""
     host, port = base.removeprefix("http://").split(":")
+    stop = stop or threading.Event()
     try:
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             request = f"GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
             sock.sendall(request.encode())
+            sock.settimeout(0.5)
             buffer = b""
-            while chunk := sock.recv(4096):
+            while not stop.is_set():
+                try:
+                    chunk = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
@@ -123,7 +133,8 @@ def test_note_posted_to_one_server_process_streams_from_another(db, app, tmp_pat
 
 
 @pytest.mark.skipif(not PG_URL, reason="the concurrency test runs on PostgreSQL (USABTEST_TEST_DATABASE_URL)")
-@pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 10, "pool_pre_ping": True})
+@pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 10, "pool_pre_ping": True},
+                    OBSERVE_HEARTBEAT_SECONDS=0.2)
 def test_twenty_writers_with_duplicates_store_exactly_one_thousand_notes(db, live_server, make_user,
                                                                           make_session):
     observers = [make_user(Role.OBSERVER) for _ in range(4)]
@@ -157,7 +168,8 @@ def test_twenty_writers_with_duplicates_store_exactly_one_thousand_notes(db, liv
     # A live reader during the storm must receive every note: no id skipped by out-of-order commits.
     lines: queue.Queue = queue.Queue()
     stream_path = f"/api/v1/sessions/{study_session.id}/stream"
-    reader = threading.Thread(target=_read_stream, args=(live_server, stream_path, tokens[0], lines))
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_stream, args=(live_server, stream_path, tokens[0], lines, stop))
     reader.daemon = True
     reader.start()
     threads = [threading.Thread(target=writer, args=(number,)) for number in range(20)]
@@ -172,6 +184,8 @@ def test_twenty_writers_with_duplicates_store_exactly_one_thousand_notes(db, liv
         assert line is not None, "stream ended early"
         if line.startswith("data: "):
             streamed.add(json.loads(line[6:])["note"]["id"])
+    stop.set()
+    wait_for_streams_to_end()
     assert len(streamed) == 1000
     assert 500 not in statuses
     assert sorted(set(statuses)) == [200, 201]

@@ -6,10 +6,12 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from tests.observe_fixtures import streams_closed  # noqa: F401
 from usabtest.accounts.models import Role
 from usabtest.observe.models import Note, TaskAttempt
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.config(OBSERVE_HEARTBEAT_SECONDS=0.3),
+              pytest.mark.usefixtures("streams_closed")]
 
 
 def _open_console(page, base_url, study_session):
@@ -23,11 +25,13 @@ def _type_note(page, text):
 
 
 def test_note_from_one_observer_appears_in_the_others_log_within_a_second(
-        db, browser, page, live_server, browser_login, make_user, make_session):
+        db, browser, page, live_server, browser_login, make_user, make_session, streams_closed):
     first, second = make_user(Role.OBSERVER, name="Ann Early"), make_user(Role.OBSERVER, name="Ben Late")
     study_session = make_session(observers=[first, second])
     other_context = browser.new_context()
     other = other_context.new_page()
+    streams_closed(page.context)
+    streams_closed(other_context)
     try:
         browser_login(page, live_server, first)
         browser_login(other, live_server, second)
@@ -47,7 +51,8 @@ def test_note_from_one_observer_appears_in_the_others_log_within_a_second(
 
 
 def test_notes_typed_offline_survive_a_reload_and_are_saved_exactly_once(
-        db, page, live_server, browser_login, make_user, make_session):
+        db, page, live_server, browser_login, make_user, make_session, streams_closed):
+    streams_closed(page.context)
     observer = make_user(Role.OBSERVER)
     study_session = make_session(observers=[observer])
     browser_login(page, live_server, observer)
@@ -71,7 +76,8 @@ def test_notes_typed_offline_survive_a_reload_and_are_saved_exactly_once(
 
 
 def test_participant_screen_follows_the_moderator_and_closes_at_the_end(
-        db, page, live_server, browser_login, make_study, make_session):
+        db, page, live_server, browser_login, make_study, make_session, streams_closed):
+    streams_closed(page.context)
     study = make_study(tasks=2, welcome_text="Welcome, and thank you for coming.", show_task_word=False)
     study_session = make_session(study=study)
     browser_login(page, live_server, study.owner)
@@ -110,7 +116,9 @@ def test_participant_screen_follows_the_moderator_and_closes_at_the_end(
     expect(page.get_by_role("link", name="Enter SUS answers")).to_be_visible()
 
 
-def test_help_overlay_lists_shortcuts_and_tag_keys_work(db, page, live_server, browser_login, make_session):
+def test_help_overlay_lists_shortcuts_and_tag_keys_work(db, page, live_server, browser_login, make_session,
+                                                        streams_closed):
+    streams_closed(page.context)
     study_session = make_session()
     browser_login(page, live_server, study_session.moderator)
     _open_console(page, live_server, study_session)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,19 @@ log = logging.getLogger(__name__)
 BATCH = 200
 _WAKE_KEY = "usabtest_wake"
 _redis_clients: dict[str, Any] = {}
+_open_streams = 0
+_open_lock = threading.Lock()
+
+
+def open_streams() -> int:
+    """How many live streams this process is serving right now."""
+    return _open_streams
+
+
+def _count_stream(delta: int) -> None:
+    global _open_streams
+    with _open_lock:
+        _open_streams += delta
 
 
 def channel(session_id: int) -> str:
@@ -199,10 +213,11 @@ def stream(engine: sa.Engine, session_id: int, after: int, *, poll: float, heart
 
     Each poll is its own short transaction, so PostgreSQL snapshots and SQLite WAL readers move on.
     """
-    yield "retry: 1500\n: connected\n\n"
+    _count_stream(1)
     started = last_sent = time.monotonic()
     waiter = _Waiter(redis_url, session_id)
     try:
+        yield "retry: 1500\n: connected\n\n"
         while time.monotonic() - started < lifetime:
             with Session(engine) as orm_session:
                 events = read_events(orm_session, session_id, after)
@@ -220,3 +235,4 @@ def stream(engine: sa.Engine, session_id: int, after: int, *, poll: float, heart
             waiter.wait(poll)
     finally:
         waiter.close()
+        _count_stream(-1)
