@@ -257,3 +257,13 @@ def test_study_overview_page_shows_the_report_panel(client, login, study, publis
     page = client.get(f"/studies/{study.id}").get_data(as_text=True)
     assert "Publish new version" in page and published.sha256[:12] in page
     assert f'name="next" value="/studies/{study.id}"' in page
+
+
+def test_simultaneous_publish_of_the_same_number_is_reported_not_crashed(client, login, study, published,
+                                                                         monkeypatch, db):
+    monkeypatch.setattr(services, "next_version", lambda _study: 1)
+    login(study.owner)
+    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Another version was published at the same moment" in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PublishedReport)) == 1

@@ -289,3 +289,13 @@ def test_right_to_left_paragraph_is_right_aligned_and_reordered():
 def test_emoji_outside_the_font_still_reads_back():
     data = pdf.render(sample_report(executive_summary="Thumbs 👍🏽 and a rocket 🚀 and ✓"))
     assert "Thumbs 👍🏽 and a rocket 🚀 and ✓" in pdf_text(data)
+
+
+def test_font_falls_back_to_system_dejavu_then_vera(monkeypatch, tmp_path):
+    monkeypatch.setattr(fonts, "_package_dir", lambda name, *parts: None if name == "matplotlib"
+                        else fonts.Path(__import__(name).__file__).parent.joinpath(*parts))
+    system = fonts.find_source()
+    if system.family == "DejaVu Sans":
+        assert system.directory in fonts.SYSTEM_DIRS
+    monkeypatch.setattr(fonts, "SYSTEM_DIRS", (tmp_path,))
+    assert fonts.find_source().family == "Bitstream Vera Sans"

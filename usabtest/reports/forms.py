@@ -15,17 +15,19 @@ class DraftForm(FlaskForm):
     class Meta:
         csrf = False
 
-    page_size = SelectField("Page size", choices=PAGE_SIZE_CHOICES, default="A4")
-    submit = SubmitField("Download draft PDF")
+    # Own ids: the publish form on the same page has a page size field too.
+    page_size = SelectField("Page size", choices=PAGE_SIZE_CHOICES, default="A4", id="draft-page-size")
+    submit = SubmitField("Download draft PDF", id="draft-submit")
 
 
 class PublishForm(FlaskForm):
     """Freeze the current report as the next version."""
 
-    page_size = SelectField("Page size", choices=PAGE_SIZE_CHOICES, default="A4")
-    change_note = TextAreaField("What changed (optional)", validators=[Length(max=2000)])
+    page_size = SelectField("Page size", choices=PAGE_SIZE_CHOICES, default="A4", id="publish-page-size")
+    change_note = TextAreaField("What changed (optional)", validators=[Length(max=2000)],
+                                id="publish-change-note")
     next = HiddenField()
-    submit = SubmitField("Publish new version")
+    submit = SubmitField("Publish new version", id="publish-submit")
 
 
 class ShareLinkForm(FlaskForm):

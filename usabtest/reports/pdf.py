@@ -428,7 +428,8 @@ class _Story:
         keys = r.segment_keys
         code_w, sessions_w = 26 * mm, 20 * mm
         seg_w = (self.width - code_w - sessions_w) / max(len(keys), 1)
-        rows = [self._head_row("Participant", *(keys or ["Segment"]), "Sessions")]
+        headers = [k[:1].upper() + k[1:] for k in keys] or ["Segment"]
+        rows = [self._head_row("Participant", *headers, "Sessions")]
         for row in r.participants:
             values = [row.segments.get(k, "–") for k in keys] or ["–"]
             rows.append([Para(markup(row.code), self.s["cell"]),

@@ -6,6 +6,7 @@ from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, selectinload
 
 from usabtest import policy
@@ -98,9 +99,16 @@ def publish(study_id: int):
     form = PublishForm()
     if not form.validate():
         return render_template("reports/study.html", study=study, publish_form=form), 400
-    report = services.publish(study, current_user, form.page_size.data, form.change_note.data or "")
-    mailed = services.notify_clients(report)
-    db.session.commit()
+    try:
+        report = services.publish(study, current_user, form.page_size.data, form.change_note.data or "")
+        mailed = services.notify_clients(report)
+        db.session.commit()
+    except IntegrityError:
+        # Someone published the same version number a moment earlier.
+        db.session.rollback()
+        flash("Another version was published at the same moment. Check the list and publish again "
+              "if needed.", "error")
+        return _back(form.next.data, study)
     message = f"Version {report.version} published."
     if mailed:
         people = "client user" if mailed == 1 else "client users"
