@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export USABTEST_ENV_NAME ?= development
 
+# Two workers: the suite spends much of its time waiting on browsers and servers.
+PYTEST_ARGS ?= -n 2
+
 .PHONY: run test test-sqlite test-postgres lint install clean wheel
 
 $(STAMP): pyproject.toml

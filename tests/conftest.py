@@ -35,7 +35,18 @@ from usabtest.planning.models import (
 )
 
 PASSWORD = "correct-horse-battery"
-PG_URL = os.environ.get("USABTEST_TEST_DATABASE_URL")
+
+def _worker_database_url() -> str | None:
+    """The PostgreSQL test URL; under pytest-xdist each worker gets its own database beside it."""
+    base = os.environ.get("USABTEST_TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not base or not worker:
+        return base
+    url = sa.make_url(base)
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database_url()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -44,12 +55,24 @@ def pytest_report_header(config) -> str:
     return f"usabtest database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (per-test file)'}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Cheap Argon2 parameters for tests: production strength costs ~50 ms per hash and verify."""
+    from argon2 import PasswordHasher
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(account_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def _pg_schema() -> Iterator[None]:
     """On PostgreSQL, build the schema once per run; tests then only empty the tables."""
     if not PG_URL:
         yield
         return
+    _create_database_if_missing(PG_URL)
     engine = sa.create_engine(PG_URL)
     from usabtest import models  # noqa: F401
 
@@ -57,6 +80,28 @@ def _pg_schema() -> Iterator[None]:
     _db.metadata.create_all(engine)
     engine.dispose()
     yield
+    if PG_URL != os.environ.get("USABTEST_TEST_DATABASE_URL"):
+        _drop_database(PG_URL)
+
+
+def _create_database_if_missing(url: str) -> None:
+    target = sa.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        ).scalar()
+        if not exists:
+            conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+    admin.dispose()
+
+
+def _drop_database(url: str) -> None:
+    target = sa.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    admin.dispose()
 
 
 def _empty_pg_tables(app: Flask) -> None:

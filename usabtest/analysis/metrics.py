@@ -12,8 +12,7 @@ import math
 import numbers
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-
-from scipy.stats import norm, t
+from statistics import NormalDist
 
 # Lower bounds of the Sauro-Lewis curved grading scale (Lewis & Sauro 2018, table 1).
 SUS_GRADES: tuple[tuple[float, str], ...] = (
@@ -105,7 +104,7 @@ def adjusted_wald(successes: int, trials: int, confidence: float = 0.95) -> tupl
         raise ValueError("trials must be at least 1")
     if x > n:
         raise ValueError(f"successes ({x}) cannot exceed trials ({n})")
-    z = float(norm.ppf(1 - (1 - level) / 2))
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
     n_adj = n + z * z
     p_adj = (x + z * z / 2) / n_adj
     margin = z * math.sqrt(p_adj * (1 - p_adj) / n_adj)
@@ -117,6 +116,9 @@ def _t_interval(values: list[float], level: float) -> tuple[float, float, float]
     if len(values) == 1:
         return mean, mean, mean
     variance = math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    # scipy.stats takes most of a second to import: only pay for it when an interval is computed.
+    from scipy.stats import t
+
     q = float(t.ppf(1 - (1 - level) / 2, len(values) - 1))
     margin = q * math.sqrt(variance / len(values))
     # Rounding can push a bound past the mean by an ulp when all values are equal.
