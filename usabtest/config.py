@@ -45,6 +45,12 @@ class Config:
     RATELIMIT_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
 
+    # Live console streams: how often they look for new events, keep-alive comments, and how long
+    # one stream lives before the browser reconnects (which frees the worker thread).
+    OBSERVE_POLL_SECONDS = 0.25
+    OBSERVE_HEARTBEAT_SECONDS = 15
+    OBSERVE_STREAM_SECONDS = 300
+
     PUBLIC_URL = "http://127.0.0.1:5000"  # base of links in mails and calendar feeds
     SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
 

@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -45,7 +45,7 @@ def _api_error(exc: ApiError):
 
 @bp.before_request
 def _protect_cookie_writes() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS") or not current_app.config["WTF_CSRF_ENABLED"]:
         return
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return

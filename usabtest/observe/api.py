@@ -21,9 +21,6 @@ from usabtest.observe.events import note_json
 from usabtest.observe.models import Note, SusResponse
 from usabtest.planning.models import StudySession
 
-STREAM_DEFAULTS = {"OBSERVE_POLL_SECONDS": 0.25, "OBSERVE_HEARTBEAT_SECONDS": 15,
-                   "OBSERVE_STREAM_SECONDS": 300}
-
 
 @contextmanager
 def _refusals() -> Iterator[None]:
@@ -149,13 +146,13 @@ def stream(session_id: int):
     study_session = _visible_session(session_id)
     header = request.headers.get("Last-Event-ID")
     after = _cursor(header, "Last-Event-ID") if header else _cursor(request.args.get("after"), "after")
-    config = {key: current_app.config.get(key, default) for key, default in STREAM_DEFAULTS.items()}
+    config = current_app.config
     body = events.stream(
         db.engine, study_session.id, after,
         poll=float(config["OBSERVE_POLL_SECONDS"]),
         heartbeat=float(config["OBSERVE_HEARTBEAT_SECONDS"]),
         lifetime=float(config["OBSERVE_STREAM_SECONDS"]),
-        redis_url=current_app.config.get("REDIS_URL"),
+        redis_url=config["REDIS_URL"],
     )
     headers = {"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
     return Response(body, mimetype="text/event-stream", headers=headers)

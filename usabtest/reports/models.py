@@ -22,7 +22,8 @@ class PublishedReport(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column()
-    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Loaded only when downloaded: listings of versions never pull the PDFs.
+    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     sha256: Mapped[str] = mapped_column(sa.String(64))
     page_size: Mapped[str] = mapped_column(sa.String(10), default="A4")
     change_note: Mapped[str] = mapped_column(sa.Text, default="")
