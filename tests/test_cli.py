@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from usabtest.accounts.models import Role, User
+from usabtest.analysis.models import Finding
 from usabtest.demo import DEMO_USERS, STUDY_TITLE, load_demo
 from usabtest.observe.models import Note, SusResponse, TaskAttempt
 from usabtest.planning.models import SessionStatus, Study
@@ -116,6 +117,9 @@ def test_demo_loads_once_with_realistic_study(db, runner):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Note)) == 60
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SusResponse)) == 5
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 4
+    assert len(study.participants[0].personal.name) > 0
+    findings = db.session.scalars(sa.select(Finding).where(Finding.study_id == study.id)).all()
+    assert len(findings) == 5 and all(finding.notes and finding.tasks for finding in findings)
 
 
 def test_demo_is_idempotent_in_one_process(db):

@@ -56,17 +56,24 @@ PEOPLE = [
     ("Elena Rossi", "55-64", "Weekly app user"), ("Farid Haddad", "25-34", "Daily app user"),
     ("Grace Lee", "65+", "Rarely uses apps"), ("Henrik Nilsson", "35-44", "Weekly app user"),
 ]
+# (task position the note belongs to, tag, severity, text); two per task and session.
 NOTE_LINES = [
-    ("problem", 3, "Looked for 'Pay' under the account card, not in the bottom bar."),
-    ("quote", None, "\"I'd expect the payee list to remember Sam.\""),
-    ("positive", None, "Found the balance immediately on the home screen."),
-    ("problem", 2, "Date picker: tried to type the date, the field only accepts taps."),
-    ("idea", None, "Offer 'pay on due date' straight from the bill reminder."),
-    ("bug", 3, "Confirm button hidden behind the keyboard on the small phone."),
-    ("problem", 4, "Could not find how to freeze the card; called the helpline instead."),
-    ("quote", None, "\"Pots? I thought that was about cooking.\""),
-    ("problem", 2, "Statement download opens in-app viewer with no obvious share button."),
-    ("positive", None, "Liked the round-up suggestion when creating the pot."),
+    (0, "positive", None, "Found the balance immediately on the home screen."),
+    (0, "problem", 1, "Asked which of 'available' and 'current' balance is the real one."),
+    (0, "quote", None, "I like that it shows the balance before I log in."),
+    (1, "problem", 3, "Looked for 'Pay' under the account card, not in the bottom bar."),
+    (1, "quote", None, "I'd expect the payee list to remember Sam."),
+    (1, "bug", 3, "Confirm button hidden behind the keyboard on the small phone."),
+    (2, "problem", 2, "Date picker: tried to type the date, the field only accepts taps."),
+    (2, "idea", None, "Offer 'pay on due date' straight from the bill reminder."),
+    (2, "bug", 3, "Confirm button hidden behind the keyboard after typing the amount."),
+    (3, "quote", None, "Pots? I thought that was about cooking."),
+    (3, "positive", None, "Liked the round-up suggestion when creating the pot."),
+    (3, "problem", 1, "Goal amount field rejects the currency sign."),
+    (4, "problem", 4, "Could not find how to freeze the card; would have called the helpline."),
+    (4, "problem", 3, "Tried a long press on the card image to find card settings."),
+    (5, "problem", 2, "Statement download opens in-app viewer with no obvious share button."),
+    (5, "quote", None, "Will my landlord accept this as an official statement?"),
 ]
 
 
@@ -90,6 +97,7 @@ def load_demo(now: datetime | None = None) -> bool:
     study = _demo_study(users)
     _demo_sessions(study, users, now, random.Random(20261122))
     db.session.flush()
+    _demo_findings(study)
     return True
 
 
@@ -175,7 +183,8 @@ def _complete(study_session: StudySession, study: Study, observer: User, rng: ra
             task=task, started_at=clock, ended_at=clock + timedelta(seconds=seconds),
             outcome=outcome, error_count=rng.randint(0, 3), seq=rng.randint(2, 7),
         ))
-        for tag, severity, body in rng.sample(NOTE_LINES, 2):
+        lines = [line for line in NOTE_LINES if line[0] == task.position]
+        for _position, tag, severity, body in rng.sample(lines, 2):
             at = clock + timedelta(seconds=rng.randint(5, seconds))
             db.session.add(Note(
                 study_session=study_session, task=task, author=observer,
@@ -188,9 +197,37 @@ def _complete(study_session: StudySession, study: Study, observer: User, rng: ra
     db.session.add(SusResponse(study_session=study_session,
                                answers=[rng.randint(3, 5) if i % 2 == 0 else rng.randint(1, 3)
                                         for i in range(10)]))
-    if study_session.participant.number == 1:
+
+
+DEMO_FINDINGS = [
+    ("Card freeze is hard to find", 4, "Could not find how to freeze",
+     "Participants looked under Settings and Help, not on the card itself; one gave up and "
+     "would have phoned the helpline.",
+     "Put 'Freeze card' on the card's own screen and make it findable through search."),
+    ("Payment confirmation hidden by the keyboard", 3, "Confirm button hidden behind the keyboard",
+     "On small phones the keyboard covers the Confirm button after the amount is typed.",
+     "Dismiss the keyboard on Done and keep the primary action above it."),
+    ("Pay is expected on the account card", 3, "Looked for 'Pay'",
+     "Participants looked for paying someone from the account card rather than the bottom bar.",
+     "Add a Pay action to the account card, next to the balance."),
+    ("Bill dates cannot be typed", 2, "Date picker",
+     "The date field accepts only taps; participants who typed a date thought it was broken.",
+     "Accept typed dates and show the expected format."),
+    ("'Pots' is unfamiliar wording", 2, "Pots?",
+     "Several participants did not connect 'pots' with saving.",
+     "Call them 'Savings pots' and explain them on first use."),
+]
+
+
+def _demo_findings(study: Study) -> None:
+    """Findings backed by the demo notes whose text they quote."""
+    notes = db.session.scalars(
+        sa.select(Note).join(StudySession).where(StudySession.study_id == study.id)
+    ).all()
+    for title, severity, quote, description, recommendation in DEMO_FINDINGS:
+        evidence = [note for note in notes if quote in note.body]
         db.session.add(Finding(
-            study=study, title="Card freeze is hard to find", severity=4,
-            description="Participants looked under Settings and Help, not on the card itself.",
-            recommendation="Put 'Freeze card' on the card's own screen and in search.",
+            study=study, title=title, severity=severity, description=description,
+            recommendation=recommendation, notes=evidence,
+            tasks=sorted({note.task for note in evidence if note.task}, key=lambda t: t.position),
         ))
