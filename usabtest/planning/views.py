@@ -439,25 +439,35 @@ def session_new(study_id: int):
     if request.method == "GET" and request.args.get("participant", type=int):
         defaults["participant"] = request.args.get("participant", type=int)
     form = _session_form(study, **defaults)
-    conflicts: list[str] = []
-    if form.validate_on_submit():
-        try:
-            study_session = services.schedule_session(study, _draft(form, study), current_user)
-        except services.ConflictError as exc:
-            db.session.rollback()
-            conflicts = exc.messages
-        except services.PlanningError as exc:
-            db.session.rollback()
-            _apply_planning_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Session scheduled.", "success")
-            _consent_warning(study_session)
-            _mail_notice()
-            return redirect(url_for("planning.session_detail", session_id=study_session.id))
+    done, conflicts = _save_session_form(
+        form, study, lambda draft: services.schedule_session(study, draft, current_user),
+        "Session scheduled.",
+    )
+    if done:
+        return done
     status = 409 if conflicts else _status(form)
     return render_template("planning/session_form.html", form=form, study=study, study_session=None,
                            conflicts=conflicts), status
+
+
+def _save_session_form(form, study, save, done_message: str):
+    """Validate and save a session form: (redirect, []) on success, else (None, clash messages)."""
+    if not form.validate_on_submit():
+        return None, []
+    try:
+        study_session = save(_draft(form, study))
+    except services.ConflictError as exc:
+        db.session.rollback()
+        return None, exc.messages
+    except services.PlanningError as exc:
+        db.session.rollback()
+        _apply_planning_error(form, exc)
+        return None, []
+    db.session.commit()
+    flash(done_message, "success")
+    _consent_warning(study_session)
+    _mail_notice()
+    return redirect(url_for("planning.session_detail", session_id=study_session.id)), []
 
 
 @bp.get("/sessions/<int:session_id>")
@@ -487,22 +497,16 @@ def session_reschedule(session_id: int):
     data = services.draft_from_session(study_session) if request.method == "GET" else {}
     form = _session_form(study, **data)
     form.submit.label.text = "Save changes"
-    conflicts: list[str] = []
-    if form.validate_on_submit():
-        try:
-            services.reschedule_session(study_session, _draft(form, study), current_user)
-        except services.ConflictError as exc:
-            db.session.rollback()
-            conflicts = exc.messages
-        except services.PlanningError as exc:
-            db.session.rollback()
-            _apply_planning_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Session updated; calendars will show the change.", "success")
-            _consent_warning(study_session)
-            _mail_notice()
-            return redirect(url_for("planning.session_detail", session_id=study_session.id))
+
+    def reschedule(draft):
+        services.reschedule_session(study_session, draft, current_user)
+        return study_session
+
+    done, conflicts = _save_session_form(
+        form, study, reschedule, "Session updated; calendars will show the change."
+    )
+    if done:
+        return done
     status = 409 if conflicts else _status(form)
     return render_template("planning/session_form.html", form=form, study=study,
                            study_session=study_session, conflicts=conflicts), status
