@@ -12,25 +12,22 @@ import argparse
 import random
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from benchdata import completed_sessions, notes_across
 
 from usabtest import create_app
 from usabtest.accounts import services as account_services
 from usabtest.accounts.models import Organisation, Role
 from usabtest.analysis.models import Finding
 from usabtest.extensions import db
-from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
-from usabtest.planning.models import Participant, SessionStatus, Study, StudySession, Task
+from usabtest.planning.models import Study, Task
 
 PASSWORD = "bench-password-123"
 TASKS = 6
 FINDINGS = 25
 TAGS = ["navigation", "search", "wording", "trust", "layout", "delight", "bug", "quote"]
-OUTCOMES = list(Outcome)
 VOCABULARY = ["basket", "checkout", "coupon", "address", "delivery", "button", "label", "menu", "filter",
               "price", "scroll", "confused", "hesitated", "expected", "missed", "found", "quickly", "error",
               "back", "again", "said", "unclear"]
@@ -38,26 +35,6 @@ VOCABULARY = ["basket", "checkout", "coupon", "address", "delivery", "button", "
 
 def _text(rng: random.Random) -> str:
     return " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(6, 28))).capitalize() + "."
-
-
-def _sessions(study: Study, owner, count: int, rng: random.Random) -> list[StudySession]:
-    first = datetime(2025, 5, 5, 9, tzinfo=UTC)
-    made = []
-    for number in range(1, count + 1):
-        participant = Participant(study=study, number=number, code=f"P{number:02d}",
-                                  segments={"device": rng.choice(["mobile", "desktop"])})
-        when = first + timedelta(hours=number)
-        study_session = StudySession(study=study, participant=participant, moderator=owner, starts_at=when,
-                                     started_at=when, status=SessionStatus.COMPLETED)
-        for task in study.tasks:
-            began = when + timedelta(minutes=6 * task.position)
-            study_session.attempts.append(TaskAttempt(
-                task=task, started_at=began, ended_at=began + timedelta(seconds=rng.randint(15, 420)),
-                outcome=rng.choice(OUTCOMES), error_count=rng.randint(0, 4), seq=rng.randint(1, 7)))
-        answers = [rng.randint(1, 5) for _ in range(10)]
-        db.session.add(SusResponse(study_session=study_session, answers=answers))
-        made.append(study_session)
-    return made
 
 
 def populate(sessions: int, notes: int, seed: int = 11) -> tuple[int, str]:
@@ -69,14 +46,8 @@ def populate(sessions: int, notes: int, seed: int = 11) -> tuple[int, str]:
                   product="Shop 2.0", custom_tags=TAGS[:4])
     study.tasks = [Task(position=i, title=f"Task {i + 1}", scenario=_text(rng)) for i in range(TASKS)]
     db.session.add(study)
-    made = _sessions(study, owner, sessions, rng)
-    db.session.flush()
-    rows = [Note(session_id=made[i % sessions].id, task_id=study.tasks[i % TASKS].id, author_id=owner.id,
-                 client_uuid=uuid.uuid4(), body=_text(rng), tags=rng.sample(TAGS, rng.randint(0, 2)),
-                 severity=rng.choice([None, 0, 1, 2, 3, 4]), elapsed_ms=rng.randint(0, 3_600_000))
-            for i in range(notes)]
-    db.session.add_all(rows)
-    db.session.flush()
+    made = completed_sessions(study, owner, sessions, rng)
+    rows = notes_across(made, study, owner, notes, rng, _text, TAGS)
     for index in range(FINDINGS):
         db.session.add(Finding(study=study, title=f"Finding {index + 1}: {_text(rng)[:60]}",
                                severity=rng.randint(0, 4), description=_text(rng),

@@ -13,24 +13,18 @@ import random
 import re
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from benchdata import completed_sessions, notes_across
 from PIL import Image
 
 from usabtest import create_app
 from usabtest.accounts.models import Organisation, Role, User
 from usabtest.analysis.models import Finding, Screenshot
 from usabtest.extensions import db
-from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
 from usabtest.planning.models import (
-    Participant,
-    ParticipantPersonal,
-    SessionStatus,
     Study,
-    StudySession,
     Task,
 )
 from usabtest.reports import data as report_data
@@ -38,7 +32,6 @@ from usabtest.reports import pdf
 
 TASKS = 8
 FINDINGS = 15
-OUTCOMES = [Outcome.SUCCESS] * 5 + [Outcome.ASSISTED, Outcome.FAILURE, Outcome.ABANDONED, Outcome.SKIPPED]
 WORDS = ["payee", "transfer", "balance", "savings", "pot", "card", "freeze", "menu", "button", "label",
          "confusing", "scroll", "back", "confirm", "keyboard", "hidden", "expected", "search", "settings"]
 
@@ -64,31 +57,9 @@ def populate(sessions: int, notes: int, seed: int = 7) -> int:
     study.tasks = [Task(position=i, title=f"Task {i + 1}: {_sentence(rng)[:60]}", scenario=_sentence(rng),
                         success_criteria=_sentence(rng), time_limit_s=300) for i in range(TASKS)]
     db.session.add(study)
-    start = datetime(2025, 3, 3, 9, tzinfo=UTC)
-    all_sessions = []
-    for n in range(1, sessions + 1):
-        person = Participant(study=study, number=n, code=f"P{n:02d}",
-                             segments={"Age": rng.choice(["18-24", "25-34", "35-54", "55+"])},
-                             personal=ParticipantPersonal(name=f"Person {n}", email=f"p{n}@example.net"))
-        when = start + timedelta(hours=2 * n)
-        study_session = StudySession(study=study, participant=person, moderator=owner, starts_at=when,
-                                     started_at=when, status=SessionStatus.COMPLETED)
-        for task in study.tasks:
-            began = when + timedelta(minutes=5 * task.position)
-            study_session.attempts.append(TaskAttempt(
-                task=task, started_at=began, ended_at=began + timedelta(seconds=rng.randint(20, 400)),
-                outcome=rng.choice(OUTCOMES), error_count=rng.randint(0, 3), seq=rng.randint(1, 7)))
-        answers = [rng.randint(1, 5) for _ in range(10)]
-        db.session.add(SusResponse(study_session=study_session, answers=answers))
-        all_sessions.append(study_session)
     db.session.flush()
-    note_rows = [
-        Note(session_id=all_sessions[i % sessions].id, task_id=study.tasks[i % TASKS].id, author_id=owner.id,
-             client_uuid=uuid.uuid4(), body=_sentence(rng), elapsed_ms=rng.randint(0, 3_600_000))
-        for i in range(notes)
-    ]
-    db.session.add_all(note_rows)
-    db.session.flush()
+    all_sessions = completed_sessions(study, owner, sessions, rng)
+    note_rows = notes_across(all_sessions, study, owner, notes, rng, _sentence)
     image = _screenshot()
     for f in range(FINDINGS):
         finding = Finding(study=study, title=_sentence(rng)[:80], description=_sentence(rng),
