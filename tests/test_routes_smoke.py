@@ -1,0 +1,84 @@
+"""Every page and GET endpoint, visited as each role on the demo data: no 500, no leaks.
+
+This is the walk the full authorization matrix will grow from: it finds every registered GET
+route by itself, so a new page is covered the day it is added.
+"""
+
+import pytest
+import sqlalchemy as sa
+
+from usabtest.accounts.models import Role, User
+from usabtest.analysis.models import Finding
+from usabtest.demo import DEMO_USERS, load_demo
+from usabtest.observe.models import Note
+from usabtest.planning.models import Study
+from usabtest.reports import services as report_services
+
+PUBLIC = {
+    "accounts.login", "api.openapi_document", "observe.screen", "observe.screen_state_json",
+    "observe.service_worker", "planning.calendar_feed", "reports.shared", "static",
+}
+STUDY_SCOPED_PREFIXES = ("/studies", "/sessions", "/tasks", "/api/v1/studies", "/api/v1/sessions")
+
+
+@pytest.fixture
+def demo(db):
+    """The demo data plus one published report, one share link and live tokens."""
+    load_demo()
+    study = db.session.scalar(sa.select(Study))
+    study_session = study.sessions[0]
+    study_session.screen_token = "screen-token-for-smoke-test"
+    researcher = db.session.scalar(sa.select(User).where(User.role == Role.RESEARCHER))
+    researcher.calendar_token = "calendar-token-for-smoke-test"
+    report = report_services.publish(study, researcher)
+    link = report_services.create_share_link(report, researcher, days=7)
+    db.session.commit()
+    note = db.session.scalar(sa.select(Note).where(Note.session_id == study_session.id))
+    return {
+        "study_id": study.id, "session_id": study_session.id, "task_id": study.tasks[0].id,
+        "finding_id": db.session.scalar(sa.select(Finding.id)), "report_id": report.id,
+        "user_id": researcher.id, "note_uuid": str(note.client_uuid), "link_id": link.id,
+        "kind": "notes", "direction": "up", "filename": "css/app.css",
+        "token": {
+            "observe.screen": study_session.screen_token,
+            "observe.screen_state_json": study_session.screen_token,
+            "planning.calendar_feed": researcher.calendar_token,
+            "reports.shared": report_services.share_token(link),
+        },
+    }
+
+
+def _get_routes(app, values):
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods:
+            continue
+        args = {}
+        for name in rule.arguments:
+            value = values.get(name)
+            args[name] = value.get(rule.endpoint) if isinstance(value, dict) else value
+        if all(v is not None for v in args.values()):
+            yield rule.endpoint, rule.build(args, append_unknown=False)[1]
+
+
+def _sign_in(client, email, password):
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302
+
+
+@pytest.mark.config(OBSERVE_STREAM_SECONDS=0.2)
+@pytest.mark.parametrize("role", [None, *Role])
+def test_every_get_route_answers_without_error_for_each_role(app, client, demo, role):
+    if role is not None:
+        email, _name, _role, password = next(u for u in DEMO_USERS if u[2] == role)
+        _sign_in(client, email, password)
+    visited = 0
+    for endpoint, path in _get_routes(app, demo):
+        with client.get(path) as response:
+            status = response.status_code
+        visited += 1
+        assert status < 500, (role, path, status)
+        if role is None and endpoint not in PUBLIC:
+            assert status in (302, 401), (path, status)
+        if role == Role.CLIENT and path.startswith(STUDY_SCOPED_PREFIXES) and path != "/api/v1/studies":
+            assert status in (403, 404), (path, status)
+    assert visited > 40
