@@ -80,7 +80,7 @@ def _pg_schema() -> Iterator[None]:
     _db.metadata.create_all(engine)
     engine.dispose()
     yield
-    if PG_URL != os.environ.get("USABTEST_TEST_DATABASE_URL"):
+    if os.environ.get("USABTEST_TEST_DATABASE_URL") != PG_URL:
         _drop_database(PG_URL)
 
 
