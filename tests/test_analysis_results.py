@@ -60,6 +60,8 @@ def test_task_metrics_count_assisted_as_failure_and_time_only_successes(db, make
     assert first.timed == 2
     assert first.errors_mean == pytest.approx(1.5)  # (0 + 1 + 3 + 2) / 4
     assert first.seq.value == pytest.approx(3.5)
+    # 3.5 +/- 3.18 * 2.38 / 2 runs past both ends of the 1-7 scale, so it is held to the scale.
+    assert (first.seq.low, first.seq.high) == (1, 7)
     assert first.completion_text.startswith("50% (")
     assert second.attempts == 0 and second.completion is None and second.completion_text == "–"
     assert results.participants_observed == 5

@@ -231,6 +231,12 @@ def _estimate(values: tuple[float, float, float] | None) -> Estimate | None:
     return None if values is None else Estimate(*values)
 
 
+def _within_scale(values: tuple[float, float, float], low: float, high: float) -> tuple[float, float, float]:
+    """A t interval can run past the ends of a rating scale; no answer lies beyond them."""
+    mean, lower, upper = values
+    return mean, max(lower, low), min(upper, high)
+
+
 def _task_result(task: Task, number: int, rows: list, confidence: float) -> TaskResult:
     outcomes = [row.outcome for row in rows if row.outcome is not None]
     finished = [o for o in outcomes if o != Outcome.SKIPPED]
@@ -258,7 +264,8 @@ def _task_result(task: Task, number: int, rows: list, confidence: float) -> Task
         time_s=_estimate(metrics.geometric_mean_ci(times, confidence) if times else None),
         timed=len(times),
         errors_mean=sum(errors) / len(errors) if errors else None, errors_n=len(errors),
-        seq=_estimate(metrics.mean_ci(seqs, confidence) if seqs else None), seq_n=len(seqs),
+        seq=_estimate(_within_scale(metrics.mean_ci(seqs, confidence), 1, 7) if seqs else None),
+        seq_n=len(seqs),
     )
 
 
@@ -300,7 +307,7 @@ def _sus_result(study_id: int, sessions: dict[int, _ObservedSession], confidence
     scores.sort(key=lambda s: (s.participant_code, s.session_id))
     if not scores:
         return SusResult()
-    mean = Estimate(*metrics.mean_ci([s.score for s in scores], confidence))
+    mean = Estimate(*_within_scale(metrics.mean_ci([s.score for s in scores], confidence), 0, 100))
     return SusResult(n=len(scores), scores=scores, mean=mean, grade=metrics.sus_grade(mean.value))
 
 
