@@ -146,10 +146,10 @@ def register_templating(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        from usabtest.accounts.forms import ConfirmForm
         from usabtest.accounts.models import Role
+        from usabtest.analysis.models import SEVERITY_LABELS
 
-        return {"Role": Role, "signout_form": ConfirmForm(prefix="signout")}
+        return {"Role": Role, "SEVERITY_LABELS": SEVERITY_LABELS}
 
 
 def register_cli(app: Flask) -> None:

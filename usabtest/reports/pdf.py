@@ -369,7 +369,7 @@ class _Story:
             (str(len(r.participants)), "participants"),
             (overall, f"task completion ({successes} of {attempts} attempts)"),
             (sus, sus_label),
-            (str(serious), f"major or critical findings (of {len(r.findings)})"),
+            (str(serious), f"major or catastrophic findings (of {len(r.findings)})"),
         ]
         cells = [[Para(markup(value), self.s["stat"]), Para(markup(label), self.s["stat_label"])]
                  for value, label in stats]
