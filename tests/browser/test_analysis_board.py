@@ -2,6 +2,7 @@
 its frequency and its cells in the rainbow matrix."""
 
 import pytest
+from playwright.sync_api import expect
 
 from usabtest.analysis.models import Finding
 from usabtest.planning.models import SessionStatus
@@ -33,7 +34,7 @@ def test_notes_become_a_finding_with_frequency_and_matrix_cells(page, live_serve
     assert page.get_by_text("Liked the colours").count() == 0
 
     page.get_by_label("Select all notes on this page").check()
-    assert page.locator("#selection-count").inner_text() == "3 notes selected:"
+    expect(page.locator("#selection-count")).to_have_text("3 notes selected:")
     page.get_by_label("Title of the new finding").fill("Coupon field is hard to find")
     page.get_by_label("Severity of the new finding").select_option("3")
     page.get_by_role("button", name="Create finding").click()
@@ -43,8 +44,7 @@ def test_notes_become_a_finding_with_frequency_and_matrix_cells(page, live_serve
 
     page.get_by_role("link", name="Matrix").click()
     filled = page.locator("#rainbow-matrix td.filled a")
-    assert filled.count() == 2
-    assert [filled.nth(i).inner_text() for i in range(2)] == ["2", "1"]
+    expect(filled).to_have_text(["2", "1"])  # waits for the matrix page
     filled.first.focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**participant=*")

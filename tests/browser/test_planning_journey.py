@@ -4,6 +4,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from usabtest.accounts.models import Role
 from usabtest.planning.models import Study
@@ -21,7 +22,7 @@ def test_researcher_plans_a_study_and_sees_the_session_in_the_agenda(page, live_
     page.get_by_label("Client organisation").fill("Northwind")
     page.get_by_label("Product").fill("Web shop")
     page.get_by_role("button", name="Save study").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Checkout redesign"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Checkout redesign")
 
     for title in ("Find a gift", "Pay with a voucher"):
         page.get_by_role("link", name="Add task").click()
@@ -29,13 +30,13 @@ def test_researcher_plans_a_study_and_sees_the_session_in_the_agenda(page, live_
         page.get_by_label("Scenario (read to the participant)").fill(f"Please {title.lower()}.")
         page.get_by_role("button", name="Save task", exact=True).click()
     tasks = page.locator(".task-list .task-title")
-    assert [t.strip() for t in tasks.all_inner_texts()] == ["Find a gift", "Pay with a voucher"]
+    expect(tasks).to_have_text(["Find a gift", "Pay with a voucher"])  # waits for the page to load
 
     # Keyboard reordering: focus the second task and press Alt+ArrowUp.
     page.locator(".task-item").nth(1).focus()
     page.keyboard.press("Alt+ArrowUp")
     page.get_by_text("Moved to position 1 of 2.").wait_for(state="attached")
-    assert [t.strip() for t in tasks.all_inner_texts()] == ["Pay with a voucher", "Find a gift"]
+    expect(tasks).to_have_text(["Pay with a voucher", "Find a gift"])
 
     page.get_by_role("link", name="Add participant").click()
     page.get_by_label("Name").fill("Ann Lee")
