@@ -55,6 +55,18 @@ def pytest_report_header(config) -> str:
     return f"usabtest database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (per-test file)'}"
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """State how many browser tests really ran, so CI logs prove they were not skipped."""
+    def count(outcome: str) -> int:
+        return sum(1 for r in terminalreporter.stats.get(outcome, [])
+                   if getattr(r, "nodeid", "").startswith("tests/browser/") and r.when in ("call", "setup"))
+
+    terminalreporter.write_line(
+        f"browser tests in Chromium: {count('passed')} passed, {count('failed')} failed, "
+        f"{count('skipped')} skipped"
+    )
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():
     """Cheap Argon2 parameters for tests: production strength costs ~50 ms per hash and verify."""
