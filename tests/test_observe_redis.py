@@ -1,0 +1,54 @@
+"""With Redis configured, a committed note wakes every process's waiting streams at once."""
+
+import os
+import uuid
+
+import pytest
+import redis as redis_lib
+
+from tests.conftest import IN_CI
+from usabtest.accounts.models import Role
+from usabtest.observe import events
+
+REDIS_URL = os.environ.get("USABTEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_channel_listener():
+    """A Redis pub/sub connection; skipped locally without Redis, a failure in CI."""
+    client = redis_lib.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis_lib.ConnectionError:
+        if IN_CI:
+            pytest.fail(f"Redis is not answering at {REDIS_URL}")
+        pytest.skip(f"Redis is not answering at {REDIS_URL}")
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    yield pubsub
+    pubsub.close()
+    client.close()
+
+
+def _next_message(pubsub, timeout=2.0):
+    return pubsub.get_message(timeout=timeout)
+
+
+def test_note_commit_publishes_a_wake_up_and_rollback_does_not(app, client, make_user, make_session,
+                                                               login, redis_channel_listener):
+    app.config["REDIS_URL"] = REDIS_URL
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    redis_channel_listener.subscribe(events.channel(study_session.id))
+    _next_message(redis_channel_listener, 0.2)  # drain the subscription confirmation
+    login(observer)
+
+    refused = client.post(f"/api/v1/sessions/{study_session.id}/notes",
+                          json={"id": str(uuid.uuid4()), "body": "", "severity": 9})
+    assert refused.status_code in (400, 422)
+    assert _next_message(redis_channel_listener, 0.5) is None
+
+    created = client.post(f"/api/v1/sessions/{study_session.id}/notes",
+                          json={"id": str(uuid.uuid4()), "body": "Hesitated at the coupon box"})
+    assert created.status_code == 201
+    message = _next_message(redis_channel_listener)
+    assert message is not None and message["channel"].decode() == events.channel(study_session.id)
