@@ -11,7 +11,7 @@ from usabtest.accounts.models import Role
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning.models import SessionStatus, Study, StudySession, session_observer
-from usabtest.policy import studies_visible_to
+from usabtest.policy import published_reports_visible_to, studies_visible_to
 from usabtest.reports.models import PublishedReport
 
 bp = Blueprint("home", __name__)
@@ -58,9 +58,7 @@ def _observer_home():
 
 def _client_home():
     query = (
-        sa.select(PublishedReport)
-        .join(Study)
-        .where(Study.organisation_id == current_user.organisation_id)
+        published_reports_visible_to(current_user)
         .options(selectinload(PublishedReport.study))
         .order_by(Study.title, PublishedReport.version.desc())
     )
