@@ -1,5 +1,6 @@
 """Sign-in, profile and user administration forms."""
 
+from functools import cache
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
@@ -9,7 +10,11 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from usabtest.accounts.models import Role
 from usabtest.accounts.services import MIN_PASSWORD_LENGTH
 
-TIMEZONE_CHOICES = sorted(available_timezones())
+
+@cache
+def timezone_choices() -> list[str]:
+    """Every IANA zone name, sorted; read from disk on first use, not at start-up."""
+    return sorted(available_timezones())
 
 
 def _password_length() -> Length:
@@ -33,7 +38,7 @@ class ProfileForm(FlaskForm):
     """Name and the time zone every date is shown in."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()])
+    timezone = SelectField("Time zone", choices=timezone_choices, validators=[DataRequired()])
     submit = SubmitField("Save profile")
 
 

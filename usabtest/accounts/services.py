@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -16,8 +17,15 @@ from usabtest.extensions import db
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
-# Verifying against a real hash when the email is unknown keeps sign-in timing uniform.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the email is unknown, so sign-in timing stays uniform.
+
+    Made on first use: hashing costs a noticeable fraction of a second at every start-up otherwise.
+    """
+    return _hasher.hash("not-a-real-password")
 
 
 class AccountError(ValueError):
@@ -34,7 +42,7 @@ def hash_password(password: str) -> str:
 def check_password(user: User | None, password: str) -> bool:
     """True when `password` matches; rehashes transparently when parameters changed."""
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     if user is None:

@@ -38,16 +38,6 @@ def _analysis_helpers() -> dict:
     return {"analysis_can_manage": policy.can_manage_study}
 
 
-@bp.context_processor
-def _page_helpers() -> dict:
-    overview = "planning.study_overview" in current_app.view_functions
-    return {
-        "severity_labels": SEVERITY_LABELS,
-        "study_overview_url": (lambda study: url_for("planning.study_overview", study_id=study.id))
-        if overview else None,
-    }
-
-
 def _study(study_id: int) -> Study:
     study = db.get_or_404(Study, study_id)
     policy.require(policy.can_manage_study(current_user, study))

@@ -19,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
-from usabtest.accounts.forms import TIMEZONE_CHOICES
+from usabtest.accounts.forms import timezone_choices
 from usabtest.planning.models import StudyMethod, StudyStatus
 from usabtest.planning.scheduling import MAX_DURATION_MIN, MIN_DURATION_MIN
 
@@ -124,7 +124,7 @@ class SessionForm(FlaskForm):
     participant = SelectField("Participant", coerce=int, validators=[DataRequired()])
     day = DateField("Date", validators=[DataRequired(message="Give the date.")])
     at = TimeField("Start time", validators=[DataRequired(message="Give the start time.")])
-    timezone = SelectField("Time zone of this date and time", choices=TIMEZONE_CHOICES,
+    timezone = SelectField("Time zone of this date and time", choices=timezone_choices,
                            validators=[DataRequired()])
     duration_min = IntegerField(
         "Duration in minutes", default=60,
