@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import abort
@@ -21,6 +22,7 @@ from usabtest.planning.models import Study, StudySession, session_observer, stud
 from usabtest.reports.models import PublishedReport
 
 STAFF_ROLES = (Role.ADMIN, Role.RESEARCHER)
+T = TypeVar("T")
 
 
 def role_required(*roles: Role) -> Callable:
@@ -43,6 +45,19 @@ def require(allowed: bool) -> None:
     """Abort with 404 unless `allowed`: hidden objects look like missing ones."""
     if not allowed:
         abort(404)
+
+
+def forbid_unless(allowed: bool) -> None:
+    """Abort with 403 unless `allowed`: for objects the user may see but not change."""
+    if not allowed:
+        abort(403)
+
+
+def get_or_404(model: type[T], ident: int, may_see: Callable[[User, T], bool]) -> T:
+    """Load `model` by primary key for the signed-in user; 404 when missing or hidden from them."""
+    obj = db.get_or_404(model, ident)
+    require(may_see(current_user, obj))
+    return obj
 
 
 def is_staff(user: User) -> bool:

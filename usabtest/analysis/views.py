@@ -39,9 +39,7 @@ def _analysis_helpers() -> dict:
 
 
 def _study(study_id: int) -> Study:
-    study = db.get_or_404(Study, study_id)
-    policy.require(policy.can_manage_study(current_user, study))
-    return study
+    return policy.get_or_404(Study, study_id, policy.can_manage_study)
 
 
 def _finding(study: Study, finding_id: int) -> Finding:

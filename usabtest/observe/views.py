@@ -45,15 +45,12 @@ def can_run_session(study_session: StudySession) -> bool:
 
 
 def _session_for_observer(session_id: int) -> StudySession:
-    study_session = db.get_or_404(StudySession, session_id)
-    policy.require(policy.can_observe_session(current_user, study_session))
-    return study_session
+    return policy.get_or_404(StudySession, session_id, policy.can_observe_session)
 
 
 def _session_for_runner(session_id: int) -> StudySession:
     study_session = _session_for_observer(session_id)
-    if not policy.can_run_session(current_user, study_session):
-        abort(403)
+    policy.forbid_unless(policy.can_run_session(current_user, study_session))
     return study_session
 
 

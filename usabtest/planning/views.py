@@ -58,24 +58,19 @@ def _clock(value) -> str:
 
 
 def _visible_study(study_id: int) -> Study:
-    study = db.get_or_404(Study, study_id)
-    policy.require(policy.can_view_study(current_user, study))
-    return study
+    return policy.get_or_404(Study, study_id, policy.can_view_study)
 
 
 def _managed_study(study_id: int) -> Study:
     """The study, 404 when hidden from the user, 403 when visible but read-only to them."""
     study = _visible_study(study_id)
-    if not policy.can_manage_study(current_user, study):
-        abort(403)
+    policy.forbid_unless(policy.can_manage_study(current_user, study))
     return study
 
 
 def _managed_session(session_id: int) -> StudySession:
-    study_session = db.get_or_404(StudySession, session_id)
-    policy.require(policy.can_view_session(current_user, study_session))
-    if not policy.can_manage_session(current_user, study_session):
-        abort(403)
+    study_session = policy.get_or_404(StudySession, session_id, policy.can_view_session)
+    policy.forbid_unless(policy.can_manage_session(current_user, study_session))
     return study_session
 
 
@@ -474,8 +469,7 @@ def _save_session_form(form, study, save, done_message: str):
 @role_required(*TEAM)
 def session_detail(session_id: int):
     """One session: time in the viewer's zone and the scheduler's, people, place, invitations."""
-    study_session = db.get_or_404(StudySession, session_id)
-    policy.require(policy.can_view_session(current_user, study_session))
+    study_session = policy.get_or_404(StudySession, session_id, policy.can_view_session)
     manager = policy.can_manage_session(current_user, study_session)
     return render_template(
         "planning/session_detail.html", study_session=study_session, study=study_session.study,
@@ -553,8 +547,7 @@ def _ics_response(body: bytes, filename: str | None = None) -> Response:
 @role_required(*TEAM)
 def session_ics(session_id: int):
     """Download one session as an .ics file."""
-    study_session = db.get_or_404(StudySession, session_id)
-    policy.require(policy.can_view_session(current_user, study_session))
+    study_session = policy.get_or_404(StudySession, session_id, policy.can_view_session)
     body = build_calendar([session_event(study_session, team_event_text(study_session))], method="PUBLISH")
     return _ics_response(body, f"session-{study_session.id}.ics")
 

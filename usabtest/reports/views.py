@@ -52,9 +52,7 @@ def report_panel(study: Study, publish_form: PublishForm | None = None,
 
 
 def _managed_study(study_id: int) -> Study:
-    study = db.get_or_404(Study, study_id)
-    policy.require(policy.can_manage_study(current_user, study))
-    return study
+    return policy.get_or_404(Study, study_id, policy.can_manage_study)
 
 
 def _back(target: str | None, study: Study):
@@ -125,8 +123,7 @@ def publish(study_id: int):
 @login_required
 def download(report_id: int):
     """A published version, byte for byte as it was frozen."""
-    report = db.get_or_404(PublishedReport, report_id)
-    policy.require(policy.can_download_report(current_user, report))
+    report = policy.get_or_404(PublishedReport, report_id, policy.can_download_report)
     return _pdf_response(report.pdf, services.download_name(report))
 
 
