@@ -1,10 +1,12 @@
 """Planning pages: studies, task script, participants and sessions, with each role's access."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 
-from usabtest.accounts.models import Role
+from usabtest.accounts.models import Organisation, Role
 from usabtest.db import utcnow
 from usabtest.observe.models import TaskAttempt
 from usabtest.planning.models import SessionStatus, Study, StudyStatus
@@ -243,3 +245,37 @@ def test_clients_never_see_planning_pages(client, login, make_user, make_session
                 f"/sessions/{study_session.id}", "/agenda"):
         assert client.get(url).status_code == 403, url
     assert "Studies" not in client.get("/profile").get_data(as_text=True).split("<main")[0]
+
+
+def _form_values(html: str) -> dict[str, str]:
+    """The values a browser would submit unchanged from the page's inputs, selects and textareas."""
+    values = dict(re.findall(r'<input[^>]*?name="(\w+)"[^>]*?value="([^"]*)"', html))
+    for name, body in re.findall(r'<select[^>]*name="(\w+)"[^>]*>(.*?)</select>', html, re.S):
+        values[name] = re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected',
+                                 body).group(1)
+    for name, text in re.findall(r'<textarea[^>]*name="(\w+)"[^>]*>(.*?)</textarea>', html, re.S):
+        values[name] = unescape(text.lstrip("\n"))
+    return {name: unescape(value) for name, value in values.items()}
+
+
+def test_saving_the_edit_form_unchanged_keeps_the_study_with_its_client(client, login, db, make_study):
+    study = make_study(status=StudyStatus.ACTIVE)
+    organisation = study.organisation
+    login(study.owner)
+    form = _form_values(client.get(f"/studies/{study.id}/edit").get_data(as_text=True))
+    assert form["organisation"] == organisation.name
+    response = client.post(f"/studies/{study.id}/edit", data={**form, "title": "Renamed"})
+    assert response.status_code == 302
+    assert (study.title, study.organisation_id) == ("Renamed", organisation.id)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Organisation)) == 1
+
+
+def test_a_client_name_differing_in_case_or_spaces_is_the_same_organisation(client, login, db, make_study):
+    study = make_study(organisation=Organisation(name="Northwind Savings Bank"))
+    login(study.owner)
+    client.post(f"/studies/{study.id}/edit", data={"title": "Same client", "organisation":
+                                                    "  northwind savings BANK ", "method": "in_person",
+                                                    "status": "draft"})
+    assert study.title == "Same client"
+    assert study.organisation.name == "Northwind Savings Bank"
+    assert db.session.scalar(db.select(db.func.count()).select_from(Organisation)) == 1

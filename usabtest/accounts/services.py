@@ -58,8 +58,11 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def get_or_create_organisation(name: str) -> Organisation:
-    """The organisation called `name`, created when missing."""
-    org = db.session.scalar(sa.select(Organisation).where(Organisation.name == name))
+    """The organisation called `name` (ignoring case and surrounding spaces), created when missing."""
+    name = name.strip()
+    org = db.session.scalar(
+        sa.select(Organisation).where(sa.func.lower(Organisation.name) == name.lower()).limit(1)
+    )
     if org is None:
         org = Organisation(name=name)
         db.session.add(org)

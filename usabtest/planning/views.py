@@ -127,8 +127,10 @@ def study_overview(study_id: int):
 def study_edit(study_id: int):
     """Edit a study's description, client and status."""
     study = _managed_study(study_id)
-    form = StudyForm(obj=study, organisation=study.organisation.name)
+    form = StudyForm(obj=study)
     if request.method == "GET":
+        # The form's field holds the client's name; `obj` would fill it with the record itself.
+        form.organisation.data = study.organisation.name
         form.method.data, form.status.data = study.method.value, study.status.value
     if form.validate_on_submit():
         services.update_study(
