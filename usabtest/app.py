@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from usabtest import paths
 from usabtest.config import load_config
+from usabtest.core.errors import DomainError, changes_discarded
 from usabtest.db import configure_sqlite
 from usabtest.extensions import csrf, db, limiter, login_manager, migrate
 from usabtest.timefmt import format_local
@@ -32,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_unit_of_work(app)
     register_templating(app)
     register_cli(app)
     return app
@@ -106,8 +111,24 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _json_error(status: int, message: str):
-    return jsonify(error={"status": status, "message": message}), status
+def _json_error(status: int, message: str, fields: dict[str, str] | None = None):
+    return jsonify(error={"status": status, "message": message, "fields": fields or {}}), status
+
+
+def register_unit_of_work(app: Flask) -> None:
+    """Commit each request's work once when it succeeds; roll it back otherwise.
+
+    Views and API handlers never commit: services flush, and this is the one commit point of a
+    request. CLI commands and background work keep their own explicit transactions.
+    """
+
+    @app.after_request
+    def _finish_unit_of_work(response):
+        if response.status_code < 400 and not changes_discarded():
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -119,6 +140,15 @@ def register_errorhandlers(app: Flask) -> None:
         if _wants_json():
             return _json_error(400, message.strip())
         return render_template("errors/400.html", message=message + "Please try again."), 400
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        db.session.rollback()
+        if _wants_json():
+            return _json_error(exc.status, exc.message, exc.fields)
+        page = SimpleNamespace(code=exc.status, name=HTTP_STATUS_CODES.get(exc.status, "Error"),
+                               description=exc.message)
+        return render_template("errors/generic.html", error=page), exc.status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
