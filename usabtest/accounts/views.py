@@ -1,7 +1,5 @@
 """Sign-in, sign-out, profile, and the admin's user pages."""
 
-from urllib.parse import urlsplit
-
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -17,20 +15,11 @@ from usabtest.accounts.forms import (
 )
 from usabtest.accounts.models import Role, User
 from usabtest.core.audit import record
+from usabtest.core.urls import safe_next
 from usabtest.extensions import db, limiter
 from usabtest.policy import role_required
 
 bp = Blueprint("accounts", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after sign-in."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -46,7 +35,7 @@ def login():
             login_user(user, remember=form.remember.data)
             services.note_sign_in(user)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+            return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
         if user is not None and not user.active and services.check_password(user, form.password.data):
             form.form_errors.append("This account is deactivated. Ask an administrator.")
         else:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import defer, selectinload
 from usabtest import policy
 from usabtest.accounts.models import Role
 from usabtest.core.mail import mail_configured
+from usabtest.core.urls import safe_next
 from usabtest.extensions import db
 from usabtest.planning.models import Study
 from usabtest.reports import services
@@ -56,10 +57,7 @@ def _managed_study(study_id: int) -> Study:
 
 
 def _back(target: str | None, study: Study):
-    # Only same-site paths: an open redirect would let a crafted form send users elsewhere.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return redirect(target)
-    return redirect(url_for("reports.study_reports", study_id=study.id))
+    return redirect(safe_next(target) or url_for("reports.study_reports", study_id=study.id))
 
 
 def _pdf_response(data: bytes, filename: str):
