@@ -279,3 +279,22 @@ def test_a_client_name_differing_in_case_or_spaces_is_the_same_organisation(clie
     assert study.title == "Same client"
     assert study.organisation.name == "Northwind Savings Bank"
     assert db.session.scalar(db.select(db.func.count()).select_from(Organisation)) == 1
+
+
+def test_moderator_cannot_also_observe_the_same_session(client, login, make_study, make_participant,
+                                                        make_session):
+    study = make_study()
+    participant = make_participant(study)
+    login(study.owner)
+    data = _session_form(participant, study.owner, observers=[study.owner.id])
+    response = client.post(f"/studies/{study.id}/sessions/new", data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "The moderator cannot also be an observer of the same session." in html
+    assert study.sessions == []
+    scheduled = make_session(study=study, participant=participant,
+                             starts_at=datetime(2030, 1, 15, 10, tzinfo=UTC))
+    response = client.post(f"/sessions/{scheduled.id}/reschedule", data=data)
+    assert response.status_code == 400
+    assert "The moderator cannot also be an observer of the same session." in response.get_data(as_text=True)
+    assert scheduled.observers == []
