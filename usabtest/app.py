@@ -84,20 +84,16 @@ def _configure_login(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach each domain's pages and the JSON API."""
     from usabtest import api
-    from usabtest.accounts import api as accounts_api  # noqa: F401
     from usabtest.accounts.views import bp as accounts_bp
     from usabtest.analysis.views import bp as analysis_bp
-    from usabtest.api import openapi  # noqa: F401  (registers its route on the API blueprint)
     from usabtest.home.views import bp as home_bp
-    from usabtest.observe import api as observe_api  # noqa: F401
     from usabtest.observe.views import bp as observe_bp
-    from usabtest.planning import api as planning_api  # noqa: F401
     from usabtest.planning.views import bp as planning_bp
     from usabtest.reports.views import bp as reports_bp
 
     for blueprint in (home_bp, accounts_bp, planning_bp, observe_bp, analysis_bp, reports_bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(api.bp)
+    api.init_app(app)
 
     @app.after_request
     def _security_headers(response):

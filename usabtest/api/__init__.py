@@ -1,16 +1,30 @@
-"""The JSON API under /api/v1: token or session auth, JSON errors, pagination helpers."""
+"""The JSON API under /api/v1, declared once.
+
+Handlers are plain Flask views on one Blueprint, decorated with `spec.validate`: the pydantic models
+of each domain's `schemas.py` validate the request, serialise the answer and make the OpenAPI
+document served at /api/v1/openapi.json. Authentication (bearer token or session cookie plus CSRF
+header), object loading under `usabtest.policy`, pagination and the one error shape live here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, request
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
+from pydantic import BaseModel, ValidationError
+from spectree import Response, SecurityScheme, SpecTree
+from spectree.models import InType, SecureType, SecuritySchemeData
+from spectree.plugins.base import Context
+from spectree.plugins.flask_plugin import FlaskPlugin
+from spectree.utils import get_model_key, get_multidict_items
 
+from usabtest import __version__
+from usabtest.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from usabtest.core.schemas import MAX_ID, Error, PageQuery
 from usabtest.extensions import csrf, db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -18,29 +32,133 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # checked in `_protect_cookie_writes` instead.
 csrf.exempt(bp)
 
-MAX_PER_PAGE = 200
+ID = f"int(min=1, max={MAX_ID})"  # URL converter of object ids: others answer 404 before any lookup
+PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
+EVENT_STREAMS = frozenset({"stream_session_events"})  # operation ids answering Server-Sent Events
+ERROR_REASONS = {
+    400: "Malformed JSON, or a cookie-authenticated write without its CSRF token",
+    401: "Not authenticated: no session and no valid bearer token",
+    403: "You may see this object but not do this to it",
+    404: "No such object visible to you",
+    409: "Refused in the object's current state, or clashing with another object",
+    422: "Invalid input; `error.fields` names each faulty field",
+}
 
 
-class ApiError(HTTPException):
-    """An error answered as JSON: `{"error": {"status", "message", "field"?}}`."""
+class NotAuthenticated(DomainError):
+    """Neither a session nor a bearer token authenticates the request (401)."""
 
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(description=message)
-        self.code = status
-        self.field = field
+    status = 401
 
 
-def error_response(status: int, message: str, field: str | None = None):
-    """The JSON body and status every API error uses."""
-    body: dict[str, Any] = {"status": status, "message": message}
-    if field:
-        body["field"] = field
-    return jsonify(error=body), status
+class MalformedRequest(DomainError):
+    """The request body cannot be read as the JSON object the endpoint takes (400)."""
+
+    status = 400
 
 
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
-    return error_response(exc.code, exc.description, exc.field)
+class _Plugin(FlaskPlugin):
+    """spectree's Flask plugin, reading request bodies as JSON (so JSON types are strict).
+
+    The document is served by `openapi_document` below, without the UI pages (they load scripts
+    from CDNs, which the Content-Security-Policy forbids).
+    """
+
+    def register_route(self, app: Any) -> None:
+        """Only remember where the blueprint is mounted: the document has its own route."""
+        app.record(lambda state: setattr(self, "blueprint_state", state))
+
+    def request_validation(self, request, query, json, form, headers, cookies) -> None:
+        """Validate the query string and the JSON body against their models."""
+        if form is not None or headers is not None or cookies is not None:
+            raise TypeError("the API declares query and JSON body models only")
+        body = json.model_validate_json(_json_object_bytes()) if json is not None else None
+        args = query.model_validate(get_multidict_items(request.args, query)) if query is not None else None
+        request.context = Context(args, body, None, None, None)
+
+
+def _json_object_bytes() -> bytes:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise MalformedRequest("request body must be valid JSON with Content-Type application/json")
+    if not isinstance(data, dict):
+        raise MalformedRequest("request body must be a JSON object")
+    return request.get_data()
+
+
+def fields_of(error: ValidationError) -> dict[str, str]:
+    """One message per faulty field, keyed by its dotted path (`answers.3`)."""
+    fields: dict[str, str] = {}
+    for problem in error.errors(include_url=False):
+        path = ".".join(str(part) for part in problem["loc"])
+        if path:
+            fields.setdefault(path, problem["msg"].removeprefix("Value error, "))
+    return fields
+
+
+def _refuse_invalid_input(_req, _resp, error: Exception | None, _instance, _adapter) -> None:
+    """spectree's `before` hook: answer a validation error in the API's one error shape."""
+    if error is None:
+        return
+    assert isinstance(error, ValidationError)
+    fields = fields_of(error)
+    if not fields:
+        raise InvalidInput(error.errors(include_url=False)[0]["msg"].removeprefix("Value error, "))
+    first, message = next(iter(fields.items()))
+    summary = f"{first}: {message}" if len(fields) == 1 else f"invalid fields: {', '.join(fields)}"
+    raise InvalidInput(summary, fields=fields)
+
+
+def _schema_name(model: Any) -> str:
+    # Component names are the models' own names (kept unique across domains by a test).
+    return get_model_key(model).rsplit(".", 1)[0]
+
+
+spec = SpecTree(
+    "flask",
+    backend=_Plugin,
+    mode="strict",
+    title="usabtest API",
+    version=__version__,
+    description="Plan studies, run sessions and follow them live. Concepts: docs/api.md.",
+    page_templates={},
+    naming_strategy=_schema_name,
+    nested_naming_strategy=lambda _parent, child: child,
+    validation_error_model=Error,
+    before=_refuse_invalid_input,
+    security_schemes=[
+        SecurityScheme(name="bearerAuth", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer")),
+        SecurityScheme(name="cookieAuth", data=SecuritySchemeData(
+            type=SecureType.API_KEY, field_in=InType.COOKIE, name="session",
+            description="The sign-in cookie; writes also need the X-CSRFToken header")),
+    ],
+    security=[{"bearerAuth": []}, {"cookieAuth": []}],
+)
+spec.register(bp)
+
+
+def _responses(ok: dict[int, type[BaseModel] | None], errors: Iterable[int]) -> Response:
+    codes: dict[str, Any] = {f"HTTP_{status}": model for status, model in ok.items()}
+    for status in sorted({401, 422, *errors}):
+        codes[f"HTTP_{status}"] = (Error, ERROR_REASONS[status])
+    return Response(**codes)
+
+
+def reads(model: type[BaseModel], *errors: int) -> Response:
+    """Responses of a read: 200 with `model`, 401, 422 and the `errors` listed."""
+    return _responses({200: model}, errors)
+
+
+def writes(ok: dict[int, type[BaseModel] | None] | type[BaseModel], *errors: int) -> Response:
+    """Responses of a write: `ok` (a model for 200, or {status: model}), 400, 401, 422 and `errors`."""
+    return _responses(ok if isinstance(ok, dict) else {200: ok}, (400, *errors))
+
+
+@bp.before_request
+def _require_authentication() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return
+    raise NotAuthenticated("authentication required: sign in or send 'Authorization: Bearer <token>'")
 
 
 @bp.before_request
@@ -52,79 +170,66 @@ def _protect_cookie_writes() -> None:
     csrf.protect()
 
 
-def api_login_required(view: Callable) -> Callable:
-    """401 JSON (never a redirect) when neither a session nor a bearer token authenticates."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_user.is_authenticated:
-            raise ApiError(401, "authentication required: sign in or send 'Authorization: Bearer'")
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400 naming what is wrong with it."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "request body must be valid JSON with Content-Type application/json")
-    if not isinstance(data, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    return data
-
-
-def get_or_404(model, ident: int, message: str | None = None):
-    """Fetch by primary key or answer a JSON 404."""
+def load(model: type, ident: int, may_see: Callable[[Any, Any], bool], what: str) -> Any:
+    """The object with this id, or 404 when it is missing or hidden from the caller."""
     obj = db.session.get(model, ident)
-    if obj is None:
-        raise ApiError(404, message or f"{model.__name__.lower()} {ident} not found")
+    if obj is None or not may_see(current_user, obj):
+        raise NotFound(f"{what} {ident} not found")
     return obj
 
 
-def require_api(allowed: bool, what: str = "resource") -> None:
-    """JSON 404 unless `allowed`, mirroring `usabtest.policy.require`."""
+def allow(allowed: bool, message: str) -> None:
+    """403 with `message` unless `allowed`: for objects the caller may see but not change."""
     if not allowed:
-        raise ApiError(404, f"{what} not found")
+        raise Forbidden(message)
 
 
-def _page_args() -> tuple[int, int]:
-    try:
-        page = int(request.args.get("page", 1))
-        per_page = int(request.args.get("per_page", 50))
-    except ValueError:
-        raise ApiError(400, "page and per_page must be integers", "page") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ApiError(400, f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}", "page")
-    return page, per_page
+def loads(path_arg: str, loader: Callable[[int], Any], as_arg: str) -> Callable:
+    """Decorator: replace the URL's `path_arg` id by `loader(id)` passed as `as_arg`.
+
+    Put it above `spec.validate`, so a hidden or forbidden object answers 404 or 403 before the
+    request body is looked at, as the pages do.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            kwargs[as_arg] = loader(kwargs.pop(path_arg))
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
-def paginated(query: sa.Select, serialize: Callable[[Any], dict]) -> dict[str, Any]:
-    """Run `query` one page at a time (`?page=&per_page=`) into a JSON-ready dict."""
-    page, per_page = _page_args()
-    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False, count=True)
-    return {
-        "items": [serialize(item) for item in pagination.items],
-        "page": page,
-        "per_page": per_page,
-        "total": pagination.total,
-        "pages": pagination.pages,
-    }
+def page_of(query: sa.Select, args: PageQuery, build: Callable[[Any], BaseModel]) -> dict[str, Any]:
+    """One page of `query` (a page past the end is empty), ready for a `Page` model."""
+    pagination = db.paginate(query, page=args.page, per_page=args.per_page, error_out=False, count=True)
+    return {"items": [build(item) for item in pagination.items], "page": args.page,
+            "per_page": args.per_page, "total": pagination.total, "pages": pagination.pages}
 
 
-def abort_json(status: int, message: str, field: str | None = None):
-    """Raise an `ApiError`; shorthand for views."""
-    raise ApiError(status, message, field)
+@bp.get("/openapi.json")
+@spec.validate(resp=Response(HTTP_200=None), security={}, tags=["meta"])
+def openapi_document():
+    """This OpenAPI document."""
+    return document()
 
 
-__all__ = [
-    "ApiError",
-    "abort_json",
-    "api_login_required",
-    "bp",
-    "error_response",
-    "get_or_404",
-    "json_body",
-    "paginated",
-    "require_api",
-]
+def document() -> dict[str, Any]:
+    """The OpenAPI document, with what spectree cannot declare (the event streams' media type)."""
+    doc = spec.spec
+    for item in doc["paths"].values():
+        for operation in item.values():
+            if operation["operationId"] in EVENT_STREAMS:
+                operation["responses"]["200"]["content"] = {
+                    "text/event-stream": {"schema": {"type": "string"}}
+                }
+    return doc
+
+
+def init_app(app: Flask) -> None:
+    """Declare every endpoint and mount the API on `app`."""
+    from usabtest.api import accounts, observe, planning  # noqa: F401  (their routes join `bp`)
+
+    app.register_blueprint(bp)

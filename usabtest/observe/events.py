@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from usabtest.extensions import db
 from usabtest.observe.models import Note, SessionEvent
+from usabtest.observe.schemas import Note as NoteOut
 from usabtest.planning.models import StudySession
 
 log = logging.getLogger(__name__)
@@ -94,25 +95,6 @@ def _forget_wakes(orm_session: Session) -> None:
     orm_session.info.pop(_WAKE_KEY, None)
 
 
-def note_json(note: Note) -> dict[str, Any]:
-    """A note as the API and the live stream show it; deleted notes keep no text."""
-    deleted = note.deleted_at is not None
-    return {
-        "id": str(note.client_uuid),
-        "seq": note.id,
-        "session_id": note.session_id,
-        "task_id": note.task_id,
-        "author": {"id": note.author_id, "name": note.author.name},
-        "body": "" if deleted else note.body,
-        "tags": [] if deleted else list(note.tags or []),
-        "severity": None if deleted else note.severity,
-        "elapsed_ms": note.elapsed_ms,
-        "created_at": note.created_at.isoformat(),
-        "edited_at": note.edited_at.isoformat() if note.edited_at else None,
-        "deleted": deleted,
-    }
-
-
 def _event_json(event: SessionEvent, notes: dict[int, Note]) -> dict[str, Any]:
     payload = dict(event.payload or {})
     body: dict[str, Any] = {"id": event.id, "kind": event.kind, "at": event.created_at.isoformat()}
@@ -121,7 +103,7 @@ def _event_json(event: SessionEvent, notes: dict[int, Note]) -> dict[str, Any]:
         note = notes.get(note_id)
         if note is None:
             return {}
-        body["note"] = note_json(note)
+        body["note"] = NoteOut.of(note).model_dump(mode="json")
     body.update(payload)
     return body
 

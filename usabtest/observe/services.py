@@ -8,25 +8,21 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
 from usabtest.core.audit import record
+from usabtest.core.errors import InvalidInput
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe import events, sus
 from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.observe.schemas import NoteCreate, NoteUpdate
 from usabtest.planning.models import SessionStatus, Study, StudySession, Task
 
 STANDARD_TAGS: tuple[str, ...] = ("problem", "quote", "positive", "idea", "bug")
-MAX_BODY = 10_000
-MAX_TAGS = 20
-MAX_ELAPSED_MS = 7 * 24 * 3600 * 1000
-MAX_ERRORS = 1000
-_UNSET: Any = object()
 
 
 class ObserveError(Exception):
@@ -39,102 +35,19 @@ class ObserveError(Exception):
         self.status = status
 
 
-@dataclass
-class NoteInput:
-    """Validated fields of a note; `task_id` is `_UNSET` when the client left it to the server."""
-
-    body: Any = _UNSET
-    task_id: Any = _UNSET
-    tags: Any = _UNSET
-    severity: Any = _UNSET
-    elapsed_ms: Any = _UNSET
-
-    def is_empty(self) -> bool:
-        """True when no editable field was given."""
-        return all(getattr(self, name) is _UNSET for name in ("body", "task_id", "tags", "severity"))
-
-
 def allowed_tags(study: Study) -> list[str]:
     """The standard tags followed by the study's own, without duplicates."""
     return list(dict.fromkeys([*STANDARD_TAGS, *(study.custom_tags or [])]))
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def parse_uuid(value: Any) -> uuid.UUID:
-    """The note's client UUID, or a 422 naming `id`."""
-    if not isinstance(value, str):
-        raise ObserveError("id is required: a UUID chosen by the client", "id")
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ObserveError(f"id {value[:60]!r} is not a valid UUID", "id") from None
-
-
-def _body(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ObserveError("body is required and must be non-empty text", "body")
-    if len(value) > MAX_BODY:
-        raise ObserveError(f"body is {len(value):,} characters; the limit is {MAX_BODY:,}", "body")
-    return value.strip()
-
-
-def _task_id(value: Any, study: Study) -> int | None:
-    if value is None:
-        return None
-    if not _is_int(value):
-        raise ObserveError("task_id must be an integer or null", "task_id")
-    if not any(task.id == value for task in study.tasks):
-        raise ObserveError(f"task {value} is not a task of this study", "task_id")
-    return value
-
-
-def _tags(value: Any, study: Study) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise ObserveError("tags must be a list of strings", "tags")
-    if len(value) > MAX_TAGS:
-        raise ObserveError(f"at most {MAX_TAGS} tags per note", "tags")
+def check_note_references(study: Study, task_id: int | None, tags: list[str] | None) -> None:
+    """The note's task must be one of the study's, and its tags the study's; 422 naming the field."""
+    if task_id is not None and not any(task.id == task_id for task in study.tasks):
+        raise InvalidInput(f"task {task_id} is not a task of this study", "task_id")
     allowed = allowed_tags(study)
-    unknown = [tag for tag in value if tag not in allowed]
+    unknown = [tag for tag in tags or [] if tag not in allowed]
     if unknown:
-        raise ObserveError(f"unknown tag {unknown[0]!r}; this study uses {', '.join(allowed)}", "tags")
-    return list(dict.fromkeys(value))
-
-
-def _severity(value: Any) -> int | None:
-    if value is None:
-        return None
-    if not _is_int(value) or not 0 <= value <= 4:
-        raise ObserveError("severity must be an integer from 0 to 4, or null", "severity")
-    return value
-
-
-def _elapsed(value: Any) -> int | None:
-    if value is None:
-        return None
-    if not _is_int(value) or not 0 <= value <= MAX_ELAPSED_MS:
-        raise ObserveError("elapsed_ms must be a whole number of milliseconds, 0 or more", "elapsed_ms")
-    return value
-
-
-def parse_note(data: dict[str, Any], study: Study, *, require_body: bool = True) -> NoteInput:
-    """Check a note's JSON fields against the study; raises `ObserveError` naming the first bad one."""
-    parsed = NoteInput()
-    if require_body or "body" in data:
-        parsed.body = _body(data.get("body"))
-    if "task_id" in data:
-        parsed.task_id = _task_id(data["task_id"], study)
-    if require_body or "tags" in data:
-        parsed.tags = _tags(data.get("tags"), study)
-    if require_body or "severity" in data:
-        parsed.severity = _severity(data.get("severity"))
-    if data.get("elapsed_ms") is not None:
-        parsed.elapsed_ms = _elapsed(data["elapsed_ms"])
-    return parsed
+        raise InvalidInput(f"unknown tag {unknown[0]!r}; this study uses {', '.join(allowed)}", "tags")
 
 
 def _redis_url() -> str | None:
@@ -181,20 +94,25 @@ def check_replay(note: Note, author, body: str) -> Note:
     return note
 
 
-def create_note(study_session: StudySession, author, client_uuid: uuid.UUID,
-                fields: NoteInput) -> tuple[Note, bool]:
-    """Store a note once per (session, UUID); returns the note and whether it is new."""
+def create_note(study_session: StudySession, author, data: NoteCreate) -> tuple[Note, bool]:
+    """Store a note once per (session, client UUID); returns the note and whether it is new.
+
+    The session row lock (PostgreSQL) and SQLite's write lock serialise writers, so two copies of
+    one note can never both pass the lookup below.
+    """
     study_session = _locked(study_session)
-    existing = find_note(study_session, client_uuid)
+    existing = find_note(study_session, data.id)
     if existing is not None:
-        return check_replay(existing, author, fields.body), False
-    if fields.task_id is _UNSET:
+        return check_replay(existing, author, data.body), False
+    check_note_references(study_session.study, data.task_id, data.tags)
+    task_id = data.task_id
+    if "task_id" not in data.model_fields_set:
         attempt = running_attempt(study_session)
-        fields.task_id = attempt.task_id if attempt else None
-    elapsed = fields.elapsed_ms if fields.elapsed_ms is not _UNSET else elapsed_ms_now(study_session)
+        task_id = attempt.task_id if attempt else None
+    elapsed = data.elapsed_ms if data.elapsed_ms is not None else elapsed_ms_now(study_session)
     note = Note(
-        session_id=study_session.id, author_id=author.id, client_uuid=client_uuid, body=fields.body,
-        task_id=fields.task_id, tags=fields.tags, severity=fields.severity, elapsed_ms=elapsed,
+        session_id=study_session.id, author_id=author.id, client_uuid=data.id, body=data.body,
+        task_id=task_id, tags=list(dict.fromkeys(data.tags)), severity=data.severity, elapsed_ms=elapsed,
     )
     db.session.add(note)
     db.session.flush()
@@ -202,16 +120,18 @@ def create_note(study_session: StudySession, author, client_uuid: uuid.UUID,
     return note, True
 
 
-def update_note(note: Note, actor, fields: NoteInput) -> Note:
+def update_note(note: Note, actor, changes: NoteUpdate) -> Note:
     """Change a note's text, tags, severity or task; the old text stays in the audit trail."""
     _locked(note.study_session)
     if note.deleted_at is not None:
         raise ObserveError("this note was deleted", status=409)
+    fields = changes.model_dump(exclude_unset=True)
+    check_note_references(note.study_session.study, fields.get("task_id"), fields.get("tags"))
+    if "tags" in fields:
+        fields["tags"] = list(dict.fromkeys(fields["tags"]))
     before = {"body": note.body, "tags": list(note.tags or []), "severity": note.severity}
-    for name in ("body", "task_id", "tags", "severity", "elapsed_ms"):
-        value = getattr(fields, name)
-        if value is not _UNSET:
-            setattr(note, name, value)
+    for name, value in fields.items():
+        setattr(note, name, value)
     note.edited_at = utcnow()
     db.session.flush()
     record(actor, "note.edit", note, {"before": before})
@@ -313,21 +233,6 @@ def start_task(study_session: StudySession, task_id: int, actor) -> TaskAttempt:
     return attempt
 
 
-def parse_task_end(data: dict[str, Any]) -> tuple[Outcome, int, int | None]:
-    """Outcome (required), error count (default 0) and SEQ answer (1-7 or null)."""
-    outcome = data.get("outcome")
-    if outcome not in [o.value for o in Outcome]:
-        raise ObserveError("outcome must be one of " + ", ".join(o.value for o in Outcome), "outcome")
-    errors = data.get("errors", 0)
-    errors = 0 if errors is None else errors
-    if not _is_int(errors) or not 0 <= errors <= MAX_ERRORS:
-        raise ObserveError(f"errors must be a whole number from 0 to {MAX_ERRORS}", "errors")
-    seq = data.get("seq")
-    if seq is not None and (not _is_int(seq) or not 1 <= seq <= 7):
-        raise ObserveError("seq must be an integer from 1 to 7, or null", "seq")
-    return Outcome(outcome), errors, seq
-
-
 def end_task(study_session: StudySession, task_id: int, actor, outcome: Outcome, errors: int,
              seq: int | None) -> TaskAttempt:
     """End the running task with its outcome, error count and SEQ answer."""
@@ -366,38 +271,3 @@ def record_sus(study_session: StudySession, answers: Any, actor) -> tuple[SusRes
     payload = {**_actor(actor), "score": score, "elapsed_ms": elapsed_ms_now(study_session)}
     events.append(study_session, "sus.recorded", payload, _redis_url())
     return response, created
-
-
-def sus_json(response: SusResponse) -> dict[str, Any]:
-    """SUS answers with their score."""
-    return {"session_id": response.session_id, "answers": list(response.answers),
-            "score": sus.score(response.answers), "updated_at": response.updated_at.isoformat()}
-
-
-def attempt_json(attempt: TaskAttempt) -> dict[str, Any]:
-    """A task attempt as the API shows it."""
-    return {
-        "task_id": attempt.task_id,
-        "started_at": attempt.started_at.isoformat(),
-        "ended_at": attempt.ended_at.isoformat() if attempt.ended_at else None,
-        "outcome": attempt.outcome.value if attempt.outcome else None,
-        "errors": attempt.error_count,
-        "seq": attempt.seq,
-    }
-
-
-def session_state_json(study_session: StudySession) -> dict[str, Any]:
-    """Status, clock and task attempts of a session (what the console needs to redraw)."""
-    attempts = db.session.scalars(
-        sa.select(TaskAttempt).where(TaskAttempt.session_id == study_session.id)
-        .order_by(TaskAttempt.started_at)
-    ).all()
-    running = next((a for a in attempts if a.ended_at is None), None)
-    return {
-        "id": study_session.id,
-        "status": study_session.status.value,
-        "started_at": study_session.started_at.isoformat() if study_session.started_at else None,
-        "ended_at": study_session.ended_at.isoformat() if study_session.ended_at else None,
-        "current_task_id": running.task_id if running else None,
-        "attempts": [attempt_json(a) for a in attempts],
-    }

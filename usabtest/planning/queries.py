@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from usabtest.accounts.models import Organisation, User
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.planning.models import SessionStatus, Study, StudySession, session_observer
+from usabtest.planning.models import Participant, SessionStatus, Study, StudySession, session_observer
 from usabtest.policy import studies_visible_to
 
 FEED_HISTORY_DAYS = 90
@@ -68,3 +68,10 @@ def study_sessions_query(study: Study) -> sa.Select:
     """A study's sessions in time order (for the API's paginated list)."""
     return _with_people(sa.select(StudySession).where(StudySession.study_id == study.id)
                         .order_by(StudySession.starts_at, StudySession.id))
+
+
+def study_participants_query(study: Study) -> sa.Select:
+    """A study's participants by pseudonym number (for the API's paginated list)."""
+    return (sa.select(Participant).where(Participant.study_id == study.id)
+            .options(selectinload(Participant.personal), selectinload(Participant.consents))
+            .order_by(Participant.number))

@@ -24,7 +24,7 @@ def zone_or_error(tz_name: str) -> ZoneInfo:
     """The named IANA zone, or a SchedulingError naming the unknown zone."""
     try:
         return ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
         raise SchedulingError(f"Unknown time zone {tz_name!r}.") from None
 
 

@@ -140,6 +140,19 @@ def move_task(task: Task, offset: int, actor: User) -> bool:
     return True
 
 
+def reorder_tasks(study: Study, task_ids: list[int], actor: User) -> None:
+    """Put the script in the order of `task_ids`: every task of the script, each once."""
+    ordered = active_tasks(study)
+    if len(set(task_ids)) != len(task_ids) or set(task_ids) != {t.id for t in ordered}:
+        raise PlanningError("List every task of the script exactly once (archived tasks are not part of "
+                            f"it): {', '.join(str(t.id) for t in ordered) or 'none'}.", "task_ids")
+    by_id = {t.id: t for t in ordered}
+    archived = [t for t in study.tasks if t.archived]
+    for position, each in enumerate([*(by_id[i] for i in task_ids), *archived]):
+        each.position = position
+    record(actor, "task.reorder", study, {"order": list(task_ids)})
+
+
 def task_has_attempts(task: Task) -> bool:
     """True when any session recorded an attempt at this task."""
     query = sa.select(sa.func.count()).select_from(TaskAttempt).where(TaskAttempt.task_id == task.id)

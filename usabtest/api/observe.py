@@ -1,0 +1,214 @@
+"""API of the live console: notes, the event stream, session and task flow, SUS answers.
+
+Reading needs the right to observe the session (404 otherwise); running it is for the moderator
+and the study's managers (403 for other observers); a note changes only by its author (403).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from flask import current_app, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from usabtest import policy
+from usabtest.api import ID, allow, bp, load, loads, reads, spec, writes
+from usabtest.core.errors import InvalidInput, NotFound
+from usabtest.extensions import db
+from usabtest.observe import events, services
+from usabtest.observe.models import Note, SusResponse, TaskAttempt
+from usabtest.observe.schemas import (
+    MAX_CURSOR,
+    NoteCreate,
+    NoteList,
+    NotesQuery,
+    NoteUpdate,
+    ScreenLink,
+    SessionLiveState,
+    SusAnswers,
+    SusResult,
+    TaskEnd,
+)
+from usabtest.observe.schemas import Note as NoteOut
+from usabtest.observe.schemas import TaskAttempt as TaskAttemptOut
+from usabtest.planning.models import StudySession
+
+TAGS = ["observe"]
+
+
+def observed_session(session_id: int) -> StudySession:
+    """A session the caller may observe (404 otherwise)."""
+    return load(StudySession, session_id, policy.can_observe_session, "session")
+
+
+def run_session(session_id: int) -> StudySession:
+    """A session the caller may run: its moderator or the study's managers (403 for other observers)."""
+    study_session = observed_session(session_id)
+    allow(policy.can_run_session(current_user, study_session),
+          "only the session's moderator or the study's researchers can do this")
+    return study_session
+
+
+def _own_note(study_session: StudySession, note_id: uuid.UUID) -> Note:
+    note = services.find_note(study_session, note_id)
+    if note is None:
+        raise NotFound(f"note {note_id} not found")
+    allow(policy.can_edit_note(current_user, note), "only the note's author can change or delete it")
+    return note
+
+
+def _state(study_session: StudySession) -> SessionLiveState:
+    db.session.refresh(study_session)
+    attempts = db.session.scalars(sa.select(TaskAttempt).where(TaskAttempt.session_id == study_session.id)
+                                  .order_by(TaskAttempt.started_at)).all()
+    running = next((a for a in attempts if a.ended_at is None), None)
+    return SessionLiveState(
+        id=study_session.id, status=study_session.status, started_at=study_session.started_at,
+        ended_at=study_session.ended_at, current_task_id=running.task_id if running else None,
+        attempts=[TaskAttemptOut.of(a) for a in attempts],
+    )
+
+
+# --- notes ----------------------------------------------------------------------------------------
+
+@bp.post(f"/sessions/<{ID}:session_id>/notes")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(json=NoteCreate, resp=writes({201: NoteOut, 200: NoteOut}, 404, 409), tags=TAGS)
+def create_note(study_session: StudySession, json: NoteCreate):
+    """Store a note once per client UUID: 201 when new, 200 for a resent copy, 409 for a different note."""
+    note, created = services.create_note(study_session, current_user, json)
+    return NoteOut.of(note), 201 if created else 200
+
+
+@bp.get(f"/sessions/<{ID}:session_id>/notes")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(query=NotesQuery, resp=reads(NoteList, 404), tags=TAGS)
+def list_notes(study_session: StudySession, query: NotesQuery):
+    """Every live note, or (with `after`) the notes created, changed or deleted after that cursor."""
+    select = sa.select(Note).where(Note.session_id == study_session.id).options(selectinload(Note.author))
+    if query.after == 0:
+        cursor = events.last_event_id(db.session, study_session.id)
+        notes = db.session.scalars(select.where(Note.deleted_at.is_(None)).order_by(Note.id)).all()
+    else:
+        ids, cursor = events.touched_note_ids(db.session, study_session.id, query.after)
+        notes = db.session.scalars(select.where(Note.id.in_(ids)).order_by(Note.id)).all() if ids else []
+    return NoteList(items=[NoteOut.of(note) for note in notes], cursor=cursor)
+
+
+@bp.patch(f"/sessions/<{ID}:session_id>/notes/<uuid:note_id>")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(json=NoteUpdate, resp=writes(NoteOut, 403, 404, 409), tags=TAGS)
+def update_note(study_session: StudySession, note_id: uuid.UUID, json: NoteUpdate):
+    """Edit your own note's body, tags, severity or task (the old text stays in the audit trail)."""
+    note = services.update_note(_own_note(study_session, note_id), current_user, json)
+    return NoteOut.of(note)
+
+
+@bp.delete(f"/sessions/<{ID}:session_id>/notes/<uuid:note_id>")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(resp=writes(NoteOut, 403, 404), tags=TAGS)
+def delete_note(study_session: StudySession, note_id: uuid.UUID):
+    """Delete your own note (soft and audited); deleting again answers the same."""
+    note = services.delete_note(_own_note(study_session, note_id), current_user)
+    return NoteOut.of(note)
+
+
+# --- the event stream -----------------------------------------------------------------------------
+
+def _resume_cursor(after: int) -> int:
+    header = request.headers.get("Last-Event-ID")
+    if header is None:
+        return after
+    if not header.isascii() or not header.isdigit() or int(header) > MAX_CURSOR:
+        raise InvalidInput("Last-Event-ID must be an event id (a whole number)", "Last-Event-ID")
+    return int(header)
+
+
+@bp.get(f"/sessions/<{ID}:session_id>/stream")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(query=NotesQuery, resp=reads(None, 404), tags=TAGS, operation_id="stream_session_events")
+def stream_events(study_session: StudySession, query: NotesQuery):
+    """Server-Sent Events of the session after the `Last-Event-ID` header (or `after`).
+
+    Each event has an `id:` line (the cursor) and one JSON `data:` line; see docs/api.md. The
+    server ends the stream after a few minutes and the browser reconnects where it left off.
+    """
+    config = current_app.config
+    body = events.stream(
+        db.engine, study_session.id, _resume_cursor(query.after),
+        poll=float(config["OBSERVE_POLL_SECONDS"]),
+        heartbeat=float(config["OBSERVE_HEARTBEAT_SECONDS"]),
+        lifetime=float(config["OBSERVE_STREAM_SECONDS"]),
+        redis_url=config["REDIS_URL"],
+    )
+    # A generator, not a Response: spectree would read a Response's whole body to validate it.
+    headers = {"Content-Type": "text/event-stream; charset=utf-8",
+               "Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
+    return body, 200, headers
+
+
+# --- session and task flow ------------------------------------------------------------------------
+
+@bp.post(f"/sessions/<{ID}:session_id>/start")
+@loads("session_id", run_session, "study_session")
+@spec.validate(resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
+def start_session(study_session: StudySession):
+    """Start the session (refused without the participant's consent)."""
+    return _state(services.start_session(study_session, current_user))
+
+
+@bp.post(f"/sessions/<{ID}:session_id>/end")
+@loads("session_id", run_session, "study_session")
+@spec.validate(resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
+def end_session(study_session: StudySession):
+    """End the session; the participant's screen link stops working."""
+    return _state(services.end_session(study_session, current_user))
+
+
+@bp.post(f"/sessions/<{ID}:session_id>/tasks/<{ID}:task_id>/start")
+@loads("session_id", run_session, "study_session")
+@spec.validate(resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
+def start_task(study_session: StudySession, task_id: int):
+    """Start a task of the study: one running task at a time, one attempt per task."""
+    services.start_task(study_session, task_id, current_user)
+    return _state(study_session)
+
+
+@bp.post(f"/sessions/<{ID}:session_id>/tasks/<{ID}:task_id>/end")
+@loads("session_id", run_session, "study_session")
+@spec.validate(json=TaskEnd, resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
+def end_task(study_session: StudySession, task_id: int, json: TaskEnd):
+    """End the running task with its outcome, error count and SEQ answer."""
+    services.end_task(study_session, task_id, current_user, json.outcome, json.errors or 0, json.seq)
+    return _state(study_session)
+
+
+@bp.post(f"/sessions/<{ID}:session_id>/screen")
+@loads("session_id", run_session, "study_session")
+@spec.validate(resp=writes(ScreenLink, 403, 404, 409), tags=TAGS)
+def open_screen(study_session: StudySession):
+    """The participant screen's secret link (made on first request; it dies when the session ends)."""
+    token = services.ensure_screen_token(study_session)
+    return ScreenLink(url=url_for("observe.screen", token=token, _external=True))
+
+
+@bp.get(f"/sessions/<{ID}:session_id>/sus")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(resp=reads(SusResult, 404), tags=TAGS)
+def get_sus(study_session: StudySession):
+    """The session's SUS answers and score (404 until they are entered)."""
+    response = db.session.scalar(sa.select(SusResponse).where(SusResponse.session_id == study_session.id))
+    if response is None:
+        raise NotFound(f"session {study_session.id} has no SUS answers yet")
+    return SusResult.of(response)
+
+
+@bp.post(f"/sessions/<{ID}:session_id>/sus")
+@loads("session_id", run_session, "study_session")
+@spec.validate(json=SusAnswers, resp=writes({201: SusResult, 200: SusResult}, 403, 404, 409), tags=TAGS)
+def record_sus(study_session: StudySession, json: SusAnswers):
+    """Enter the ten SUS answers after the session: 201 the first time, 200 for a correction."""
+    response, created = services.record_sus(study_session, json.answers, current_user)
+    return SusResult.of(response), 201 if created else 200

@@ -1,0 +1,329 @@
+"""API of the planning domain: studies, task scripts, participants and sessions, under the pages' rules.
+
+Reading follows `policy.can_view_study`; every change needs `policy.can_manage_study` (403 for a
+study the caller may see but not change, 404 for one hidden from them). Changes go through the same
+services as the pages, so refusals and their messages are the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user
+
+from usabtest import policy
+from usabtest.accounts.models import User
+from usabtest.api import ID, allow, bp, load, loads, page_of, reads, spec, writes
+from usabtest.core.errors import Conflict, InvalidInput
+from usabtest.core.schemas import PageQuery
+from usabtest.extensions import db
+from usabtest.planning import queries, services
+from usabtest.planning.models import Participant, Study, StudySession, Task
+from usabtest.planning.schemas import Participant as ParticipantOut
+from usabtest.planning.schemas import (
+    ParticipantCreate,
+    ParticipantPage,
+    ParticipantUpdate,
+    SessionCreate,
+    SessionUpdate,
+    StudyCreate,
+    StudyDetail,
+    StudyPage,
+    StudySessionPage,
+    StudySummary,
+    StudyUpdate,
+    TaskCreate,
+    TaskList,
+    TaskOrder,
+    TaskRemoval,
+    TaskUpdate,
+    script,
+)
+from usabtest.planning.schemas import StudySession as StudySessionOut
+from usabtest.planning.schemas import Task as TaskOut
+
+TAGS = ["planning"]
+MANAGERS_ONLY = "only the study's researchers and admins can change it"
+
+
+def visible_study(study_id: int) -> Study:
+    """The study, 404 when hidden from the caller."""
+    return load(Study, study_id, policy.can_view_study, "study")
+
+
+def managed_study(study_id: int) -> Study:
+    """The study, 404 when hidden, 403 when the caller may see but not change it."""
+    study = visible_study(study_id)
+    allow(policy.can_manage_study(current_user, study), MANAGERS_ONLY)
+    return study
+
+
+def managed_task(task_id: int) -> Task:
+    """A task of a study the caller manages."""
+    task = load(Task, task_id, lambda user, t: policy.can_view_study(user, t.study), "task")
+    allow(policy.can_manage_study(current_user, task.study), MANAGERS_ONLY)
+    return task
+
+
+def visible_participant(participant_id: int) -> Participant:
+    """A participant of a study the caller may see."""
+    return load(Participant, participant_id, lambda user, p: policy.can_view_study(user, p.study),
+                "participant")
+
+
+def managed_participant(participant_id: int) -> Participant:
+    """A participant of a study the caller manages."""
+    participant = visible_participant(participant_id)
+    allow(policy.can_manage_study(current_user, participant.study), MANAGERS_ONLY)
+    return participant
+
+
+def visible_session(session_id: int) -> StudySession:
+    """A session the caller may see."""
+    return load(StudySession, session_id, policy.can_view_session, "session")
+
+
+def managed_session(session_id: int) -> StudySession:
+    """A session the caller may reschedule and cancel."""
+    study_session = visible_session(session_id)
+    allow(policy.can_manage_session(current_user, study_session), MANAGERS_ONLY)
+    return study_session
+
+
+def _detail(study: Study) -> StudyDetail:
+    return StudyDetail.of(study, services.study_counts(study))
+
+
+def _task(task: Task) -> TaskOut:
+    return next(t for t in script(task.study) if t.id == task.id)
+
+
+def _participant(participant: Participant) -> ParticipantOut:
+    return ParticipantOut.of(participant, personal=policy.can_manage_study(current_user, participant.study))
+
+
+# --- studies -------------------------------------------------------------------------------------
+
+@bp.get("/studies")
+@spec.validate(query=PageQuery, resp=reads(StudyPage), tags=TAGS)
+def list_studies(query: PageQuery):
+    """Studies the caller may open, most recently changed first."""
+    return StudyPage(**page_of(queries.study_list_query(current_user), query, StudySummary.of))
+
+
+@bp.post("/studies")
+@spec.validate(json=StudyCreate, resp=writes({201: StudyDetail}, 403), tags=TAGS)
+def create_study(json: StudyCreate):
+    """Create a draft study owned by the caller (researchers and admins)."""
+    allow(policy.is_staff(current_user), "only researchers and admins can create studies")
+    study = services.create_study(current_user, organisation_name=json.client, title=json.title,
+                                  product=json.product, goals=json.goals, method=json.method)
+    return _detail(study), 201
+
+
+@bp.get(f"/studies/<{ID}:study_id>")
+@loads("study_id", visible_study, "study")
+@spec.validate(resp=reads(StudyDetail, 404), tags=TAGS)
+def get_study(study: Study):
+    """One study with its task script and progress."""
+    return _detail(study)
+
+
+@bp.patch(f"/studies/<{ID}:study_id>")
+@loads("study_id", managed_study, "study")
+@spec.validate(json=StudyUpdate, resp=writes(StudyDetail, 403, 404), tags=TAGS)
+def update_study(study: Study, json: StudyUpdate):
+    """Change a study's description, client or status (closing it stops new sessions)."""
+    current = {"client": study.organisation.name, "title": study.title, "product": study.product,
+               "goals": study.goals, "method": study.method, "status": study.status}
+    values = {**current, **json.changes()}
+    services.update_study(study, current_user, organisation_name=values.pop("client"), **values)
+    return _detail(study)
+
+
+# --- task script ----------------------------------------------------------------------------------
+
+@bp.get(f"/studies/<{ID}:study_id>/tasks")
+@loads("study_id", visible_study, "study")
+@spec.validate(resp=reads(TaskList, 404), tags=TAGS)
+def list_tasks(study: Study):
+    """The study's task script in order, then its archived tasks."""
+    return TaskList(items=script(study))
+
+
+@bp.post(f"/studies/<{ID}:study_id>/tasks")
+@loads("study_id", managed_study, "study")
+@spec.validate(json=TaskCreate, resp=writes({201: TaskOut}, 403, 404), tags=TAGS)
+def create_task(study: Study, json: TaskCreate):
+    """Append a task to the end of the script."""
+    task = services.add_task(study, current_user, **json.model_dump())
+    return _task(task), 201
+
+
+@bp.put(f"/studies/<{ID}:study_id>/tasks/order")
+@loads("study_id", managed_study, "study")
+@spec.validate(json=TaskOrder, resp=writes(TaskList, 403, 404), tags=TAGS)
+def reorder_tasks(study: Study, json: TaskOrder):
+    """Put the script in a new order: every task of the script, each once."""
+    services.reorder_tasks(study, json.task_ids, current_user)
+    return TaskList(items=script(study))
+
+
+@bp.patch(f"/tasks/<{ID}:task_id>")
+@loads("task_id", managed_task, "task")
+@spec.validate(json=TaskUpdate, resp=writes(TaskOut, 403, 404), tags=TAGS)
+def update_task(task: Task, json: TaskUpdate):
+    """Change a task's wording or time limit."""
+    current = {"title": task.title, "scenario": task.scenario, "success_criteria": task.success_criteria,
+               "time_limit_s": task.time_limit_s}
+    services.update_task(task, current_user, **{**current, **json.changes()})
+    return _task(task)
+
+
+@bp.delete(f"/tasks/<{ID}:task_id>")
+@loads("task_id", managed_task, "task")
+@spec.validate(resp=writes(TaskRemoval, 403, 404), tags=TAGS)
+def remove_task(task: Task):
+    """Delete a task, or archive it when attempts at it are recorded (its results stay)."""
+    before = _task(task)
+    result = services.remove_task(task, current_user)
+    return TaskRemoval(result=result, task=_task(task) if result == "archived" else before)
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/restore")
+@loads("task_id", managed_task, "task")
+@spec.validate(resp=writes(TaskOut, 403, 404, 409), tags=TAGS)
+def restore_task(task: Task):
+    """Put an archived task back at the end of the script."""
+    if not task.archived:
+        raise Conflict(f"task {task.id} is part of the script; only an archived task can be restored")
+    services.restore_task(task, current_user)
+    return _task(task)
+
+
+# --- participants ---------------------------------------------------------------------------------
+
+def _check_consent_pair(consent_date, consent_version) -> None:
+    if consent_version is not None and consent_date is None:
+        raise InvalidInput("Give the date the consent form was signed.", "consent_date")
+    if consent_date is not None and consent_version is None:
+        raise InvalidInput("Give the version of the consent form that was signed.", "consent_version")
+
+
+@bp.get(f"/studies/<{ID}:study_id>/participants")
+@loads("study_id", visible_study, "study")
+@spec.validate(query=PageQuery, resp=reads(ParticipantPage, 404), tags=TAGS)
+def list_participants(study: Study, query: PageQuery):
+    """The study's participants by pseudonym; personal details only for the study's managers."""
+    return ParticipantPage(**page_of(queries.study_participants_query(study), query, _participant))
+
+
+@bp.post(f"/studies/<{ID}:study_id>/participants")
+@loads("study_id", managed_study, "study")
+@spec.validate(json=ParticipantCreate, resp=writes({201: ParticipantOut}, 403, 404), tags=TAGS)
+def create_participant(study: Study, json: ParticipantCreate):
+    """Add a participant (and the consent they signed, if any); the pseudonym is assigned."""
+    _check_consent_pair(json.consent_date, json.consent_version)
+    participant = services.add_participant(study, current_user, **json.model_dump())
+    return _participant(participant), 201
+
+
+@bp.get(f"/participants/<{ID}:participant_id>")
+@loads("participant_id", visible_participant, "participant")
+@spec.validate(resp=reads(ParticipantOut, 404), tags=TAGS)
+def get_participant(participant: Participant):
+    """One participant; personal details only for the study's managers."""
+    return _participant(participant)
+
+
+@bp.patch(f"/participants/<{ID}:participant_id>")
+@loads("participant_id", managed_participant, "participant")
+@spec.validate(json=ParticipantUpdate, resp=writes(ParticipantOut, 403, 404, 409), tags=TAGS)
+def update_participant(participant: Participant, json: ParticipantUpdate):
+    """Change contact details or segments, or record another signed consent."""
+    if participant.erased:
+        raise Conflict(f"{participant.code} has been erased: their details cannot be changed")
+    changes = json.changes()
+    consent = {key: changes.pop(key, None) for key in ("consent_date", "consent_version")}
+    _check_consent_pair(**consent)
+    if changes:
+        personal = participant.personal
+        current = {"name": personal.name if personal else "", "email": personal.email if personal else None,
+                   "phone": personal.phone if personal else None, "segments": participant.segments}
+        services.update_participant(participant, current_user, **{**current, **changes})
+    if consent["consent_date"] is not None:
+        services.record_consent(participant, consent["consent_date"], consent["consent_version"],
+                                current_user)
+    return _participant(participant)
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+def _person(user_id: int, field: str) -> User:
+    # No visibility rule here: the scheduler itself refuses people who cannot take part.
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise InvalidInput(f"There is no user {user_id}.", field)
+    return user
+
+
+def _draft(study: Study, values: dict[str, Any]) -> services.SessionDraft:
+    """The scheduler's draft from API fields, people looked up by id."""
+    participant = db.session.get(Participant, values["participant"])
+    if participant is None or participant.study_id != study.id:
+        raise InvalidInput("Choose a participant of this study.", "participant")
+    return services.SessionDraft(
+        participant=participant, day=values["day"], at=values["time"], tz_name=values["timezone"],
+        duration_min=values["duration_min"], moderator=_person(values["moderator"], "moderator"),
+        observers=[_person(i, "observers") for i in dict.fromkeys(values["observers"])],
+        location=values["location"], video_link=values["video_link"],
+    )
+
+
+@bp.get(f"/studies/<{ID}:study_id>/sessions")
+@loads("study_id", visible_study, "study")
+@spec.validate(query=PageQuery, resp=reads(StudySessionPage, 404), tags=TAGS)
+def list_sessions(study: Study, query: PageQuery):
+    """The study's sessions in time order."""
+    return StudySessionPage(**page_of(queries.study_sessions_query(study), query, StudySessionOut.of))
+
+
+@bp.post(f"/studies/<{ID}:study_id>/sessions")
+@loads("study_id", managed_study, "study")
+@spec.validate(json=SessionCreate, resp=writes({201: StudySessionOut}, 403, 404, 409), tags=TAGS)
+def schedule_session(study: Study, json: SessionCreate):
+    """Schedule a session; double-bookings are refused (409) naming each clashing session."""
+    values = json.model_dump()
+    values["timezone"] = values["timezone"] or current_user.timezone
+    values["moderator"] = values["moderator"] or current_user.id
+    study_session = services.schedule_session(study, _draft(study, values), current_user)
+    return StudySessionOut.of(study_session), 201
+
+
+@bp.get(f"/sessions/<{ID}:session_id>")
+@loads("session_id", visible_session, "study_session")
+@spec.validate(resp=reads(StudySessionOut, 404), tags=TAGS)
+def get_session(study_session: StudySession):
+    """One session."""
+    return StudySessionOut.of(study_session)
+
+
+@bp.patch(f"/sessions/<{ID}:session_id>")
+@loads("session_id", managed_session, "study_session")
+@spec.validate(json=SessionUpdate, resp=writes(StudySessionOut, 403, 404, 409), tags=TAGS)
+def reschedule_session(study_session: StudySession, json: SessionUpdate):
+    """Move or re-staff a scheduled session; calendars get the change, with the same rules as scheduling."""
+    current = services.draft_from_session(study_session)
+    current["time"] = current.pop("at")
+    values = {**current, **json.changes()}
+    services.reschedule_session(study_session, _draft(study_session.study, values), current_user)
+    return StudySessionOut.of(study_session)
+
+
+@bp.post(f"/sessions/<{ID}:session_id>/cancel")
+@loads("session_id", managed_session, "study_session")
+@spec.validate(resp=writes(StudySessionOut, 403, 404, 409), tags=TAGS)
+def cancel_session(study_session: StudySession):
+    """Cancel a scheduled session and tell everyone's calendar."""
+    services.cancel_session(study_session, current_user)
+    return StudySessionOut.of(study_session)

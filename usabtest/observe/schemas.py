@@ -1,0 +1,153 @@
+"""API models of the live console: notes, session and task flow, SUS answers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import Field
+
+from usabtest.accounts.schemas import UserRef
+from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, QueryModel, UtcDateTime, text
+from usabtest.observe import models, sus
+from usabtest.observe.models import Outcome
+from usabtest.planning.models import SessionStatus
+
+MAX_BODY = 10_000
+MAX_TAGS = 20
+MAX_ELAPSED_MS = 7 * 24 * 3600 * 1000
+MAX_ERRORS = 1000
+MAX_CURSOR = 2**63 - 1
+
+NoteBody = text(MAX_BODY, min_length=1)
+Tag = text(50, min_length=1)
+Severity = Annotated[int, Field(ge=0, le=4, description="0 (not a problem) to 4 (catastrophe)")]
+ElapsedMs = Annotated[int, Field(ge=0, le=MAX_ELAPSED_MS, description="Time since the session started")]
+SusAnswer = Annotated[int, Field(ge=1, le=5)]
+
+
+class NoteCreate(InputModel):
+    """A note; resending one with the same `id` is harmless."""
+
+    id: uuid.UUID = Field(description="Chosen by the client")
+    body: NoteBody
+    task_id: Id | None = Field(None, description="A task of the session's study; null for none; "
+                                                 "left out: the task running when the note arrives")
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS,
+                            description="problem, quote, positive, idea, bug or one of the study's tags")
+    severity: Severity | None = None
+    elapsed_ms: ElapsedMs | None = Field(None, description="Left out or null: computed by the server")
+
+
+class NoteUpdate(ChangeModel):
+    """Changes to your own note: any of body, tags, severity, task."""
+
+    body: NoteBody = None
+    task_id: Id | None = None
+    tags: list[Tag] = Field(None, max_length=MAX_TAGS)
+    severity: Severity | None = None
+
+
+class Note(OutputModel):
+    """A note as the API and the live stream show it; a deleted note keeps no text."""
+
+    id: uuid.UUID = Field(description="The client's UUID")
+    seq: int = Field(description="Server order of creation")
+    session_id: int
+    task_id: int | None
+    author: UserRef
+    body: str = Field(description="Empty for a deleted note")
+    tags: list[str]
+    severity: Severity | None
+    elapsed_ms: int
+    created_at: UtcDateTime
+    edited_at: UtcDateTime | None
+    deleted: bool
+
+    @classmethod
+    def of(cls, note: models.Note) -> Note:
+        """`note` as clients see it."""
+        deleted = note.deleted_at is not None
+        return cls(
+            id=note.client_uuid, seq=note.id, session_id=note.session_id, task_id=note.task_id,
+            author=UserRef.model_validate(note.author), body="" if deleted else note.body,
+            tags=[] if deleted else list(note.tags or []), severity=None if deleted else note.severity,
+            elapsed_ms=note.elapsed_ms, created_at=note.created_at, edited_at=note.edited_at,
+            deleted=deleted,
+        )
+
+
+class NotesQuery(QueryModel):
+    """`?after=`: only what changed after this event cursor (0 or left out: every live note)."""
+
+    after: int = Field(0, ge=0, le=MAX_CURSOR, description="An event id, e.g. a previous `cursor`")
+
+
+class NoteList(OutputModel):
+    """Notes and the cursor to ask for later changes."""
+
+    items: list[Note]
+    cursor: int = Field(description="Pass as `after` to get later changes")
+
+
+class TaskEnd(InputModel):
+    """How the running task ended."""
+
+    outcome: Outcome
+    errors: int | None = Field(0, ge=0, le=MAX_ERRORS, description="Errors counted; null means 0")
+    seq: int | None = Field(None, ge=1, le=7, description="Single Ease Question answer; null when not asked")
+
+
+class TaskAttempt(OutputModel):
+    """One task attempt of a session."""
+
+    task_id: int
+    started_at: UtcDateTime
+    ended_at: UtcDateTime | None
+    outcome: Outcome | None
+    errors: int | None
+    seq: int | None
+
+    @classmethod
+    def of(cls, attempt: models.TaskAttempt) -> TaskAttempt:
+        """`attempt` for the API."""
+        return cls(task_id=attempt.task_id, started_at=attempt.started_at, ended_at=attempt.ended_at,
+                   outcome=attempt.outcome, errors=attempt.error_count, seq=attempt.seq)
+
+
+class SessionLiveState(OutputModel):
+    """Status, clock and task attempts of a session: what a console needs to redraw."""
+
+    id: int
+    status: SessionStatus
+    started_at: UtcDateTime | None
+    ended_at: UtcDateTime | None
+    current_task_id: int | None
+    attempts: list[TaskAttempt]
+
+
+class SusAnswers(InputModel):
+    """The participant's ten SUS answers, 1 (strongly disagree) to 5 (strongly agree), in order."""
+
+    answers: list[SusAnswer] = Field(min_length=len(sus.STATEMENTS), max_length=len(sus.STATEMENTS))
+
+
+class SusResult(OutputModel):
+    """A session's SUS answers with their 0-100 score."""
+
+    session_id: int
+    answers: list[int]
+    score: float
+    updated_at: UtcDateTime
+
+    @classmethod
+    def of(cls, response: models.SusResponse) -> SusResult:
+        """`response` with its score."""
+        return cls(session_id=response.session_id, answers=list(response.answers),
+                   score=sus.score(response.answers), updated_at=response.updated_at)
+
+
+class ScreenLink(OutputModel):
+    """The participant screen's secret link."""
+
+    url: str

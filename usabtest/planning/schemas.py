@@ -1,0 +1,336 @@
+"""API models of the planning domain: studies, their task script, participants and sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+
+from usabtest.accounts.schemas import UserRef
+from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, Page, UtcDateTime, text
+from usabtest.planning import models, scheduling
+from usabtest.planning.models import SessionStatus, StudyMethod, StudyStatus
+
+Title = text(200, min_length=1)
+ShortText = text(200)
+LongText = text(5000)
+Phone = text(50)
+FormVersion = text(50)
+SegmentName = text(50, min_length=1)
+SegmentValue = text(200, min_length=1)
+Location = text(500)
+Email = Annotated[EmailStr, Field(max_length=254)]
+VideoLink = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^(https?://[^\s/?#]+[^\s]*)?$"),
+    Field(description="A full link starting with https://, or empty"),
+]
+MAX_TIME_LIMIT_S = 240 * 60
+MAX_OBSERVERS = 50
+
+
+def _known_zone(name: str) -> str:
+    try:
+        scheduling.zone_or_error(name)
+    except scheduling.SchedulingError as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
+TimeZoneName = Annotated[
+    str, Field(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/London"),
+    AfterValidator(_known_zone),
+]
+
+
+# --- studies -------------------------------------------------------------------------------------
+
+class StudyCreate(InputModel):
+    """A new study (it starts as a draft)."""
+
+    title: Title
+    client: Title = Field(description="The client organisation's name; matched ignoring case and "
+                                      "spaces, created when new")
+    product: ShortText = ""
+    goals: LongText = ""
+    method: StudyMethod = StudyMethod.IN_PERSON
+
+
+class StudyUpdate(ChangeModel):
+    """Changes to a study's description, client or status."""
+
+    title: Title = None
+    client: Title = None
+    product: ShortText = None
+    goals: LongText = None
+    method: StudyMethod = None
+    status: StudyStatus = None
+
+
+class StudySummary(OutputModel):
+    """A study's summary fields."""
+
+    id: int
+    title: str
+    client: str
+    product: str
+    method: StudyMethod
+    status: StudyStatus
+    owner: UserRef
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+    @classmethod
+    def of(cls, study: models.Study) -> StudySummary:
+        """Summarise `study`."""
+        return cls(**_summary(study))
+
+
+def _summary(study: models.Study) -> dict[str, Any]:
+    return {"id": study.id, "title": study.title, "client": study.organisation.name,
+            "product": study.product, "method": study.method, "status": study.status,
+            "owner": UserRef.model_validate(study.owner), "created_at": study.created_at,
+            "updated_at": study.updated_at}
+
+
+class StudyPage(Page[StudySummary]):
+    """A page of studies."""
+
+
+class Task(OutputModel):
+    """One task of a study's script."""
+
+    id: int
+    position: int | None = Field(description="Place in the script, from 1; null when archived")
+    title: str
+    scenario: str
+    success_criteria: str
+    time_limit_s: int | None
+    archived: bool
+
+    @classmethod
+    def of(cls, task: models.Task, position: int | None = None) -> Task:
+        """`task` at `position` of the script."""
+        return cls(id=task.id, position=None if task.archived else position, title=task.title,
+                   scenario=task.scenario, success_criteria=task.success_criteria,
+                   time_limit_s=task.time_limit_s, archived=task.archived)
+
+
+def script(study: models.Study) -> list[Task]:
+    """The study's tasks in script order, then the archived ones."""
+    ordered = sorted(study.tasks, key=lambda t: (t.archived, t.position, t.id))
+    active = [t for t in ordered if not t.archived]
+    return [Task.of(t, i + 1) for i, t in enumerate(active)] + [Task.of(t) for t in ordered if t.archived]
+
+
+class StudyCounts(OutputModel):
+    """Progress of a study."""
+
+    tasks: int
+    participants: int
+    consented: int
+    sessions_planned: int
+    sessions_done: int
+    sessions_no_show: int
+    sessions_cancelled: int
+
+
+class StudyDetail(StudySummary):
+    """A study with its goals, task script and progress."""
+
+    goals: str
+    tasks: list[Task] = Field(description="The script in order, without archived tasks")
+    archived_tasks: list[Task]
+    counts: StudyCounts
+
+    @classmethod
+    def of(cls, study: models.Study, counts: dict[str, int]) -> StudyDetail:  # type: ignore[override]
+        """`study` with the counts of `planning.services.study_counts`."""
+        tasks = script(study)
+        return cls(
+            **_summary(study), goals=study.goals,
+            tasks=[t for t in tasks if not t.archived], archived_tasks=[t for t in tasks if t.archived],
+            counts=StudyCounts(
+                tasks=counts["tasks"], participants=counts["participants"], consented=counts["consented"],
+                sessions_planned=counts["scheduled"] + counts["in_progress"],
+                sessions_done=counts["completed"], sessions_no_show=counts["no_show"],
+                sessions_cancelled=counts["cancelled"],
+            ),
+        )
+
+
+# --- task script ----------------------------------------------------------------------------------
+
+class TaskCreate(InputModel):
+    """A task appended to the end of the script."""
+
+    title: Title
+    scenario: LongText = Field("", description="Read to the participant")
+    success_criteria: LongText = ""
+    time_limit_s: int | None = Field(None, ge=1, le=MAX_TIME_LIMIT_S)
+
+
+class TaskUpdate(ChangeModel):
+    """Changes to a task's wording or time limit (null removes the limit)."""
+
+    title: Title = None
+    scenario: LongText = None
+    success_criteria: LongText = None
+    time_limit_s: int | None = Field(None, ge=1, le=MAX_TIME_LIMIT_S)
+
+
+class TaskOrder(InputModel):
+    """The script's new order: every task of the script, each once, archived tasks left out."""
+
+    task_ids: list[Id] = Field(max_length=500)
+
+
+class TaskList(OutputModel):
+    """A study's tasks in script order, then the archived ones."""
+
+    items: list[Task]
+
+
+class TaskRemoval(OutputModel):
+    """What removing a task did: deleted, or archived because attempts at it are recorded."""
+
+    result: Literal["deleted", "archived"]
+    task: Task
+
+
+# --- participants ---------------------------------------------------------------------------------
+
+class ParticipantCreate(InputModel):
+    """A new participant; the pseudonym (P01, P02, ...) is assigned by the server."""
+
+    name: Title
+    email: Email | None = None
+    phone: Phone | None = None
+    segments: dict[SegmentName, SegmentValue] = Field(default_factory=dict, max_length=50,
+                                                      description="Attributes such as age band")
+    consent_date: dt.date | None = Field(None, description="When the consent form was signed")
+    consent_version: FormVersion | None = Field(None, description="Version of the signed form")
+
+
+class ParticipantUpdate(ChangeModel):
+    """Changes to contact details and segments; a consent date and version add a signed consent."""
+
+    name: Title = None
+    email: Email | None = None
+    phone: Phone | None = None
+    segments: dict[SegmentName, SegmentValue] = Field(None, max_length=50)
+    consent_date: dt.date = None
+    consent_version: FormVersion = None
+
+
+class Consent(OutputModel):
+    """A signed consent form."""
+
+    consented_on: dt.date
+    form_version: str
+
+
+class PersonalDetails(OutputModel):
+    """Name and contact details: shown only to the researchers who manage the study."""
+
+    name: str
+    email: str | None
+    phone: str | None
+
+
+class Participant(OutputModel):
+    """A participant, known by a pseudonym; personal details only for the study's managers."""
+
+    id: int
+    study_id: int
+    code: str
+    has_consent: bool
+    erased: bool
+    segments: dict[str, str]
+    consents: list[Consent]
+    personal: PersonalDetails | None = Field(
+        description="Null unless you manage the study (or the participant was erased)"
+    )
+
+    @classmethod
+    def of(cls, participant: models.Participant, *, personal: bool) -> Participant:
+        """`participant`, with personal details when `personal` is true."""
+        details = participant.personal if personal else None
+        return cls(
+            id=participant.id, study_id=participant.study_id, code=participant.code,
+            has_consent=participant.has_consent, erased=participant.erased,
+            segments=dict(participant.segments or {}),
+            consents=[Consent.model_validate(c) for c in participant.consents],
+            personal=PersonalDetails.model_validate(details) if details is not None else None,
+        )
+
+
+class ParticipantPage(Page[Participant]):
+    """A page of participants."""
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+class SessionCreate(InputModel):
+    """A session to schedule: local date and time in `timezone`, people by id, a place or a link."""
+
+    participant: Id = Field(description="A participant of this study")
+    day: dt.date
+    time: dt.time = Field(description="Start time on the wall clock of `timezone`")
+    timezone: TimeZoneName | None = Field(None, description="Default: your own time zone")
+    duration_min: int = Field(60, ge=scheduling.MIN_DURATION_MIN, le=scheduling.MAX_DURATION_MIN)
+    moderator: Id | None = Field(None, description="A user id; default: you")
+    observers: list[Id] = Field(default_factory=list, max_length=MAX_OBSERVERS, description="User ids")
+    location: Location = ""
+    video_link: VideoLink = ""
+
+
+class SessionUpdate(ChangeModel):
+    """Changes to a scheduled session; fields left out keep their current value."""
+
+    participant: Id = None
+    day: dt.date = None
+    time: dt.time = None
+    timezone: TimeZoneName = None
+    duration_min: int = Field(None, ge=scheduling.MIN_DURATION_MIN, le=scheduling.MAX_DURATION_MIN)
+    moderator: Id = None
+    observers: list[Id] = Field(None, max_length=MAX_OBSERVERS)
+    location: Location = None
+    video_link: VideoLink = None
+
+
+class ParticipantRef(OutputModel):
+    """A participant as sessions show them: pseudonym only."""
+
+    id: int
+    code: str
+    has_consent: bool
+
+
+class StudySession(OutputModel):
+    """A session as the team sees it: pseudonym only, never the participant's personal details."""
+
+    id: int
+    study_id: int
+    participant: ParticipantRef
+    starts_at: UtcDateTime
+    ends_at: UtcDateTime
+    timezone: str = Field(description="The zone it was scheduled in, so the time told can be shown")
+    duration_min: int
+    status: SessionStatus
+    moderator: UserRef
+    observers: list[UserRef]
+    location: str
+    video_link: str
+    ics_uid: str = Field(description="Calendar identity: never changes")
+    ics_sequence: int = Field(description="Calendar revision: rises on every reschedule and cancellation")
+
+    @classmethod
+    def of(cls, study_session: models.StudySession) -> StudySession:
+        """`study_session` for the API."""
+        return cls.model_validate(study_session)
+
+
+class StudySessionPage(Page[StudySession]):
+    """A page of sessions."""
