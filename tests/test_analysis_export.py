@@ -65,7 +65,7 @@ def test_study_exports_round_trip_and_neutralise(db, client, login, make_study, 
     row = dict(zip(notes[0], notes[1], strict=True))
     assert row["note"] == "'" + body
     assert (row["participant"], row["elapsed"], row["tags"], row["findings"]) == (
-        "P01", "02:05", "'@mention; nav", "'+Plus title")
+        "P01", "2:05", "'@mention; nav", "'+Plus title")
 
     attempts = dict(zip(*export("attempts"), strict=True))
     assert (attempts["outcome"], attempts["errors"], attempts["seq"]) == ("assisted", "2", "4")

@@ -121,7 +121,7 @@ def test_findings_rank_by_severity_then_frequency_unless_ordered_by_hand(
     assert findings[1].frequency_text == "3 of 4 participants"
     assert findings[2].tasks[0].number == 2
     evidence = findings[0].evidence[0]
-    assert evidence.attribution == "P04, task 2, 04:04"
+    assert evidence.attribution == "P04, task 2, 4:04"
 
     minor_rare.position = 0
     major_rare.position = 1

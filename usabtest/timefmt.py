@@ -1,4 +1,4 @@
-"""Showing UTC times in a person's own time zone. Pure: no Flask."""
+"""Showing times: UTC in a person's own time zone, and clock-style durations. Pure: no Flask."""
 
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,3 +25,20 @@ def format_local(value: datetime | None, tz_name: str | None, fmt: str = "%a %d 
         return ""
     local = to_zone(value, tz_name)
     return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+def format_clock(seconds: float) -> str:
+    """A duration rounded to whole seconds: "M:SS" under an hour, "H:MM:SS" from an hour up."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_elapsed(elapsed_ms: float | None) -> str:
+    """Time into a session, the way every page, export and report shows it ("4:05", "1:05:00").
+
+    Cut to the whole second, not rounded, so it agrees with the console's running clock; the
+    console's `static/js/observe/format.js` follows the same rule and is tested against this one.
+    """
+    return format_clock(max(0, int(elapsed_ms or 0)) // 1000)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from usabtest.timefmt import format_clock
+
 WIDTH = 640
 LABEL_W = 170
 RIGHT_PAD = 70
@@ -113,11 +115,6 @@ def _percent(value: float) -> str:
     return f"{round(value * 100):d}%"
 
 
-def _clock(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}:{rest:02d}"
-
-
 def completion_chart(rows: Sequence[ChartRow], chart_id: str = "completion") -> str:
     """Completion rate per task (0-1) as bars with adjusted-Wald whiskers."""
     ticks = [0.0, 0.25, 0.5, 0.75, 1.0]
@@ -129,7 +126,7 @@ def time_chart(rows: Sequence[ChartRow], chart_id: str = "time") -> str:
     """Geometric mean time of successful attempts per task (seconds) with interval whiskers."""
     highest = max((r.high if r.high is not None else r.value or 0.0) for r in rows) if rows else 0.0
     return _bar_chart(chart_id, "Time on task (successful attempts) with 95% intervals", rows,
-                      nice_ticks(highest or 60.0), _clock, "no successful attempts")
+                      nice_ticks(highest or 60.0), format_clock, "no successful attempts")
 
 
 def _sus_bins(scores: Sequence[float]) -> list[int]:

@@ -25,13 +25,15 @@ Public API (everything returns frozen dataclasses; nothing here needs a request,
     of those whose notes back the finding), ``frequency`` (that count), ``participants_observed``,
     ``evidence`` (``EvidenceNote``: ``note_id``, ``body``, ``tags``, ``severity``, ``participant_id``,
     ``participant_code``, ``session_id``, ``task_id``, ``task_number``, ``task_title``, ``elapsed_ms``,
-    ``created_at``; properties ``elapsed_text`` "mm:ss" and ``attribution`` "P03, task 2, 12:41"),
+    ``created_at``; properties ``elapsed_text`` ("12:41", "1:05:00": ``timefmt.format_elapsed``) and
+    ``attribution`` "P03, task 2, 12:41"),
     ``screenshots`` (``ScreenshotInfo``: ``id``, ``filename``, ``content_type``, ``width``, ``height``,
     ``caption``, ``data`` bytes only when asked for); properties ``frequency_rate`` and
     ``frequency_text`` ("2 of 5 participants").
 - ``rainbow_matrix(study_id) -> RainbowMatrix``: ``participants`` (columns, ``ParticipantRef``) and
   ``rows`` (``MatrixRow``: ``finding``, ``cells`` (``MatrixCell``: ``participant``, ``notes``), ``total``).
-- Formatting helpers shared with the report: ``format_percent``, ``format_seconds``, ``format_elapsed``.
+- Formatting helpers shared with the report: ``format_percent``, ``format_seconds``, and ``format_elapsed``
+  (re-exported from ``usabtest.timefmt``, the one definition of the session-time format).
 
 Definitions, chosen to match common usability practice (Sauro & Lewis 2016):
 - Sessions observed are those completed or in progress; cancelled, no-show and merely scheduled
@@ -62,6 +64,7 @@ from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, findi
 from usabtest.extensions import db
 from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
 from usabtest.planning.models import Participant, SessionStatus, StudySession, Task
+from usabtest.timefmt import format_clock, format_elapsed
 
 OBSERVED_STATUSES = (SessionStatus.COMPLETED, SessionStatus.IN_PROGRESS)
 DASH = "–"
@@ -74,18 +77,7 @@ def format_percent(value: float | None) -> str:
 
 def format_seconds(value: float | None) -> str:
     """Seconds as m:ss, or h:mm:ss from an hour up; None -> an en dash."""
-    if value is None:
-        return DASH
-    total = round(value)
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-def format_elapsed(elapsed_ms: int) -> str:
-    """Milliseconds since the session started as mm:ss (minutes keep counting past 59)."""
-    minutes, seconds = divmod(max(0, elapsed_ms) // 1000, 60)
-    return f"{minutes:02d}:{seconds:02d}"
+    return DASH if value is None else format_clock(value)
 
 
 @dataclass(frozen=True)
@@ -369,7 +361,7 @@ class EvidenceNote:
 
     @property
     def elapsed_text(self) -> str:
-        """Time into the session as mm:ss."""
+        """Time into the session, e.g. "12:41" or "1:05:00"."""
         return format_elapsed(self.elapsed_ms)
 
     @property

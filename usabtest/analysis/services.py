@@ -19,6 +19,7 @@ from usabtest.core import audit
 from usabtest.extensions import db
 from usabtest.observe.models import Note, SusResponse, TaskAttempt
 from usabtest.planning.models import Participant, StudySession, Task
+from usabtest.timefmt import format_elapsed
 
 NOTES_PER_PAGE = 200
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
@@ -72,8 +73,8 @@ class NoteRow:
 
     @property
     def elapsed_text(self) -> str:
-        """Time into the session as mm:ss."""
-        return results.format_elapsed(self.elapsed_ms)
+        """Time into the session, e.g. "12:41" or "1:05:00" (the console's format)."""
+        return format_elapsed(self.elapsed_ms)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -13,6 +11,7 @@ from flask import (
     make_response,
     redirect,
     render_template,
+    request,
     send_from_directory,
     url_for,
 )
@@ -22,9 +21,9 @@ from usabtest import paths, policy
 from usabtest.accounts.forms import ConfirmForm
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.observe import services, sus
+from usabtest.observe import schemas, services, sus
 from usabtest.observe.forms import SusForm
-from usabtest.observe.models import SusResponse, TaskAttempt
+from usabtest.observe.models import Outcome, SusResponse, TaskAttempt
 from usabtest.planning.models import SessionStatus, StudySession, Task
 
 bp = Blueprint("observe", __name__)
@@ -71,6 +70,38 @@ def _tag_shortcuts(tags: list[str]) -> list[dict]:
     return out
 
 
+def _console_config(study_session: StudySession, tasks: list[Task], running: TaskAttempt | None) -> dict:
+    """What the console's script needs, built from the server's own constants (never copied into JS).
+
+    The severity labels belong to analysis; the template adds them from its shared global.
+    """
+    can_run = policy.can_run_session(current_user, study_session)
+    root = request.script_root
+    return {
+        "sessionId": study_session.id,
+        "userId": current_user.id,
+        "userName": current_user.name,
+        "status": study_session.status.value,
+        "startedAt": study_session.started_at.isoformat() if study_session.started_at else None,
+        "endedAt": study_session.ended_at.isoformat() if study_session.ended_at else None,
+        "serverNow": utcnow().isoformat(),
+        "canRun": can_run,
+        "currentTaskId": running.task_id if running else None,
+        "tasks": {t.id: {"title": t.title, "position": i + 1} for i, t in enumerate(tasks)},
+        "tags": _tag_shortcuts(services.allowed_tags(study_session.study)),
+        "limits": {"noteBody": schemas.MAX_BODY, "noteTags": schemas.MAX_TAGS, "errors": schemas.MAX_ERRORS},
+        "labels": {
+            "outcome": {outcome.value: outcome.label for outcome in Outcome},
+            "status": {status.value: status.label for status in SessionStatus},
+        },
+        "api": f"{root}/api/v1/sessions/{study_session.id}",
+        "csrfUrl": f"{root}/api/v1/csrf",
+        "staticPath": url_for("static", filename=""),
+        "serviceWorker": url_for("observe.service_worker"),
+        "serviceWorkerScope": f"{root}/sessions/",
+    }
+
+
 @bp.get("/sessions/<int:session_id>/observe")
 @login_required
 def console(session_id: int):
@@ -81,25 +112,11 @@ def console(session_id: int):
     running = next((a for a in attempts.values() if a.ended_at is None), None)
     sus_done = db.session.scalar(
         sa.select(sa.func.count()).select_from(SusResponse).where(SusResponse.session_id == session_id))
-    config = {
-        "sessionId": study_session.id,
-        "userId": current_user.id,
-        "userName": current_user.name,
-        "status": study_session.status.value,
-        "startedAt": study_session.started_at.isoformat() if study_session.started_at else None,
-        "endedAt": study_session.ended_at.isoformat() if study_session.ended_at else None,
-        "serverNow": utcnow().isoformat(),
-        "canRun": policy.can_run_session(current_user, study_session),
-        "currentTaskId": running.task_id if running else None,
-        "tasks": {t.id: {"title": t.title, "position": i + 1} for i, t in enumerate(tasks)},
-        "loginUrl": url_for("accounts.login"),
-        "susUrl": url_for("observe.sus_form", session_id=session_id),
-    }
+    config = _console_config(study_session, tasks, running)
     response = make_response(render_template(
         "observe/console.html", study_session=study_session, study=study_session.study, tasks=tasks,
-        attempts=attempts, running=running, tags=_tag_shortcuts(services.allowed_tags(study_session.study)),
-        config_json=json.dumps(config), can_run=config["canRun"], sus_done=bool(sus_done),
-        screen_form=ConfirmForm(prefix="screen"),
+        attempts=attempts, running=running, tags=config["tags"], config=config, can_run=config["canRun"],
+        sus_done=bool(sus_done), screen_form=ConfirmForm(prefix="screen"),
     ))
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -13,6 +13,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from usabtest.analysis.metrics import SUS_GRADES
 from usabtest.reports import fonts
 from usabtest.reports.document import SusSummary, TaskSection
+from usabtest.timefmt import format_clock
 
 INK = colors.HexColor("#1f2933")
 MUTED = colors.HexColor("#616e7c")
@@ -56,10 +57,7 @@ def fit_text(text: str, width: float, size: float = LABEL_SIZE, font: str = font
 
 def format_seconds(seconds: float) -> str:
     """Seconds as m:ss (or h:mm:ss), the way the results page shows times."""
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return format_clock(seconds)
 
 
 TIME_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)

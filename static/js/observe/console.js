@@ -1,0 +1,419 @@
+/* The live observation console: session clock, moderator controls, note input, keyboard shortcuts.
+ *
+ * Its settings, labels and limits come from the server in the page's #console-config JSON block.
+ * Notes go through the queue (queue.js) so none is ever lost; everything the team does arrives through
+ * one event stream (stream.js) and is drawn in the live log (log.js).
+ */
+
+import { Api } from "./api.js";
+import { counted, formatCount, formatElapsed, newUuid, sentence } from "./format.js";
+import { LiveLog, outcomeParts } from "./log.js";
+import { NoteQueue } from "./queue.js";
+import { EventStream } from "./stream.js";
+
+const CONNECTION_TEXT = {
+  connecting: () => "Connecting…",
+  live: () => "Live",
+  reconnecting: () => (navigator.onLine === false ? "Offline – reconnecting…" : "Reconnecting…"),
+  disconnected: () => "Disconnected",
+};
+const CONNECTION_CLASS = { connecting: "connecting", live: "live", reconnecting: "reconnecting",
+  disconnected: "offline" };
+const OFFLINE_CACHE = "usabtest-console-v1";
+
+function $(id) { return document.getElementById(id); }
+
+/** Everything the console keeps about the session between events. */
+class SessionState {
+  constructor(cfg) {
+    this.status = cfg.status;
+    this.startedAt = cfg.startedAt ? Date.parse(cfg.startedAt) : null;
+    this.endedAt = cfg.endedAt ? Date.parse(cfg.endedAt) : null;
+    this.clockOffset = Date.parse(cfg.serverNow) - Date.now();
+    this.currentTaskId = cfg.currentTaskId;
+  }
+
+  /** Milliseconds into the session by the server's clock (frozen once it ended). */
+  elapsedNow() {
+    if (!this.startedAt) { return 0; }
+    return Math.max(0, (this.endedAt || Date.now() + this.clockOffset) - this.startedAt);
+  }
+}
+
+/** Alt-key shortcuts from the server's tag list: "P" is Alt+P, "Shift+1" is Alt+Shift+1. */
+function shortcutKey(event) {
+  const match = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(event.code);
+  if (!match) { return null; }
+  return (event.shiftKey ? "Shift+" : "") + (match[1] || match[2]);
+}
+
+class Console {
+  constructor(root, cfg) {
+    this.root = root;
+    this.cfg = cfg;
+    this.state = new SessionState(cfg);
+    const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+    this.api = new Api({ base: cfg.api, csrfUrl: cfg.csrfUrl, csrfToken: csrfMeta ? csrfMeta.content : "" });
+    this.queue = new NoteQueue({ api: this.api, sessionId: cfg.sessionId, userId: cfg.userId });
+    this.log = new LiveLog({ list: $("log"), config: cfg, queue: this.queue });
+    this.stream = new EventStream({
+      url: `${cfg.api}/stream`, api: this.api,
+      onEvent: (event) => this.applyEvent(event),
+      onState: (kind) => this.setConnection(kind),
+    });
+    this.tagKeys = new Map(cfg.tags.filter((t) => t.key).map((t) => [t.key, t.tag]));
+    this.severities = Object.keys(cfg.severityLabels);
+  }
+
+  start() {
+    this.wire();
+    this.log.renderAllNotes();
+    this.showQueueStatus();
+    this.refreshControls();
+    this.tickClock();
+    window.setInterval(() => this.tickClock(), 1000);
+    // Picks up retries that fell due, and notices the sign-in coming back.
+    window.setInterval(() => { if (this.api.signedOut) { this.api.refreshCsrf(); } else { this.queue.flush(); } }, 1000);
+    this.stream.connect();
+    this.queue.flush();
+    this.prepareOffline();
+  }
+
+  /* ---------- status lines ---------- */
+
+  tickClock() { $("session-clock").textContent = formatElapsed(this.state.elapsedNow()); }
+
+  setConnection(kind) {
+    const node = $("connection");
+    node.className = `conn conn-${CONNECTION_CLASS[kind]}`;
+    const text = CONNECTION_TEXT[kind]();
+    if (node.textContent !== text) { node.textContent = text; }
+  }
+
+  showQueueStatus() {
+    const { pending, failed } = this.queue.counts();
+    const parts = [];
+    if (pending) { parts.push(`${counted(pending, "change", "changes")} waiting to be sent`); }
+    if (failed) { parts.push(`${failed} not accepted by the server (see below)`); }
+    let text = parts.join("; ");
+    if (this.queue.inMemoryOnly) {
+      text = `This browser cannot store notes offline; keep this tab open until they are sent. ${text}`.trim();
+    }
+    if ($("queue-status").textContent !== text) { $("queue-status").textContent = text; }
+  }
+
+  /* ---------- session and task state ---------- */
+
+  applyEvent(event) {
+    if (event.note) {
+      this.log.noteSaved(event.note);
+      this.showQueueStatus();
+      return;
+    }
+    const state = this.state;
+    if (event.kind === "session.started") {
+      state.status = "in_progress";
+      state.startedAt = Date.parse(event.started_at);
+    } else if (event.kind === "session.ended") {
+      state.status = "completed";
+      state.endedAt = Date.parse(event.ended_at);
+    } else if (event.kind === "task.started") {
+      state.currentTaskId = event.task.id;
+      this.setTaskState(event.task.id, "running", "Running");
+    } else if (event.kind === "task.ended") {
+      if (state.currentTaskId === event.task.id) { state.currentTaskId = null; }
+      this.setTaskState(event.task.id, "done", outcomeParts(event, this.cfg.labels.outcome).join(" · "));
+    }
+    this.log.renderEvent(event);
+    this.refreshControls();
+  }
+
+  setTaskState(taskId, value, text) {
+    const li = document.querySelector(`#task-list [data-task-id="${taskId}"]`);
+    if (!li) { return; }
+    li.dataset.state = value;
+    li.querySelector('[data-role="state"]').textContent = text;
+  }
+
+  currentTaskText() {
+    const id = this.state.currentTaskId;
+    return `${this.log.taskLabel(id)}: ${this.cfg.tasks[id].title}`;
+  }
+
+  refreshControls() {
+    const state = this.state;
+    const status = $("session-status");
+    status.className = `status status-${state.status}`;
+    status.textContent = this.cfg.labels.status[state.status] || state.status;
+    document.querySelectorAll("#task-list .task").forEach((li) => {
+      const current = Number(li.dataset.taskId) === state.currentTaskId;
+      li.classList.toggle("current", current);
+      if (current) { li.setAttribute("aria-current", "step"); } else { li.removeAttribute("aria-current"); }
+      const start = li.querySelector('[data-action="start-task"]');
+      if (start) {
+        start.hidden = li.dataset.state !== "todo";
+        start.disabled = state.status !== "in_progress" || state.currentTaskId !== null;
+      }
+    });
+    $("note-task").textContent = state.currentTaskId !== null
+      ? `New notes go to ${this.currentTaskText()}.` : "No task running.";
+    if (!this.cfg.canRun) { return; }
+    $("start-session").hidden = state.status !== "scheduled";
+    $("end-session").hidden = state.status !== "in_progress";
+    $("sus-link").hidden = state.status !== "completed";
+    const screenForm = $("screen-form");
+    if (screenForm) { screenForm.hidden = state.status !== "scheduled" && state.status !== "in_progress"; }
+    const form = $("end-task-form");
+    const wasHidden = form.hidden;
+    form.hidden = state.currentTaskId === null;
+    if (state.currentTaskId !== null) {
+      $("end-task-name").textContent = this.currentTaskText();
+      if (wasHidden) { form.reset(); }
+    }
+  }
+
+  /* ---------- moderator controls ---------- */
+
+  async moderatorAction(path, body) {
+    const message = $("moderator-message");
+    message.textContent = "";
+    let res;
+    try {
+      res = await this.api.call("POST", path, body || {});
+    } catch (e) {
+      message.textContent = "No connection: that did not reach the server. Try again when the connection is back.";
+      return null;
+    }
+    if (res.ok) { return res.data; }
+    if (Api.isAuthRefusal(res) || /csrf/i.test(res.message)) {
+      const renewed = await this.api.refreshCsrf();
+      message.textContent = renewed ? "Security token refreshed: please repeat that." : "Please sign in again.";
+      return null;
+    }
+    message.textContent = sentence(res.message);
+    return null;
+  }
+
+  startNextTask() {
+    const next = document.querySelector('#task-list .task[data-state="todo"]');
+    if (next) { this.moderatorAction(`/tasks/${next.dataset.taskId}/start`); }
+  }
+
+  async endTaskSubmitted(event) {
+    event.preventDefault();
+    const outcome = $("end-outcome").value;
+    if (!outcome) {
+      $("moderator-message").textContent = "Choose the task's outcome first.";
+      $("end-outcome").focus();
+      return;
+    }
+    const seq = $("end-seq").value;
+    const data = await this.moderatorAction(`/tasks/${this.state.currentTaskId}/end`, {
+      outcome, errors: Number($("end-errors").value || 0), seq: seq ? Number(seq) : null,
+    });
+    if (data) { $("note-input").focus(); }
+  }
+
+  /* ---------- writing notes ---------- */
+
+  selectedSeverity() {
+    const checked = document.querySelector('input[name="severity"]:checked');
+    return checked && checked.value !== "" ? Number(checked.value) : null;
+  }
+
+  setSeverity(value) {
+    const input = document.querySelector(`input[name="severity"][value="${value}"]`);
+    if (input) { input.checked = true; }
+  }
+
+  toggleTag(tag) {
+    const button = Array.from(document.querySelectorAll(".tag-toggle")).find((b) => b.dataset.tag === tag);
+    if (!button) { return; }
+    button.setAttribute("aria-pressed", button.getAttribute("aria-pressed") === "true" ? "false" : "true");
+  }
+
+  selectedTags() {
+    return Array.from(document.querySelectorAll('.tag-toggle[aria-pressed="true"]'), (b) => b.dataset.tag);
+  }
+
+  /** Check a note against the server's limits; the problem in words, or "" when it may be sent. */
+  noteProblem(body, tags) {
+    const limits = this.cfg.limits;
+    if (!body) { return "Type a note first."; }
+    if (body.length > limits.noteBody) {
+      return `A note can hold at most ${formatCount(limits.noteBody)} characters.`;
+    }
+    if (tags.length > limits.noteTags) { return `A note can have at most ${limits.noteTags} tags.`; }
+    return "";
+  }
+
+  saveNote(event) {
+    if (event) { event.preventDefault(); }
+    const input = $("note-input");
+    const body = input.value.trim();
+    const tags = this.selectedTags();
+    const problem = this.noteProblem(body, tags);
+    $("note-message").textContent = problem;
+    if (problem) { return; }
+    const id = newUuid();
+    // Stamped now, not when it reaches the server: a queued note keeps its moment and task.
+    this.queue.create(id, {
+      id, body, tags, severity: this.selectedSeverity(),
+      task_id: this.state.currentTaskId, elapsed_ms: Math.round(this.state.elapsedNow()),
+    });
+    input.value = "";
+    document.querySelectorAll(".tag-toggle").forEach((b) => b.setAttribute("aria-pressed", "false"));
+    this.setSeverity("");
+  }
+
+  onLogClick(event) {
+    const button = event.target.closest("button[data-action]");
+    if (!button) { return; }
+    const uuid = button.dataset.note;
+    const action = button.dataset.action;
+    if (action === "edit") {
+      this.log.editNote(uuid, (body) => {
+        const problem = this.noteProblem(body, []);
+        if (problem) { $("note-message").textContent = problem; return; }
+        this.queue.change(uuid, "update", { body });
+      });
+    }
+    if (action === "delete" && window.confirm("Delete this note? Researchers can still see it was deleted.")) {
+      this.queue.change(uuid, "delete", null);
+    }
+    if (action === "retry") { this.queue.retry(uuid); }
+    if (action === "discard" && window.confirm("Discard this note for good? It was never saved.")) {
+      this.queue.discard(uuid);
+    }
+  }
+
+  /* ---------- keyboard ---------- */
+
+  onKeydown(event) {
+    if ($("help-dialog").open) { return; }
+    const target = event.target;
+    const typing = target.matches("input, textarea, select");
+    if (event.altKey && !event.ctrlKey && !event.metaKey && this.handleAltKey(event)) {
+      event.preventDefault();
+      return;
+    }
+    if (target.id === "note-input" && event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      this.saveNote(event);
+      return;
+    }
+    if (target.id === "note-input" && event.key === "Escape") { target.blur(); return; }
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.key === "?") { event.preventDefault(); this.openHelp(); }
+    if (event.key === "/") { event.preventDefault(); $("note-input").focus(); }
+  }
+
+  handleAltKey(event) {
+    const key = shortcutKey(event);
+    const code = event.code;
+    if (key && this.tagKeys.has(key)) { this.toggleTag(this.tagKeys.get(key)); return true; }
+    if (!event.shiftKey && /^Digit/.test(code) && this.severities.includes(code.slice(5))) {
+      this.setSeverity(code.slice(5));
+      return true;
+    }
+    if (code === "Minus") { this.setSeverity(""); return true; }
+    if (code === "KeyN") { $("note-input").focus(); return true; }
+    if (code === "KeyS" && this.cfg.canRun) { this.startNextTask(); return true; }
+    if (code === "KeyD" && this.cfg.canRun && this.state.currentTaskId !== null) {
+      $("end-outcome").focus();
+      return true;
+    }
+    return false;
+  }
+
+  openHelp() {
+    const dialog = $("help-dialog");
+    if (typeof dialog.showModal === "function") { dialog.showModal(); } else { dialog.setAttribute("open", ""); }
+    $("help-close").focus();
+  }
+
+  /* ---------- offline page (service worker) ---------- */
+
+  /** Cache the page and every static file it loaded (styles, each module) so it reloads offline. */
+  prepareOffline() {
+    if (!("serviceWorker" in navigator) || !window.caches) { return; }
+    const assets = new Set([window.location.pathname]);
+    document.querySelectorAll('link[rel="stylesheet"], link[rel="modulepreload"], script[src]').forEach((node) => {
+      assets.add(new URL(node.getAttribute("href") || node.getAttribute("src"), window.location.href).pathname);
+    });
+    // Modules imported by other modules have no tag of their own: the page's resource list has them.
+    performance.getEntriesByType("resource").forEach((entry) => {
+      const url = new URL(entry.name);
+      if (url.origin === window.location.origin && url.pathname.startsWith(this.cfg.staticPath)) {
+        assets.add(url.pathname);
+      }
+    });
+    navigator.serviceWorker.register(this.cfg.serviceWorker, { scope: this.cfg.serviceWorkerScope })
+      .then(() => navigator.serviceWorker.ready)
+      .then(() => window.caches.open(OFFLINE_CACHE))
+      .then((cache) => cache.addAll([...assets]))
+      .then(() => { this.root.dataset.offlineReady = "1"; })
+      .catch(() => { this.root.dataset.offlineReady = "0"; });
+  }
+
+  /* ---------- wiring ---------- */
+
+  wire() {
+    $("note-form").addEventListener("submit", (event) => this.saveNote(event));
+    $("log").addEventListener("click", (event) => this.onLogClick(event));
+    document.addEventListener("keydown", (event) => this.onKeydown(event));
+    $("help-button").addEventListener("click", () => this.openHelp());
+    document.querySelectorAll(".tag-toggle").forEach((b) => {
+      b.addEventListener("click", () => this.toggleTag(b.dataset.tag));
+    });
+    if (this.cfg.canRun) { this.wireModerator(); }
+    this.queue.addEventListener("change", (event) => {
+      const { note, saved } = event.detail;
+      if (saved) { this.log.saved[saved.id] = saved; }
+      if (note) { this.log.renderNote(note); } else { this.log.renderAllNotes(); }
+      this.showQueueStatus();
+    });
+    this.queue.addEventListener("status", () => this.showQueueStatus());
+    this.api.addEventListener("signedout", () => { $("signin-prompt").hidden = false; });
+    this.api.addEventListener("signedin", () => {
+      $("signin-prompt").hidden = true;
+      this.queue.wake();
+      this.stream.revive(false);
+    });
+    window.addEventListener("online", () => {
+      this.queue.wake();
+      this.stream.revive(true);
+    });
+    window.addEventListener("offline", () => this.setConnection("reconnecting"));
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) { return; }
+      if (this.api.signedOut) { this.api.refreshCsrf(); } else { this.queue.flush(); }
+    });
+    $("signin-link").addEventListener("click", () => {
+      // Check often while the user signs in in the other tab.
+      const timer = window.setInterval(() => {
+        this.api.refreshCsrf().then((ok) => { if (ok) { window.clearInterval(timer); } });
+      }, 2000);
+    });
+  }
+
+  wireModerator() {
+    $("start-session").addEventListener("click", () => this.moderatorAction("/start"));
+    $("end-session").addEventListener("click", () => {
+      if (window.confirm("End the session? The participant screen will close.")) { this.moderatorAction("/end"); }
+    });
+    $("end-task-form").addEventListener("submit", (event) => this.endTaskSubmitted(event));
+    const taskList = $("task-list");
+    if (taskList) {
+      taskList.addEventListener("click", (event) => {
+        const button = event.target.closest('[data-action="start-task"]');
+        if (button) { this.moderatorAction(`/tasks/${button.closest(".task").dataset.taskId}/start`); }
+      });
+    }
+  }
+}
+
+const root = $("console");
+const configBlock = $("console-config");
+if (root && configBlock) {
+  new Console(root, JSON.parse(configBlock.textContent)).start();
+}

@@ -1,0 +1,166 @@
+/* The live log: the team's notes (with this author's queued changes on top) and session events,
+ * newest moment first. Labels come from the server's config. */
+
+import { el, formatElapsed, sentence } from "./format.js";
+
+/** The outcome of an ended task: its label, then e.g. "2 errors" and "SEQ 6". */
+export function outcomeParts(event, outcomeLabels) {
+  const parts = [outcomeLabels[event.outcome] || event.outcome];
+  parts.push(`${event.errors} ${event.errors === 1 ? "error" : "errors"}`);
+  if (event.seq) { parts.push(`SEQ ${event.seq}`); }
+  return parts;
+}
+
+function actionButton(label, action, uuid) {
+  const button = el("button", "link-button", label);
+  button.type = "button";
+  button.dataset.action = action;
+  button.dataset.note = uuid;
+  button.setAttribute("aria-label", `${label} note`);
+  return button;
+}
+
+const STATE_TEXT = { saved: "Saved", pending: "Pending", failed: "Failed" };
+
+/** The log list of one console. */
+export class LiveLog {
+  constructor({ list, config, queue }) {
+    this.list = list;
+    this.cfg = config;
+    this.queue = queue;
+    this.saved = {}; // the server's copy of each note, by UUID
+    this.me = { id: config.userId, name: config.userName };
+  }
+
+  /** "Task 2" for a task of the script, "" for none. */
+  taskLabel(taskId) {
+    const task = this.cfg.tasks[taskId];
+    return task ? `Task ${task.position}` : "";
+  }
+
+  entry(key, sortMs) {
+    const existing = this.list.querySelector(`[data-key="${key}"]`);
+    if (existing) { return existing; }
+    const li = el("li", "entry");
+    li.dataset.key = key;
+    li.dataset.sort = String(sortMs || 0);
+    // Newest moment first; among equal moments, the latest arrival first.
+    const before = Array.from(this.list.children).find((child) => Number(child.dataset.sort) <= (sortMs || 0));
+    this.list.insertBefore(li, before || null);
+    return li;
+  }
+
+  noteEntry(uuid) { return this.list.querySelector(`[data-key="note-${uuid}"]`); }
+
+  /** Keep the server's copy of a note and show it. */
+  noteSaved(note) {
+    this.saved[note.id] = note;
+    this.renderNote(note.id);
+  }
+
+  /** The note as its author should see it (server copy plus queued changes), or null. */
+  noteView(uuid) { return this.queue.view(uuid, this.saved[uuid], this.me); }
+
+  /** Draw (or remove) one note's entry. */
+  renderNote(uuid) {
+    const view = this.noteView(uuid);
+    let li = this.noteEntry(uuid);
+    if (!view || (view.deleted && !view.failed)) {
+      if (li) { li.remove(); }
+      return;
+    }
+    li = li || this.entry(`note-${uuid}`, view.elapsed_ms);
+    const hasSeverity = view.severity !== null && view.severity !== undefined;
+    li.className = `entry entry-note${hasSeverity ? ` sev-${view.severity}` : ""} is-${view.status}`;
+    li.textContent = "";
+    const meta = el("p", "entry-meta");
+    meta.appendChild(el("span", "entry-time", formatElapsed(view.elapsed_ms)));
+    meta.appendChild(el("span", "entry-author", view.author.name));
+    if (view.task_id) { meta.appendChild(el("span", "entry-task", this.taskLabel(view.task_id))); }
+    if (hasSeverity) {
+      const label = this.cfg.severityLabels[view.severity];
+      meta.appendChild(el("span", "entry-severity", `Severity ${view.severity}${label ? ` – ${label}` : ""}`));
+    }
+    (view.tags || []).forEach((tag) => meta.appendChild(el("span", "entry-tag", tag)));
+    const badge = el("span", `entry-state state-${view.status}`, STATE_TEXT[view.status]);
+    if (view.status === "pending" && view.detail) { badge.title = sentence(view.detail); }
+    meta.appendChild(badge);
+    li.appendChild(meta);
+    li.appendChild(el("p", "entry-body", view.body));
+    if (view.status === "failed") {
+      li.appendChild(el("p", "entry-error", `Not saved: ${sentence(view.detail)}`));
+    }
+    if (view.author.id === this.cfg.userId) { li.appendChild(this.noteActions(uuid, view)); }
+  }
+
+  noteActions(uuid, view) {
+    const box = el("p", "entry-actions");
+    if (view.status === "failed") {
+      box.appendChild(actionButton("Retry", "retry", uuid));
+      box.appendChild(actionButton("Discard", "discard", uuid));
+    } else {
+      box.appendChild(actionButton("Edit", "edit", uuid));
+      box.appendChild(actionButton("Delete", "delete", uuid));
+    }
+    return box;
+  }
+
+  /** Redraw every note shown or queued (the queue changed in another tab). */
+  renderAllNotes() {
+    const shown = Array.from(this.list.querySelectorAll('[data-key^="note-"]'), (li) => li.dataset.key.slice(5));
+    new Set([...shown, ...this.queue.noteIds()]).forEach((uuid) => this.renderNote(uuid));
+  }
+
+  /** Swap a note's text for an edit box; Enter queues the edit, Escape gives up. */
+  editNote(uuid, onSubmit) {
+    const view = this.noteView(uuid);
+    const li = this.noteEntry(uuid);
+    if (!view || !li) { return; }
+    const label = el("label", "visually-hidden", "Edit note");
+    const field = el("textarea", "entry-edit");
+    field.id = `edit-${uuid}`;
+    label.htmlFor = field.id;
+    field.value = view.body;
+    field.rows = 2;
+    field.maxLength = this.cfg.limits.noteBody;
+    li.querySelector(".entry-body").replaceWith(field);
+    field.before(label);
+    field.focus();
+    field.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        this.renderNote(uuid);
+      }
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        const text = field.value.trim();
+        if (text) { onSubmit(text); }
+      }
+    });
+  }
+
+  eventText(event) {
+    const who = event.actor ? event.actor.name : "";
+    const script = event.task ? this.cfg.tasks[event.task.id] : null;
+    const task = event.task ? `task ${script ? script.position : ""} “${event.task.title}”` : "";
+    switch (event.kind) {
+      case "session.started": return `${who} started the session`;
+      case "session.ended": return `${who} ended the session`;
+      case "task.started": return `${who} started ${task}`;
+      case "task.ended": return `${who} ended ${task}: ${outcomeParts(event, this.cfg.labels.outcome).join(", ")}`;
+      case "sus.recorded": return `${who} entered the SUS answers (score ${event.score})`;
+      default: return "";
+    }
+  }
+
+  /** Draw a session or task event (other kinds are ignored). */
+  renderEvent(event) {
+    const text = this.eventText(event);
+    if (!text) { return; }
+    const li = this.entry(`event-${event.id}`, event.elapsed_ms || 0);
+    li.className = "entry entry-event";
+    li.textContent = "";
+    li.appendChild(el("span", "entry-time", formatElapsed(event.elapsed_ms || 0)));
+    li.appendChild(el("span", "entry-text", text));
+  }
+}
