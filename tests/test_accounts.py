@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from tests.conftest import PASSWORD
 from usabtest.accounts.models import Role, User
+from usabtest.core.errors import Conflict
 from usabtest.core.models import AuditEvent
 
 
@@ -32,8 +33,9 @@ def test_email_is_case_insensitive(client, make_user):
 
 def test_duplicate_email_differing_in_case_is_refused(db, make_user):
     make_user(email="dup@example.com")
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(Conflict, match="already exists") as refused:
         make_user(email="DUP@example.com")
+    assert (refused.value.status, refused.value.field) == (409, "email")
 
 
 def test_wrong_password_is_refused_with_message(client, make_user):

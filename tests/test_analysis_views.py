@@ -307,15 +307,18 @@ def test_results_page_shows_tables_charts_and_segment_filter(client, login, db, 
     assert "No observed participant has device = tablet" in nobody.get_data(as_text=True)
 
 
-def test_study_panel_partial_links_only_for_managers(app, make_user, make_study):
+def test_study_panel_is_offered_to_managers_only(app, make_user, make_study):
     from flask import render_template
     from flask_login import login_user
+
+    from usabtest.analysis.views import study_panel
 
     study = make_study()
     with app.test_request_context():
         login_user(study.owner)
-        html = render_template("analysis/_study_panel.html", study=study)
+        template, panel = study_panel(study)
+        html = render_template(template, study=study, panel=panel)
         assert f"/studies/{study.id}/results" in html and f"/studies/{study.id}/exports" in html
     with app.test_request_context():
         login_user(make_user(Role.OBSERVER))
-        assert render_template("analysis/_study_panel.html", study=study).strip() == ""
+        assert study_panel(study) is None

@@ -148,16 +148,18 @@ def test_screen_link_dies_when_session_ends(db, client, login, cast):
 
 def test_session_actions_partial_links_console_for_allowed_users(app, client, login, cast):
     from flask import render_template
-    from flask_login import login_user
 
     study_session, users = cast
+    allowed = {study_session.id: {"console": True, "sus": False}}
     with app.test_request_context():
-        login_user(users["observer"])
-        assert "Open console" in render_template("observe/_session_actions.html", study_session=study_session)
-    with app.test_request_context():
-        login_user(users["other_observer"])
-        assert "Open console" not in render_template("observe/_session_actions.html",
-                                                     study_session=study_session)
+        html = render_template("observe/_session_actions.html", study_session=study_session,
+                               console_access=allowed)
+        assert "Open console" in html
+        for refused in ({study_session.id: {"console": False, "sus": False}}, {}):
+            assert "Open console" not in render_template("observe/_session_actions.html",
+                                                         study_session=study_session, console_access=refused)
+    login(users["observer"])
+    assert "Open console" in client.get(f"/sessions/{study_session.id}").get_data(as_text=True)
 
 
 def test_observer_home_links_each_session_to_its_console(client, login, cast):

@@ -201,17 +201,22 @@ def test_session_page_prefills_reschedule_in_the_sessions_zone(client, login, ma
     assert 'value="10:00"' in html and '<option selected value="Europe/Berlin">' in html
 
 
-def test_session_rows_carry_the_live_console_hook(app, client, login, make_session):
+def test_overview_gathers_console_links_and_the_later_domains_panels(client, login, make_user, make_session):
     study_session = make_session()
-    loader = app.jinja_loader
-    source = loader.get_source(app.jinja_env, "planning/study_overview.html")[0]
-    assert '{% include "observe/_session_actions.html" ignore missing %}' in source
-    assert '{% include "analysis/_study_panel.html" ignore missing %}' in source
-    assert '{% include "reports/_study_panel.html" ignore missing %}' in source
-    detail = loader.get_source(app.jinja_env, "planning/session_detail.html")[0]
-    assert '{% include "observe/_session_actions.html" ignore missing %}' in detail
+    study, console = study_session.study, f'href="/sessions/{study_session.id}/observe"'
     login(study_session.study.owner)
-    assert client.get(f"/sessions/{study_session.id}").status_code == 200
+    overview = client.get(f"/studies/{study.id}").get_data(as_text=True)
+    assert console in overview
+    assert f'href="/studies/{study.id}/results"' in overview and "Publish new version" in overview
+    assert console in client.get(f"/sessions/{study_session.id}").get_data(as_text=True)
+    assert console in client.get("/agenda").get_data(as_text=True)
+    # An observer of another session of the study sees its overview: no console link here, no panels.
+    olive = make_user(Role.OBSERVER)
+    make_session(study=study, observers=[olive])
+    client.post("/logout")
+    login(olive)
+    overview = client.get(f"/studies/{study.id}").get_data(as_text=True)
+    assert console not in overview and "/results" not in overview and "Publish new version" not in overview
 
 
 def test_observer_reads_without_personal_details_or_actions(client, login, make_user, make_session):

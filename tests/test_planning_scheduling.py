@@ -1,11 +1,14 @@
 """Double-booking rules and local-time handling, on the pure rules and through the scheduling service."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from usabtest import policy
 from usabtest.accounts.models import Role
+from usabtest.core.errors import Conflict
 from usabtest.planning import scheduling, services
 from usabtest.planning.models import SessionStatus, StudyStatus
 
@@ -69,11 +72,23 @@ def test_same_moderator_in_another_study_is_refused_naming_the_session(db, two_s
     booked = services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(10)), rita)
     db.session.commit()
     with pytest.raises(services.ConflictError) as exc:
-        services.schedule_session(second, _draft(p2, rita, FUTURE_WINTER, time(10, 30)), rita)
+        services.schedule_session(second, _draft(p2, rita, FUTURE_WINTER, time(10, 30)), rita,
+                                  can_see_study=partial(policy.can_view_study, rita))
+    assert exc.value.status == 409
     assert exc.value.messages == [
         f"Rita is already moderating session #{booked.id} (First · P01) on "
         "Tue 15 Jan 2030, 10:00–11:00 UTC."
     ]
+
+
+def test_clash_message_names_no_other_study_without_a_visibility_rule(db, two_studies):
+    rita, _sam, first, second, p1, p2 = two_studies
+    booked = services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(10)), rita)
+    db.session.commit()
+    with pytest.raises(services.ConflictError) as exc:
+        services.schedule_session(second, _draft(p2, rita, FUTURE_WINTER, time(10, 30)), rita)
+    assert exc.value.messages == [f"Rita is already moderating session #{booked.id} of another study on "
+                                  "Tue 15 Jan 2030, 10:00–11:00 UTC."]
 
 
 def test_observer_booked_elsewhere_is_refused(db, two_studies, make_user):
@@ -194,7 +209,7 @@ def test_bad_session_details_are_refused(db, two_studies, change, message):
 def test_closed_study_takes_no_new_sessions(db, two_studies):
     rita, _sam, first, _second, p1, _p2 = two_studies
     services.set_study_status(first, StudyStatus.CLOSED, rita)
-    with pytest.raises(services.PlanningError, match="closed"):
+    with pytest.raises(Conflict, match="closed"):
         services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(10)), rita)
 
 

@@ -86,13 +86,19 @@ def register_blueprints(app: Flask) -> None:
     from usabtest import api
     from usabtest.accounts.views import bp as accounts_bp
     from usabtest.analysis.views import bp as analysis_bp
+    from usabtest.analysis.views import study_panel as analysis_study_panel
     from usabtest.home.views import bp as home_bp
     from usabtest.observe.views import bp as observe_bp
     from usabtest.planning.views import bp as planning_bp
+    from usabtest.planning.views import register_study_panels
     from usabtest.reports.views import bp as reports_bp
+    from usabtest.reports.views import study_panel as reports_study_panel
 
     for blueprint in (home_bp, accounts_bp, planning_bp, observe_bp, analysis_bp, reports_bp):
         app.register_blueprint(blueprint)
+    # The study overview (a planning page) shows the later domains' panels: wired here, so
+    # planning never imports analysis or reports.
+    register_study_panels(app, analysis_study_panel, reports_study_panel)
     api.init_app(app)
 
     @app.after_request

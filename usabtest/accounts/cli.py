@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from usabtest.accounts import services
 from usabtest.accounts.models import Role, User
+from usabtest.core.errors import DomainError
 from usabtest.extensions import db
 
 
@@ -34,7 +35,7 @@ def create(email: str, name: str, role: str, organisation: str | None, password:
         user = services.create_user(
             email=email, name=name, role=role, password=password, organisation=org
         )
-    except services.AccountError as exc:
+    except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -12,9 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from usabtest.db import TimestampMixin, UTCDateTime, str_enum, utcnow
 from usabtest.extensions import db
-
-if TYPE_CHECKING:
-    from usabtest.planning.models import Study
 
 
 class Role(enum.StrEnum):
@@ -38,7 +34,6 @@ class Organisation(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
-    studies: Mapped[list[Study]] = relationship(back_populates="organisation")
 
     def __repr__(self) -> str:
         return f"<Organisation {self.name!r}>"

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from usabtest.accounts.models import ApiToken, Organisation, Role, User
 from usabtest.core.audit import record
+from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.db import utcnow
 from usabtest.extensions import db
 
@@ -28,14 +29,10 @@ def _dummy_hash() -> str:
     return _hasher.hash("not-a-real-password")
 
 
-class AccountError(ValueError):
-    """A user-facing reason an account operation was refused."""
-
-
 def hash_password(password: str) -> str:
     """Argon2id hash of `password`."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
+        raise InvalidInput(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", "password")
     return _hasher.hash(password)
 
 
@@ -82,9 +79,9 @@ def create_user(
     """Create a user; clients must belong to an organisation, other roles must not."""
     role = Role(role)
     if find_user_by_email(email) is not None:
-        raise AccountError(f"A user with email {email.strip().lower()} already exists.")
+        raise Conflict(f"A user with email {email.strip().lower()} already exists.", "email")
     if role == Role.CLIENT and organisation is None:
-        raise AccountError("A client user must belong to a client organisation.")
+        raise InvalidInput("A client user must belong to a client organisation.", "organisation")
     user = User(
         email=email,
         name=name.strip(),
@@ -123,7 +120,7 @@ def set_role(
 ) -> None:
     """Change a user's role (a client needs an organisation); ends their sessions."""
     if role == Role.CLIENT and organisation is None:
-        raise AccountError("A client user must belong to a client organisation.")
+        raise InvalidInput("A client user must belong to a client organisation.", "organisation")
     old = user.role
     user.role = role
     user.organisation = organisation if role == Role.CLIENT else None

@@ -15,6 +15,8 @@ from usabtest.accounts.forms import (
 )
 from usabtest.accounts.models import Role, User
 from usabtest.core.audit import record
+from usabtest.core.errors import DomainError
+from usabtest.core.forms import show_refusal
 from usabtest.core.urls import safe_next
 from usabtest.extensions import db, limiter
 from usabtest.policy import role_required
@@ -34,7 +36,6 @@ def login():
         if services.check_password(user, form.password.data) and user.active:
             login_user(user, remember=form.remember.data)
             services.note_sign_in(user)
-            db.session.commit()
             return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
         if user is not None and not user.active and services.check_password(user, form.password.data):
             form.form_errors.append("This account is deactivated. Ask an administrator.")
@@ -51,7 +52,6 @@ def logout():
     if form.validate_on_submit():
         services.revoke_sessions(current_user)
         record(current_user, "user.sign_out", current_user)
-        db.session.commit()
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("accounts.login"))
@@ -66,7 +66,6 @@ def profile():
     if form.submit.data and form.validate_on_submit():
         current_user.name = form.name.data.strip()
         current_user.timezone = form.timezone.data
-        db.session.commit()
         flash("Profile saved.", "success")
         return redirect(url_for("accounts.profile"))
     if password_form.submit.data and password_form.validate_on_submit():
@@ -74,7 +73,6 @@ def profile():
             password_form.current_password.errors.append("Current password is wrong.")
         else:
             services.change_password(current_user, password_form.new_password.data)
-            db.session.commit()
             login_user(current_user._get_current_object())  # stay signed in here, new version
             flash("Password changed. Other devices have been signed out.", "success")
             return redirect(url_for("accounts.profile"))
@@ -100,11 +98,9 @@ def admin_users():
                 organisation=org,
                 actor=current_user,
             )
-        except services.AccountError as exc:
-            db.session.rollback()
-            form.email.errors.append(str(exc))
+        except DomainError as exc:
+            show_refusal(form, exc)
         else:
-            db.session.commit()
             flash(f"User {user.email} created.", "success")
             return redirect(url_for("accounts.admin_users"))
     users = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
@@ -129,7 +125,6 @@ def admin_toggle_active(user_id: int):
             flash("You cannot deactivate yourself.", "error")
         else:
             services.set_active(user, not user.active, current_user)
-            db.session.commit()
             flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("accounts.admin_users"))
 
@@ -145,7 +140,6 @@ def admin_change_role(user_id: int):
             flash("You cannot change your own role.", "error")
             return redirect(url_for("accounts.admin_users"))
         services.set_role(user, Role(form.role.data), _organisation_for(form), current_user)
-        db.session.commit()
         flash(f"{user.email} is now {user.role.label}.", "success")
     else:
         for errors in form.errors.values():

@@ -16,6 +16,7 @@ from usabtest.accounts.models import User
 from usabtest.analysis import results
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
 from usabtest.core import audit
+from usabtest.core.errors import InvalidInput, NotFound
 from usabtest.extensions import db
 from usabtest.observe.models import Note, SusResponse, TaskAttempt
 from usabtest.planning.models import Participant, StudySession, Task
@@ -23,10 +24,6 @@ from usabtest.timefmt import format_elapsed
 
 NOTES_PER_PAGE = 200
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
-
-
-class AnalysisError(ValueError):
-    """A request the analysis pages refuse, with a message to show the researcher."""
 
 
 # --- Notes board ------------------------------------------------------------------------------
@@ -211,7 +208,7 @@ def study_notes(study_id: int, note_ids: list[int]) -> list[Note]:
         .where(Note.id.in_(wanted), StudySession.study_id == study_id, Note.deleted_at.is_(None))
     ).all()
     if len(notes) != len(wanted):
-        raise AnalysisError("Some of the selected notes no longer exist in this study. Reload and try again.")
+        raise InvalidInput("Some of the selected notes no longer exist in this study. Reload and try again.")
     return list(notes)
 
 
@@ -222,7 +219,7 @@ def study_tasks(study_id: int, task_ids: list[int]) -> list[Task]:
         return []
     tasks = db.session.scalars(sa.select(Task).where(Task.id.in_(wanted), Task.study_id == study_id)).all()
     if len(tasks) != len(wanted):
-        raise AnalysisError("Some of the chosen tasks are not part of this study.")
+        raise InvalidInput("Some of the chosen tasks are not part of this study.", "tasks")
     return list(tasks)
 
 
@@ -240,9 +237,9 @@ def create_finding(study_id: int, actor: User, *, title: str, severity: int, des
     """A new finding, backed by `note_ids`; the notes' tasks are marked affected."""
     title = (title or "").strip()
     if not title:
-        raise AnalysisError("A finding needs a title.")
+        raise InvalidInput("A finding needs a title.", "title")
     if severity not in SEVERITY_LABELS:
-        raise AnalysisError("Severity must be between 0 and 4.")
+        raise InvalidInput("Severity must be between 0 and 4.", "severity")
     notes = study_notes(study_id, note_ids or [])
     finding = Finding(study_id=study_id, title=title[:300], severity=severity, description=description,
                       recommendation=recommendation, created_by_id=actor.id)
@@ -259,12 +256,13 @@ def update_finding(finding: Finding, actor: User, *, title: str, severity: int, 
                    recommendation: str, task_ids: list[int]) -> None:
     """Change a finding's text, severity and affected tasks."""
     if not (title or "").strip():
-        raise AnalysisError("A finding needs a title.")
+        raise InvalidInput("A finding needs a title.", "title")
+    tasks = study_tasks(finding.study_id, task_ids)  # refuses unknown tasks before anything changes
     finding.title = title.strip()[:300]
     finding.severity = severity
     finding.description = description
     finding.recommendation = recommendation
-    finding.tasks = study_tasks(finding.study_id, task_ids)
+    finding.tasks = tasks
     db.session.flush()
     audit.record(actor, "finding.update", finding)
 
@@ -297,9 +295,9 @@ def _joined(first: str, second: str) -> str:
 def merge_findings(target: Finding, source: Finding, actor: User) -> None:
     """Fold `source` into `target`: evidence, tasks and screenshots move, the higher severity wins."""
     if target.id == source.id:
-        raise AnalysisError("Choose two different findings to merge.")
+        raise InvalidInput("Choose two different findings to merge.", "source")
     if target.study_id != source.study_id:
-        raise AnalysisError("Findings of different studies cannot be merged.")
+        raise InvalidInput("Findings of different studies cannot be merged.", "source")
     known_notes = {note.id for note in target.notes}
     target.notes.extend(note for note in source.notes if note.id not in known_notes)
     known_tasks = {task.id for task in target.tasks}
@@ -325,7 +323,7 @@ def move_finding(study_id: int, finding_id: int, offset: int, actor: User) -> No
     """Move a finding up (-1) or down (+1) in the report's order; this fixes the order by hand."""
     order = [f.id for f in results.ranked_findings(study_id)]
     if finding_id not in order:
-        raise AnalysisError("That finding is not part of this study.")
+        raise NotFound("That finding is not part of this study.")
     index = order.index(finding_id)
     other = index + offset
     if 0 <= other < len(order):
@@ -348,10 +346,10 @@ def add_screenshot(finding: Finding, actor: User, data: bytes, filename: str, ca
                    max_bytes: int) -> Screenshot:
     """Attach a PNG or JPEG after checking its size and that Pillow can read it as that format."""
     if not data:
-        raise AnalysisError("The uploaded file is empty.")
+        raise InvalidInput("The uploaded file is empty.", "image")
     if len(data) > max_bytes:
-        raise AnalysisError(
-            f"The image is larger than {max_bytes // 1024:,} KB; please upload a smaller one.")
+        raise InvalidInput(
+            f"The image is larger than {max_bytes // 1024:,} KB; please upload a smaller one.", "image")
     content_type, width, height = _verified_image(data)
     shot = Screenshot(finding=finding, filename=(filename or "screenshot")[-255:], content_type=content_type,
                       width=width, height=height, caption=(caption or "").strip()[:500], data=data)
@@ -372,11 +370,11 @@ def _verified_image(data: bytes) -> tuple[str, int, int]:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()  # verify() skips the pixel data; decoding it catches truncated files
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise AnalysisError("The image has too many pixels to be a screenshot.") from exc
+        raise InvalidInput("The image has too many pixels to be a screenshot.", "image") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise AnalysisError("The file is not a readable PNG or JPEG image.") from exc
+        raise InvalidInput("The file is not a readable PNG or JPEG image.", "image") from exc
     if kind not in IMAGE_FORMATS:
-        raise AnalysisError("Only PNG and JPEG images can be attached.")
+        raise InvalidInput("Only PNG and JPEG images can be attached.", "image")
     return IMAGE_FORMATS[kind], width, height
 
 

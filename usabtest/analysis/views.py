@@ -25,6 +25,8 @@ from usabtest import policy
 from usabtest.analysis import charts, export, results, services
 from usabtest.analysis.forms import BoardActionForm, FindingForm, MergeForm, ScreenshotForm
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot
+from usabtest.core.errors import DomainError, InvalidInput, discard_changes
+from usabtest.core.forms import show_refusal
 from usabtest.extensions import db
 from usabtest.planning.models import Study
 
@@ -33,9 +35,11 @@ bp = Blueprint("analysis", __name__)
 BOARD_FILTERS = ("task", "tag", "participant", "severity", "session", "q")
 
 
-@bp.app_context_processor
-def _analysis_helpers() -> dict:
-    return {"analysis_can_manage": policy.can_manage_study}
+def study_panel(study: Study) -> tuple[str, dict] | None:
+    """The study overview's links to the analysis pages, for the study's managers only."""
+    if not policy.can_manage_study(current_user, study):
+        return None
+    return "analysis/_study_panel.html", {}
 
 
 def _study(study_id: int) -> Study:
@@ -138,10 +142,10 @@ def _selected_note_ids() -> list[int]:
     ids = []
     for raw in request.form.getlist("note"):
         if not raw.isdigit():
-            raise services.AnalysisError("The selection was not understood. Reload the board and try again.")
+            raise InvalidInput("The selection was not understood. Reload the board and try again.")
         ids.append(int(raw))
     if not ids:
-        raise services.AnalysisError("Select at least one note first.")
+        raise InvalidInput("Select at least one note first.")
     return ids
 
 
@@ -168,21 +172,20 @@ def board_action(study_id: int):
             finding = services.create_finding(study.id, current_user, title=form.title.data or "",
                                               severity=severity, note_ids=note_ids)
             message = f"Finding created from {len(note_ids)} note{'s' if len(note_ids) != 1 else ''}."
-    except services.AnalysisError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    except DomainError as exc:
+        discard_changes()
+        flash(exc.message, "error")
         return redirect(back_to)
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=finding.id))
 
 
 def _attach_target(study: Study, raw: str | None) -> Finding:
     if not raw or not raw.isdigit():
-        raise services.AnalysisError("Choose the finding to add the notes to.")
+        raise InvalidInput("Choose the finding to add the notes to.")
     finding = services.load_finding(study.id, int(raw))
     if finding is None:
-        raise services.AnalysisError("That finding no longer exists.")
+        raise InvalidInput("That finding no longer exists.")
     return finding
 
 
@@ -221,11 +224,9 @@ def _finding_form_page(study: Study, finding: Finding | None):
     if form.validate_on_submit():
         try:
             saved = _save_finding(study, form, finding)
-        except services.AnalysisError as exc:
-            db.session.rollback()
-            form.form_errors.append(str(exc))
+        except DomainError as exc:
+            show_refusal(form, exc)
         else:
-            db.session.commit()
             flash("Finding saved.", "success")
             return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=saved.id))
     status = 400 if form.errors or form.form_errors else 200
@@ -276,7 +277,6 @@ def delete_finding(study_id: int, finding_id: int):
     if not BoardActionForm().validate_on_submit():
         abort(400)
     services.delete_finding(finding, current_user)
-    db.session.commit()
     flash("Finding deleted. Its notes are still on the notes board.", "success")
     return redirect(url_for("analysis.findings_page", study_id=study.id))
 
@@ -290,7 +290,6 @@ def unlink_note(study_id: int, finding_id: int, note_id: int):
     if not BoardActionForm().validate_on_submit():
         abort(400)
     services.unlink_note(finding, current_user, note_id)
-    db.session.commit()
     flash("Note removed from the evidence.", "success")
     return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=finding.id))
 
@@ -310,11 +309,9 @@ def merge_finding(study_id: int, finding_id: int):
         else:
             try:
                 services.merge_findings(target, source, current_user)
-            except services.AnalysisError as exc:
-                db.session.rollback()
-                form.source.errors = [str(exc)]
+            except DomainError as exc:
+                show_refusal(form, exc)
             else:
-                db.session.commit()
                 flash(f"“{source.title}” was merged into this finding.", "success")
                 return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=target.id))
     return _finding_page(study, target.id, merge_form=form, status=400)
@@ -327,11 +324,7 @@ def move_finding(study_id: int, finding_id: int, direction: str):
     study = _study(study_id)
     if direction not in ("up", "down") or not BoardActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.move_finding(study.id, finding_id, -1 if direction == "up" else 1, current_user)
-    except services.AnalysisError:
-        abort(404)
-    db.session.commit()
+    services.move_finding(study.id, finding_id, -1 if direction == "up" else 1, current_user)
     return redirect(url_for("analysis.findings_page", study_id=study.id) + f"#finding-{finding_id}")
 
 
@@ -343,7 +336,6 @@ def reset_order(study_id: int):
     if not BoardActionForm().validate_on_submit():
         abort(400)
     services.reset_order(study.id, current_user)
-    db.session.commit()
     flash("Findings are ranked by severity, then frequency, again.", "success")
     return redirect(url_for("analysis.findings_page", study_id=study.id))
 
@@ -364,11 +356,9 @@ def upload_screenshot(study_id: int, finding_id: int):
         try:
             services.add_screenshot(finding, current_user, upload.read(limit + 1), upload.filename or "",
                                     form.caption.data or "", limit)
-        except services.AnalysisError as exc:
-            db.session.rollback()
-            form.image.errors = [str(exc)]
+        except DomainError as exc:
+            show_refusal(form, exc)
         else:
-            db.session.commit()
             flash("Screenshot added.", "success")
             return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=finding.id)
                             + "#screenshots")
@@ -401,7 +391,6 @@ def delete_screenshot(study_id: int, finding_id: int, screenshot_id: int):
     if not BoardActionForm().validate_on_submit():
         abort(400)
     services.delete_screenshot(shot, current_user)
-    db.session.commit()
     flash("Screenshot removed.", "success")
     return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=finding_id))
 

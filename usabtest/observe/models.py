@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from usabtest.db import BigIntId, TimestampMixin, UTCDateTime, str_enum, utcnow
 from usabtest.extensions import db
@@ -47,8 +47,13 @@ class TaskAttempt(TimestampMixin, db.Model):
     error_count: Mapped[int | None] = mapped_column()
     seq: Mapped[int | None] = mapped_column()
 
-    study_session: Mapped[StudySession] = relationship(back_populates="attempts")
-    task: Mapped[Task] = relationship(back_populates="attempts")
+    # Planning's models know nothing of attempts: the reverse sides are declared here, as
+    # back-references (`StudySession.attempts` goes with its session, `Task.attempts` keeps tasks
+    # with recorded attempts from being deleted).
+    study_session: Mapped[StudySession] = relationship(
+        backref=backref("attempts", cascade="all, delete-orphan")
+    )
+    task: Mapped[Task] = relationship(backref="attempts")
 
     __table_args__ = (
         sa.UniqueConstraint("session_id", "task_id"),

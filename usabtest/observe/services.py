@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from usabtest.core.audit import record
-from usabtest.core.errors import InvalidInput
+from usabtest.core.errors import Conflict, InvalidInput, NotFound
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe import events, sus
@@ -23,16 +23,6 @@ from usabtest.observe.schemas import NoteCreate, NoteUpdate
 from usabtest.planning.models import SessionStatus, Study, StudySession, Task
 
 STANDARD_TAGS: tuple[str, ...] = ("problem", "quote", "positive", "idea", "bug")
-
-
-class ObserveError(Exception):
-    """A refused request: a message for people, the offending field, and the HTTP status to use."""
-
-    def __init__(self, message: str, field: str | None = None, status: int = 422):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status = status
 
 
 def allowed_tags(study: Study) -> list[str]:
@@ -57,7 +47,7 @@ def _redis_url() -> str | None:
 def _locked(study_session: StudySession) -> StudySession:
     locked = events.lock_session(study_session.id)
     if locked is None:
-        raise ObserveError("session not found", status=404)
+        raise NotFound("session not found")
     return locked
 
 
@@ -88,9 +78,7 @@ def find_note(study_session: StudySession, client_uuid: uuid.UUID) -> Note | Non
 def check_replay(note: Note, author, body: str) -> Note:
     """A resent note is the stored one when it matches, else a 409 conflict."""
     if note.author_id != author.id or note.body != body:
-        raise ObserveError(
-            f"a different note with id {note.client_uuid} already exists", "id", status=409
-        )
+        raise Conflict(f"a different note with id {note.client_uuid} already exists", "id")
     return note
 
 
@@ -124,7 +112,7 @@ def update_note(note: Note, actor, changes: NoteUpdate) -> Note:
     """Change a note's text, tags, severity or task; the old text stays in the audit trail."""
     _locked(note.study_session)
     if note.deleted_at is not None:
-        raise ObserveError("this note was deleted", status=409)
+        raise Conflict("this note was deleted")
     fields = changes.model_dump(exclude_unset=True)
     check_note_references(note.study_session.study, fields.get("task_id"), fields.get("tags"))
     if "tags" in fields:
@@ -157,7 +145,7 @@ def _actor(actor) -> dict[str, Any]:
 def ensure_screen_token(study_session: StudySession) -> str:
     """The secret of the participant's screen link, made when first needed."""
     if study_session.status not in (SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS):
-        raise ObserveError("the participant screen closes when the session ends", status=409)
+        raise Conflict("the participant screen closes when the session ends")
     if not study_session.screen_token:
         study_session.screen_token = secrets.token_urlsafe(32)
     return study_session.screen_token
@@ -167,11 +155,11 @@ def start_session(study_session: StudySession, actor) -> StudySession:
     """Start the clock; refused without the participant's consent or when already started."""
     study_session = _locked(study_session)
     if study_session.status != SessionStatus.SCHEDULED:
-        raise ObserveError(f"the session is {study_session.status.label.lower()}; only a scheduled "
-                           "session can be started", status=409)
+        raise Conflict(f"the session is {study_session.status.label.lower()}; only a scheduled "
+                       "session can be started")
     if not study_session.participant.has_consent:
-        raise ObserveError(f"participant {study_session.participant.code} has no consent on record; "
-                           "record their consent before starting the session", status=409)
+        raise Conflict(f"participant {study_session.participant.code} has no consent on record; "
+                       "record their consent before starting the session")
     study_session.status = SessionStatus.IN_PROGRESS
     study_session.started_at = utcnow()
     ensure_screen_token(study_session)
@@ -185,11 +173,10 @@ def end_session(study_session: StudySession, actor) -> StudySession:
     """Stop the clock and close the participant's screen; a running task must be ended first."""
     study_session = _locked(study_session)
     if study_session.status != SessionStatus.IN_PROGRESS:
-        raise ObserveError("only a session in progress can be ended", status=409)
+        raise Conflict("only a session in progress can be ended")
     attempt = running_attempt(study_session)
     if attempt is not None:
-        raise ObserveError(f"end the running task {attempt.task.title!r} first (record its outcome)",
-                           status=409)
+        raise Conflict(f"end the running task {attempt.task.title!r} first (record its outcome)")
     study_session.status = SessionStatus.COMPLETED
     study_session.ended_at = utcnow()
     study_session.screen_token = None
@@ -203,7 +190,7 @@ def end_session(study_session: StudySession, actor) -> StudySession:
 def _task_of(study_session: StudySession, task_id: int) -> Task:
     task = db.session.get(Task, task_id)
     if task is None or task.study_id != study_session.study_id:
-        raise ObserveError(f"task {task_id} is not a task of this study", "task_id", status=404)
+        raise NotFound(f"task {task_id} is not a task of this study", "task_id")
     return task
 
 
@@ -217,14 +204,14 @@ def start_task(study_session: StudySession, task_id: int, actor) -> TaskAttempt:
     study_session = _locked(study_session)
     task = _task_of(study_session, task_id)
     if study_session.status != SessionStatus.IN_PROGRESS:
-        raise ObserveError("start the session before starting a task", status=409)
+        raise Conflict("start the session before starting a task")
     running = running_attempt(study_session)
     if running is not None:
-        raise ObserveError(f"task {running.task.title!r} is still running; end it first", status=409)
+        raise Conflict(f"task {running.task.title!r} is still running; end it first")
     done = db.session.scalar(sa.select(TaskAttempt).where(
         TaskAttempt.session_id == study_session.id, TaskAttempt.task_id == task.id))
     if done is not None:
-        raise ObserveError(f"task {task.title!r} was already attempted in this session", status=409)
+        raise Conflict(f"task {task.title!r} was already attempted in this session")
     attempt = TaskAttempt(session_id=study_session.id, task_id=task.id, started_at=utcnow())
     db.session.add(attempt)
     db.session.flush()
@@ -240,7 +227,7 @@ def end_task(study_session: StudySession, task_id: int, actor, outcome: Outcome,
     task = _task_of(study_session, task_id)
     attempt = running_attempt(study_session)
     if attempt is None or attempt.task_id != task.id:
-        raise ObserveError(f"task {task.title!r} is not running", status=409)
+        raise Conflict(f"task {task.title!r} is not running")
     attempt.ended_at = utcnow()
     attempt.outcome, attempt.error_count, attempt.seq = outcome, errors, seq
     db.session.flush()
@@ -254,10 +241,10 @@ def record_sus(study_session: StudySession, answers: Any, actor) -> tuple[SusRes
     """Store (or correct) the ten SUS answers once the session has ended."""
     problem = sus.validation_error(answers)
     if problem:
-        raise ObserveError(problem, "answers")
+        raise InvalidInput(problem, "answers")
     study_session = _locked(study_session)
     if study_session.status != SessionStatus.COMPLETED:
-        raise ObserveError("SUS answers are entered after the session has ended", status=409)
+        raise Conflict("SUS answers are entered after the session has ended")
     response = db.session.scalar(sa.select(SusResponse).where(SusResponse.session_id == study_session.id))
     created = response is None
     if created:

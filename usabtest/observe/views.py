@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 
 from usabtest import paths, policy
 from usabtest.accounts.forms import ConfirmForm
+from usabtest.core.errors import DomainError, discard_changes
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe import schemas, services, sus
@@ -29,18 +30,6 @@ from usabtest.planning.models import SessionStatus, StudySession, Task
 bp = Blueprint("observe", __name__)
 
 SHORTCUT_TAG_KEYS = {"problem": "P", "quote": "Q", "positive": "O", "idea": "I", "bug": "B"}
-
-
-@bp.app_template_global()
-def can_open_console(study_session: StudySession) -> bool:
-    """Whether the signed-in user may open this session's live console."""
-    return policy.can_observe_session(current_user, study_session)
-
-
-@bp.app_template_global()
-def can_run_session(study_session: StudySession) -> bool:
-    """Whether the signed-in user may start, end and time this session."""
-    return policy.can_run_session(current_user, study_session)
 
 
 def _session_for_observer(session_id: int) -> StudySession:
@@ -132,10 +121,10 @@ def open_screen(session_id: int):
         abort(400, "The form expired; reload the console and try again.")
     try:
         token = services.ensure_screen_token(study_session)
-    except services.ObserveError as exc:
+    except DomainError as exc:
+        discard_changes()
         flash(exc.message[0].upper() + exc.message[1:] + ".", "error")
         return redirect(url_for("observe.console", session_id=session_id))
-    db.session.commit()
     return redirect(url_for("observe.screen", token=token))
 
 
@@ -153,10 +142,9 @@ def sus_form(session_id: int):
     if ended and form.validate_on_submit():
         try:
             services.record_sus(study_session, form.answers, current_user)
-        except services.ObserveError as exc:
+        except DomainError as exc:
             form.form_errors.append(exc.message)
         else:
-            db.session.commit()
             flash(f"SUS answers saved (score {sus.score(form.answers):g}).", "success")
             return redirect(url_for("observe.console", session_id=session_id))
     status = 400 if form.errors or form.form_errors else 200

@@ -14,6 +14,8 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 
+from usabtest.core.errors import InvalidInput
+
 MAX_ROWS = 5000
 KNOWN_COLUMNS = {
     "name": "name", "full name": "name",
@@ -25,8 +27,11 @@ KNOWN_COLUMNS = {
 }
 
 
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read (encoding, header, size)."""
+class ImportFileError(InvalidInput):
+    """The file as a whole cannot be read: encoding, header, size (422, on the upload field)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "file")
 
 
 @dataclass

@@ -15,7 +15,6 @@ from usabtest.extensions import db
 
 if TYPE_CHECKING:
     from usabtest.accounts.models import Organisation, User
-    from usabtest.observe.models import TaskAttempt
 
 
 class StudyMethod(enum.StrEnum):
@@ -101,7 +100,7 @@ class Study(TimestampMixin, db.Model):
     executive_summary: Mapped[str] = mapped_column(sa.Text, default="")
     environment: Mapped[str] = mapped_column(sa.Text, default="")
 
-    organisation: Mapped[Organisation] = relationship(back_populates="studies")
+    organisation: Mapped[Organisation] = relationship()
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])
     team: Mapped[list[User]] = relationship(secondary=study_team)
     tasks: Mapped[list[Task]] = relationship(
@@ -131,7 +130,6 @@ class Task(TimestampMixin, db.Model):
     archived: Mapped[bool] = mapped_column(default=False)
 
     study: Mapped[Study] = relationship(back_populates="tasks")
-    attempts: Mapped[list[TaskAttempt]] = relationship(back_populates="task")
 
     __table_args__ = (
         sa.CheckConstraint("time_limit_s IS NULL OR time_limit_s > 0", name="time_limit_positive"),
@@ -235,9 +233,6 @@ class StudySession(TimestampMixin, db.Model):
     participant: Mapped[Participant] = relationship()
     moderator: Mapped[User] = relationship(foreign_keys=[moderator_id])
     observers: Mapped[list[User]] = relationship(secondary=session_observer)
-    attempts: Mapped[list[TaskAttempt]] = relationship(
-        back_populates="study_session", cascade="all, delete-orphan"
-    )
 
     __table_args__ = (
         sa.CheckConstraint("duration_min > 0", name="duration_positive"),

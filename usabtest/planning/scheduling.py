@@ -12,12 +12,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from usabtest.core.errors import InvalidInput
+
 MAX_DURATION_MIN = 600  # a ten-hour cap keeps the conflict search window bounded
 MIN_DURATION_MIN = 5
 
 
-class SchedulingError(ValueError):
-    """A user-facing reason a time cannot be used."""
+class SchedulingError(InvalidInput):
+    """A user-facing reason a time cannot be used (422)."""
 
 
 def zone_or_error(tz_name: str) -> ZoneInfo:

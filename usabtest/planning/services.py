@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
@@ -13,10 +14,10 @@ from sqlalchemy.orm import selectinload
 from usabtest.accounts.models import Role, User
 from usabtest.accounts.services import get_or_create_organisation
 from usabtest.core.audit import record
+from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.models import MailDelivery, MailStatus
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.observe.models import TaskAttempt
 from usabtest.planning import invitations, scheduling
 from usabtest.planning.csv_import import ParticipantRow
 from usabtest.planning.models import (
@@ -32,20 +33,18 @@ from usabtest.planning.models import (
 )
 from usabtest.timefmt import to_zone
 
+# Whether the acting user may see a study; the permission layer supplies it (services never ask it).
+StudyFilter = Callable[[Study], bool]
 # Sessions that hold their time slot; cancelled and no-show sessions free it.
 BUSY_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS, SessionStatus.COMPLETED)
 
 
-class PlanningError(ValueError):
-    """A user-facing reason a planning change was refused."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class PlanningError(InvalidInput):
+    """Planning input that breaks a rule (422), naming the form field at fault when there is one."""
 
 
-class ConflictError(PlanningError):
-    """The session would double-book somebody; `messages` name each clashing session."""
+class ConflictError(Conflict):
+    """The session would double-book somebody (409); `messages` name each clashing session."""
 
     def __init__(self, messages: list[str]):
         super().__init__(" ".join(messages))
@@ -99,8 +98,12 @@ def study_counts(study: Study) -> dict[str, int]:
 # --- task script ----------------------------------------------------------------------------------
 
 def active_tasks(study: Study) -> list[Task]:
-    """The script in order, without archived tasks."""
-    return [t for t in study.tasks if not t.archived]
+    """The script in order, without archived tasks.
+
+    Sorted here rather than trusting the loaded list: within one request a move changes positions
+    without reloading `study.tasks`, and the request commits only after answering.
+    """
+    return sorted((t for t in study.tasks if not t.archived), key=lambda t: t.position)
 
 
 def add_task(study: Study, actor: User, *, title: str, scenario: str = "", success_criteria: str = "",
@@ -154,9 +157,12 @@ def reorder_tasks(study: Study, task_ids: list[int], actor: User) -> None:
 
 
 def task_has_attempts(task: Task) -> bool:
-    """True when any session recorded an attempt at this task."""
-    query = sa.select(sa.func.count()).select_from(TaskAttempt).where(TaskAttempt.task_id == task.id)
-    return db.session.scalar(query) > 0
+    """True when any session recorded an attempt at this task.
+
+    `Task.attempts` is declared by the observe domain (its `TaskAttempt.task` back-reference), so
+    planning keeps the rule without importing the later domain.
+    """
+    return bool(task.attempts)
 
 
 def remove_task(task: Task, actor: User) -> str:
@@ -207,6 +213,8 @@ def add_participant(study: Study, actor: User, *, name: str, email: str | None =
     """A new participant with the study's next pseudonym (P01, P02, ...; never reused)."""
     if check_email:
         _check_email_free(study, email)
+    if consent_date:
+        _check_consent(consent_date, consent_version or "")
     study.last_participant_number += 1
     number = study.last_participant_number
     participant = Participant(
@@ -232,12 +240,16 @@ def update_participant(participant: Participant, actor: User, *, name: str, emai
     record(actor, "participant.update", participant, {"code": participant.code})
 
 
-def record_consent(participant: Participant, consented_on: date, form_version: str, actor: User) -> None:
-    """Add a signed consent form (date and form version)."""
+def _check_consent(consented_on: date, form_version: str) -> None:
     if not form_version.strip():
         raise PlanningError("Give the version of the consent form that was signed.", "consent_version")
     if consented_on > date.today():
         raise PlanningError("The consent date cannot be in the future.", "consent_date")
+
+
+def record_consent(participant: Participant, consented_on: date, form_version: str, actor: User) -> None:
+    """Add a signed consent form (date and form version)."""
+    _check_consent(consented_on, form_version)
     participant.consents.append(ConsentRecord(
         consented_on=consented_on, form_version=form_version.strip(),
         recorded_by_id=getattr(actor, "id", None),
@@ -330,13 +342,16 @@ def time_range(start: datetime, end: datetime, tz_name: str) -> str:
 _DOING = {"moderator": "moderating", "observer": "observing", "participant": "taking part in"}
 
 
-def describe_clash(clash: scheduling.Clash, viewer: User, names: dict[str, str]) -> str:
-    """A sentence naming who is double-booked and in which session (hidden studies stay unnamed)."""
-    from usabtest.policy import can_view_study
+def describe_clash(clash: scheduling.Clash, viewer: User, names: dict[str, str],
+                   can_see_study: StudyFilter | None = None) -> str:
+    """A sentence naming who is double-booked and in which session.
 
+    The other study is named only when `can_see_study` (the caller's permission rule) allows it, so
+    hidden studies stay unnamed; without a rule no other study is named.
+    """
     other = db.session.get(StudySession, clash.other.key)
     when = time_range(other.starts_at, other.ends_at, viewer.timezone)
-    if can_view_study(viewer, other.study):
+    if can_see_study is not None and can_see_study(other.study):
         what = f"session #{other.id} ({other.study.title} · {other.participant.code})"
     else:
         what = f"session #{other.id} of another study"
@@ -357,7 +372,7 @@ def _names(draft: SessionDraft) -> dict[str, str]:
 
 def _validate(study: Study, draft: SessionDraft, current: StudySession | None = None) -> datetime:
     if study.status == StudyStatus.CLOSED:
-        raise PlanningError("This study is closed: reopen it to schedule sessions.")
+        raise Conflict("This study is closed: reopen it to schedule sessions.")
     if draft.participant.study_id != study.id:
         raise PlanningError("Choose a participant of this study.", "participant")
     if draft.participant.erased:
@@ -379,19 +394,21 @@ def _validate(study: Study, draft: SessionDraft, current: StudySession | None = 
     return starts_at
 
 
-def _check_conflicts(draft: SessionDraft, starts_at: datetime, actor: User, key: int | None) -> None:
+def _check_conflicts(draft: SessionDraft, starts_at: datetime, actor: User, key: int | None,
+                     can_see_study: StudyFilter | None) -> None:
     slot = scheduling.Slot(key, starts_at, draft.duration_min,
                            _people(draft.participant, draft.moderator, draft.observers))
     clashes = find_clashes(slot)
     if clashes:
         names = _names(draft)
-        raise ConflictError([describe_clash(c, actor, names) for c in clashes])
+        raise ConflictError([describe_clash(c, actor, names, can_see_study) for c in clashes])
 
 
-def schedule_session(study: Study, draft: SessionDraft, actor: User) -> StudySession:
+def schedule_session(study: Study, draft: SessionDraft, actor: User, *,
+                     can_see_study: StudyFilter | None = None) -> StudySession:
     """Book a session; refuses double-bookings with a message naming each clashing session."""
     starts_at = _validate(study, draft)
-    _check_conflicts(draft, starts_at, actor, None)
+    _check_conflicts(draft, starts_at, actor, None, can_see_study)
     study_session = StudySession(
         participant=draft.participant, starts_at=starts_at, timezone=draft.tz_name,
         duration_min=draft.duration_min, moderator=draft.moderator, observers=list(draft.observers),
@@ -407,12 +424,13 @@ def schedule_session(study: Study, draft: SessionDraft, actor: User) -> StudySes
     return study_session
 
 
-def reschedule_session(study_session: StudySession, draft: SessionDraft, actor: User) -> None:
+def reschedule_session(study_session: StudySession, draft: SessionDraft, actor: User, *,
+                       can_see_study: StudyFilter | None = None) -> None:
     """Move or re-staff a scheduled session; calendars get the same UID with a higher SEQUENCE."""
     if study_session.status != SessionStatus.SCHEDULED:
-        raise PlanningError(f"A {study_session.status.label.lower()} session cannot be rescheduled.")
+        raise Conflict(f"A {study_session.status.label.lower()} session cannot be rescheduled.")
     starts_at = _validate(study_session.study, draft, study_session)
-    _check_conflicts(draft, starts_at, actor, study_session.id)
+    _check_conflicts(draft, starts_at, actor, study_session.id, can_see_study)
     dropped = [u for u in [study_session.moderator, *study_session.observers]
                if u not in [draft.moderator, *draft.observers]]
     study_session.participant = draft.participant
@@ -432,7 +450,7 @@ def reschedule_session(study_session: StudySession, draft: SessionDraft, actor: 
 def cancel_session(study_session: StudySession, actor: User) -> None:
     """Cancel a scheduled session and tell everyone's calendar."""
     if study_session.status != SessionStatus.SCHEDULED:
-        raise PlanningError(f"A {study_session.status.label.lower()} session cannot be cancelled.")
+        raise Conflict(f"A {study_session.status.label.lower()} session cannot be cancelled.")
     study_session.status = SessionStatus.CANCELLED
     study_session.ics_sequence += 1
     record(actor, "session.cancel", study_session)
@@ -442,9 +460,9 @@ def cancel_session(study_session: StudySession, actor: User) -> None:
 def mark_no_show(study_session: StudySession, actor: User) -> None:
     """Record that the participant did not come (only once the session's time has begun)."""
     if study_session.status != SessionStatus.SCHEDULED:
-        raise PlanningError(f"A {study_session.status.label.lower()} session cannot be marked no-show.")
+        raise Conflict(f"A {study_session.status.label.lower()} session cannot be marked no-show.")
     if study_session.starts_at > utcnow():
-        raise PlanningError("A session can be marked no-show once its start time has passed.")
+        raise Conflict("A session can be marked no-show once its start time has passed.")
     study_session.status = SessionStatus.NO_SHOW
     record(actor, "session.no_show", study_session)
 

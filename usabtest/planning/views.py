@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -21,6 +25,8 @@ from usabtest import policy
 from usabtest.accounts.forms import ConfirmForm
 from usabtest.accounts.models import Role
 from usabtest.core import mail
+from usabtest.core.errors import DomainError, discard_changes
+from usabtest.core.forms import show_refusal
 from usabtest.extensions import db
 from usabtest.planning import csv_import, queries, services
 from usabtest.planning.calendar import build_calendar, session_event
@@ -68,6 +74,11 @@ def _managed_study(study_id: int) -> Study:
     return study
 
 
+def _can_see_study():
+    """The policy's study-visibility rule for the signed-in user, for services to apply."""
+    return partial(policy.can_view_study, current_user)
+
+
 def _managed_session(session_id: int) -> StudySession:
     study_session = policy.get_or_404(StudySession, session_id, policy.can_view_session)
     policy.forbid_unless(policy.can_manage_session(current_user, study_session))
@@ -78,6 +89,30 @@ def _status(form) -> int:
     return 400 if form.errors else 200
 
 
+StudyPanel = tuple[str, dict]  # a partial template and the data it shows
+_STUDY_PANELS = "usabtest.study_panels"
+
+
+def register_study_panels(app: Flask, *providers: Callable[[Study], StudyPanel | None]) -> None:
+    """Name the later domains' panels shown on the study overview (the app wires them in).
+
+    Each provider gathers its own data for the signed-in user, or answers None to show nothing;
+    planning thereby composes the page without importing analysis or reports.
+    """
+    app.extensions[_STUDY_PANELS] = list(providers)
+
+
+def _study_panels(study: Study) -> list[StudyPanel]:
+    providers = current_app.extensions.get(_STUDY_PANELS, [])
+    return [panel for provide in providers if (panel := provide(study)) is not None]
+
+
+def _console_access(sessions) -> dict[int, dict[str, bool]]:
+    """Per session, whether the signed-in user gets the console and SUS links (observe's partial)."""
+    return {s.id: {"console": policy.can_observe_session(current_user, s),
+                   "sus": policy.can_run_session(current_user, s)} for s in sessions}
+
+
 # --- studies -------------------------------------------------------------------------------------
 
 @bp.get("/studies")
@@ -85,7 +120,8 @@ def _status(form) -> int:
 def study_list():
     """Every study the user may open, newest change first."""
     page = request.args.get("page", 1, type=int)
-    pagination = db.paginate(queries.study_list_query(current_user), page=page, per_page=25, error_out=False)
+    visible = queries.study_list_query(policy.studies_visible_to(current_user))
+    pagination = db.paginate(visible, page=page, per_page=25, error_out=False)
     return render_template("planning/study_list.html", pagination=pagination,
                            can_create=current_user.has_role(*PLANNERS))
 
@@ -101,7 +137,6 @@ def study_new():
             current_user, organisation_name=form.organisation.data, title=form.title.data,
             product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
         )
-        db.session.commit()
         flash(f"Study “{study.title}” created. Add its tasks and participants next.", "success")
         return redirect(url_for("planning.study_overview", study_id=study.id))
     return render_template("planning/study_form.html", form=form, study=None,
@@ -119,6 +154,7 @@ def study_overview(study_id: int):
         counts=services.study_counts(study), tasks=services.active_tasks(study),
         archived=[t for t in study.tasks if t.archived], confirm=ConfirmForm(),
         failed_mail=services.failed_deliveries_for_study(study) if manager else [],
+        console_access=_console_access(study.sessions), panels=_study_panels(study),
     )
 
 
@@ -138,7 +174,6 @@ def study_edit(study_id: int):
             product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
             status=form.status.data,
         )
-        db.session.commit()
         flash("Study saved.", "success")
         return redirect(url_for("planning.study_overview", study_id=study.id))
     return render_template("planning/study_form.html", form=form, study=study,
@@ -163,7 +198,6 @@ def _set_status(study_id: int, status: StudyStatus, message: str):
     study = _managed_study(study_id)
     if ConfirmForm().validate_on_submit():
         services.set_study_status(study, status, current_user)
-        db.session.commit()
         flash(message, "success")
     return redirect(url_for("planning.study_overview", study_id=study.id))
 
@@ -185,7 +219,6 @@ def task_new(study_id: int):
                                  scenario=form.scenario.data or "",
                                  success_criteria=form.success_criteria.data or "",
                                  time_limit_s=_time_limit_s(form))
-        db.session.commit()
         flash(f"Task “{task.title}” added.", "success")
         if request.form.get("another"):
             return redirect(url_for("planning.task_new", study_id=study.id))
@@ -211,7 +244,6 @@ def task_edit(task_id: int):
         services.update_task(task, current_user, title=form.title.data, scenario=form.scenario.data or "",
                              success_criteria=form.success_criteria.data or "",
                              time_limit_s=_time_limit_s(form))
-        db.session.commit()
         flash("Task saved.", "success")
         return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor="tasks"))
     return render_template("planning/task_form.html", form=form, study=task.study, task=task), _status(form)
@@ -232,7 +264,6 @@ def task_move(task_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400, "the form expired; reload the page")
     moved = services.move_task(task, -1 if direction == "up" else 1, current_user)
-    db.session.commit()
     if _wants_json():
         return jsonify(moved=moved, order=[t.id for t in services.active_tasks(task.study)])
     return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor=f"task-{task.id}"))
@@ -246,7 +277,6 @@ def task_remove(task_id: int):
     if ConfirmForm().validate_on_submit():
         title = task.title
         outcome = services.remove_task(task, current_user)
-        db.session.commit()
         if outcome == "archived":
             flash(f"“{title}” has recorded attempts, so it was archived instead of deleted: its results "
                   "stay in the analysis, and it is no longer part of the script. You can restore it.",
@@ -263,20 +293,11 @@ def task_restore(task_id: int):
     task = _managed_task(task_id)
     if ConfirmForm().validate_on_submit():
         services.restore_task(task, current_user)
-        db.session.commit()
         flash(f"Task “{task.title}” restored at the end of the script.", "success")
     return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor="tasks"))
 
 
 # --- participants ---------------------------------------------------------------------------------
-
-def _apply_planning_error(form, exc: services.PlanningError) -> None:
-    target = getattr(form, exc.field, None) if exc.field else None
-    if target is not None:
-        target.errors = [*target.errors, str(exc)]
-    else:
-        form.form_errors.append(str(exc))
-
 
 @bp.route("/studies/<int:study_id>/participants/new", methods=["GET", "POST"])
 @role_required(*PLANNERS)
@@ -291,11 +312,9 @@ def participant_new(study_id: int):
                 phone=form.phone.data or None, segments=parse_segments(form.segments.data),
                 consent_date=form.consent_date.data, consent_version=form.consent_version.data,
             )
-        except services.PlanningError as exc:
-            db.session.rollback()
-            _apply_planning_error(form, exc)
+        except DomainError as exc:
+            show_refusal(form, exc)
         else:
-            db.session.commit()
             flash(f"Participant {participant.code} added.", "success")
             return redirect(url_for("planning.study_overview", study_id=study.id, _anchor="participants"))
     return render_template("planning/participant_form.html", form=form, study=study,
@@ -320,11 +339,9 @@ def participant_edit(participant_id: int):
             if form.consent_date.data:
                 services.record_consent(participant, form.consent_date.data, form.consent_version.data,
                                         current_user)
-        except services.PlanningError as exc:
-            db.session.rollback()
-            _apply_planning_error(form, exc)
+        except DomainError as exc:
+            show_refusal(form, exc)
         else:
-            db.session.commit()
             flash(f"Participant {participant.code} saved.", "success")
             return redirect(url_for("planning.study_overview", study_id=study.id, _anchor="participants"))
     return render_template("planning/participant_form.html", form=form, study=study,
@@ -353,7 +370,7 @@ def participant_import(study_id: int):
             text = csv_import.decode(form.file.data.read())
             preview = csv_import.parse_participants(text, services.study_emails(study))
         except csv_import.ImportFileError as exc:
-            form.file.errors = [*form.file.errors, str(exc)]
+            show_refusal(form, exc)
         else:
             return _preview_page(study, preview, text)
     return render_template("planning/import_form.html", form=form, study=study), _status(form)
@@ -378,11 +395,10 @@ def participant_import_confirm(study_id: int):
         return _preview_page(study, preview, data["text"], 409)
     try:
         added = services.import_participants(study, preview.good, current_user)
-    except services.PlanningError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    except DomainError as exc:
+        discard_changes()
+        flash(exc.message, "error")
         return redirect(url_for("planning.participant_import", study_id=study.id))
-    db.session.commit()
     codes = f" ({added[0].code}–{added[-1].code})" if added else ""
     flash(f"{len(added)} participants imported{codes}; {len(preview.bad)} rows were left out.", "success")
     return redirect(url_for("planning.study_overview", study_id=study.id, _anchor="participants"))
@@ -437,7 +453,8 @@ def session_new(study_id: int):
         defaults["participant"] = request.args.get("participant", type=int)
     form = _session_form(study, **defaults)
     done, conflicts = _save_session_form(
-        form, study, lambda draft: services.schedule_session(study, draft, current_user),
+        form, study, lambda draft: services.schedule_session(study, draft, current_user,
+                                                             can_see_study=_can_see_study()),
         "Session scheduled.",
     )
     if done:
@@ -454,13 +471,10 @@ def _save_session_form(form, study, save, done_message: str):
     try:
         study_session = save(_draft(form, study))
     except services.ConflictError as exc:
-        db.session.rollback()
         return None, exc.messages
-    except services.PlanningError as exc:
-        db.session.rollback()
-        _apply_planning_error(form, exc)
+    except DomainError as exc:
+        show_refusal(form, exc)
         return None, []
-    db.session.commit()
     flash(done_message, "success")
     _consent_warning(study_session)
     _mail_notice()
@@ -475,7 +489,7 @@ def session_detail(session_id: int):
     manager = policy.can_manage_session(current_user, study_session)
     return render_template(
         "planning/session_detail.html", study_session=study_session, study=study_session.study,
-        manager=manager, confirm=ConfirmForm(),
+        manager=manager, confirm=ConfirmForm(), console_access=_console_access([study_session]),
         deliveries=services.deliveries_for_session(study_session) if manager else [],
         mail_on=mail.mail_configured(),
     )
@@ -495,7 +509,7 @@ def session_reschedule(session_id: int):
     form.submit.label.text = "Save changes"
 
     def reschedule(draft):
-        services.reschedule_session(study_session, draft, current_user)
+        services.reschedule_session(study_session, draft, current_user, can_see_study=_can_see_study())
         return study_session
 
     done, conflicts = _save_session_form(
@@ -513,11 +527,10 @@ def _session_action(session_id: int, action, message: str):
     if ConfirmForm().validate_on_submit():
         try:
             action(study_session, current_user)
-        except services.PlanningError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+        except DomainError as exc:
+            discard_changes()
+            flash(exc.message, "error")
         else:
-            db.session.commit()
             flash(message, "success")
     return redirect(url_for("planning.session_detail", session_id=study_session.id))
 
@@ -560,8 +573,9 @@ def session_ics(session_id: int):
 @role_required(*TEAM)
 def agenda():
     """Upcoming sessions of the signed-in user, by day in their own time zone."""
-    days = group_by_local_day(queries.agenda_sessions(current_user), current_user.timezone)
-    return render_template("planning/agenda.html", days=days)
+    sessions = queries.agenda_sessions(current_user)
+    days = group_by_local_day(sessions, current_user.timezone)
+    return render_template("planning/agenda.html", days=days, console_access=_console_access(sessions))
 
 
 @bp.get("/calendar/<token>.ics")
@@ -581,7 +595,6 @@ def calendar_token_new():
     if ConfirmForm().validate_on_submit():
         had_one = current_user.calendar_token is not None
         services.new_calendar_token(current_user)
-        db.session.commit()
         flash("New calendar feed address created." + (" The old one no longer works." if had_one else ""),
               "success")
     return redirect(url_for("accounts.profile", _anchor="calendar-feed"))
@@ -593,6 +606,5 @@ def calendar_token_revoke():
     """Switch the private feed off."""
     if ConfirmForm().validate_on_submit():
         services.revoke_calendar_token(current_user)
-        db.session.commit()
         flash("Calendar feed switched off. Calendar apps subscribed to it will stop updating.", "success")
     return redirect(url_for("accounts.profile", _anchor="calendar-feed"))

@@ -6,6 +6,7 @@ import click
 import sqlalchemy as sa
 
 from usabtest.accounts.models import Role, User
+from usabtest.core.errors import DomainError
 from usabtest.core.mail import wait_for_outbox
 from usabtest.extensions import db
 from usabtest.planning.models import Study
@@ -58,7 +59,11 @@ def publish_command(study_id: int, note: str, by_email: str | None, page_size: s
         publisher = db.session.scalar(sa.select(User).where(User.email == by_email.strip().lower()))
         if publisher is None or publisher.role not in (Role.ADMIN, Role.RESEARCHER):
             raise click.ClickException(f"no researcher or admin with email {by_email}")
-    published = services.publish(study, publisher, _page_size(page_size), note)
+    try:
+        published = services.publish(study, publisher, _page_size(page_size), note)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
     mailed = services.notify_clients(published)
     db.session.commit()
     wait_for_outbox()

@@ -14,9 +14,11 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
 
 from usabtest.accounts.models import Role, User
 from usabtest.core import audit
+from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.mail import send_mail
 from usabtest.db import utcnow
 from usabtest.extensions import db
@@ -28,10 +30,6 @@ from usabtest.reports.models import PublishedReport, ShareLink
 SHARE_SALT = "usabtest.report-share-link"
 SHARE_DAYS_DEFAULT = 14
 SHARE_DAYS_MAX = 90
-
-
-class ReportError(Exception):
-    """A report action that cannot be done, with a message for the user."""
 
 
 def render_draft(study: Study, page_size: str = "A4") -> bytes:
@@ -51,7 +49,7 @@ def publish(study: Study, publisher: User | None, page_size: str = "A4",
             change_note: str = "") -> PublishedReport:
     """Freeze the current report as the study's next numbered version."""
     if page_size not in pdf.PAGE_SIZES:
-        raise ReportError("Choose A4 or Letter as the page size.")
+        raise InvalidInput("Choose A4 or Letter as the page size.", "page_size")
     version = next_version(study)
     data = pdf.render(build_report_data(study.id, f"Version {version}"), page_size)
     report = PublishedReport(
@@ -59,8 +57,14 @@ def publish(study: Study, publisher: User | None, page_size: str = "A4",
         page_size=page_size, change_note=(change_note or "").strip(), published_by=publisher,
         published_at=utcnow(),
     )
-    db.session.add(report)
-    db.session.flush()
+    try:
+        # A savepoint: if someone published this number a moment earlier, only this insert is
+        # undone and the request can still answer (and roll back) cleanly.
+        with db.session.begin_nested():
+            db.session.add(report)
+    except IntegrityError:
+        raise Conflict("Another version was published at the same moment. Check the list and publish "
+                       "again if needed.") from None
     audit.record(publisher, "report.publish", report,
                  {"study_id": study.id, "version": version, "sha256": report.sha256})
     return report
@@ -127,7 +131,7 @@ def _serializer() -> URLSafeTimedSerializer:
 def create_share_link(report: PublishedReport, creator: User | None, days: int) -> ShareLink:
     """A link to `report` that works without an account for `days` days, until revoked."""
     if not 1 <= days <= SHARE_DAYS_MAX:
-        raise ReportError(f"A share link lasts between 1 and {SHARE_DAYS_MAX} days.")
+        raise InvalidInput(f"A share link lasts between 1 and {SHARE_DAYS_MAX} days.", "days")
     link = ShareLink(report_id=report.id, expires_at=utcnow() + timedelta(days=days),
                      created_by_id=getattr(creator, "id", None))
     db.session.add(link)

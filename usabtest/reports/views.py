@@ -6,11 +6,11 @@ from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, selectinload
 
 from usabtest import policy
 from usabtest.accounts.models import Role
+from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.mail import mail_configured
 from usabtest.core.urls import safe_next
 from usabtest.extensions import db
@@ -20,11 +20,6 @@ from usabtest.reports.forms import DraftForm, PublishForm, ShareLinkForm
 from usabtest.reports.models import PublishedReport, ShareLink
 
 bp = Blueprint("reports", __name__)
-
-
-@bp.app_context_processor
-def _panel_helper():
-    return {"report_panel": report_panel}
 
 
 def report_panel(study: Study, publish_form: PublishForm | None = None,
@@ -52,6 +47,19 @@ def report_panel(study: Study, publish_form: PublishForm | None = None,
     }
 
 
+def study_panel(study: Study) -> tuple[str, dict] | None:
+    """The report panel on the study overview, for the study's managers only."""
+    panel = report_panel(study)
+    return None if panel is None else ("reports/_study_panel.html", panel)
+
+
+def _report_page(study: Study, status: int = 200, publish_form: PublishForm | None = None,
+                 share_form: ShareLinkForm | None = None, **context):
+    """The study's report page; a refused form comes back with its errors in the panel."""
+    panel = report_panel(study, publish_form, share_form)
+    return render_template("reports/study.html", study=study, reports_panel=panel, **context), status
+
+
 def _managed_study(study_id: int) -> Study:
     return policy.get_or_404(Study, study_id, policy.can_manage_study)
 
@@ -71,8 +79,7 @@ def _pdf_response(data: bytes, filename: str):
 @login_required
 def study_reports(study_id: int):
     """The study's report: draft download, publishing, versions and share links."""
-    study = _managed_study(study_id)
-    return render_template("reports/study.html", study=study)
+    return _report_page(_managed_study(study_id))
 
 
 @bp.get("/studies/<int:study_id>/report/draft")
@@ -94,17 +101,14 @@ def publish(study_id: int):
     study = _managed_study(study_id)
     form = PublishForm()
     if not form.validate():
-        return render_template("reports/study.html", study=study, publish_form=form), 400
+        return _report_page(study, 400, publish_form=form)
     try:
         report = services.publish(study, current_user, form.page_size.data, form.change_note.data or "")
-        mailed = services.notify_clients(report)
-        db.session.commit()
-    except IntegrityError:
-        # Someone published the same version number a moment earlier.
-        db.session.rollback()
-        flash("Another version was published at the same moment. Check the list and publish again "
-              "if needed.", "error")
+    except DomainError as exc:
+        discard_changes()
+        flash(exc.message, "error")
         return _back(form.next.data, study)
+    mailed = services.notify_clients(report)
     message = f"Version {report.version} published."
     if mailed:
         people = "client user" if mailed == 1 else "client users"
@@ -133,10 +137,8 @@ def create_share_link(report_id: int):
     policy.require(policy.can_manage_study(current_user, report.study))
     form = ShareLinkForm()
     if not form.validate():
-        return render_template("reports/study.html", study=report.study, share_form=form,
-                               share_report_id=report.id), 400
+        return _report_page(report.study, 400, share_form=form, share_report_id=report.id)
     link = services.create_share_link(report, current_user, form.days.data)
-    db.session.commit()
     flash(f"Share link for version {report.version} created; it works until "
           f"{link.expires_at:%d %b %Y} (UTC) unless you revoke it.", "success")
     return _back(form.next.data, report.study)
@@ -150,7 +152,6 @@ def revoke_share_link(link_id: int):
     study = link.report.study
     policy.require(policy.can_manage_study(current_user, study))
     services.revoke_share_link(link, current_user)
-    db.session.commit()
     flash("Share link revoked.", "success")
     return _back(request.form.get("next"), study)
 
