@@ -27,6 +27,7 @@ run: $(STAMP)
 # SQLite always; PostgreSQL too when USABTEST_TEST_DATABASE_URL is set (as .ci/run does).
 test: $(STAMP)
 	$(BIN)/ruff check usabtest tests bench
+	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$USABTEST_TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "USABTEST_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
@@ -41,6 +42,7 @@ test-postgres: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check usabtest tests bench
+	$(BIN)/lint-imports
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist .
