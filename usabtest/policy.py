@@ -1,5 +1,9 @@
 """Every permission rule in one place; pages and the JSON API both ask here.
 
+The policy sits above every domain's models and services (the web layer): it may read any domain's
+models, and services never ask it; a service that needs a permission decision is handed one by its
+caller (e.g. `can_see_study` for clash messages). `lint-imports` keeps it so.
+
 Two kinds of refusal, used consistently:
 - a page reserved to other *roles* (admin pages for a researcher) answers 403;
 - an *object* the user may not see (another team's study, another client's report) answers 404,
