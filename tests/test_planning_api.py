@@ -72,14 +72,21 @@ def test_hidden_objects_answer_json_404(client, bearer, make_user, make_session,
     assert client.get("/api/v1/studies", headers=headers).get_json()["total"] == 0
 
 
-def test_errors_are_json(client, bearer, make_user):
+def test_errors_are_json_in_one_shape(client, bearer, make_user):
     unauthenticated = client.get("/api/v1/studies")
     assert unauthenticated.status_code == 401
     assert unauthenticated.get_json()["error"]["message"].startswith("authentication required")
     headers = bearer(make_user())
-    bad_page = client.get("/api/v1/studies?page=zero", headers=headers)
-    assert bad_page.status_code == 400 and bad_page.get_json()["error"]["field"] == "page"
+    bad_page = client.get("/api/v1/studies?page=zero&per_page=500", headers=headers)
+    assert bad_page.status_code == 422
+    error = bad_page.get_json()["error"]
+    assert error["status"] == 422 and set(error["fields"]) == {"page", "per_page"}
     missing = client.get("/api/v1/sessions/999", headers=headers)
-    assert missing.status_code == 404 and missing.get_json()["error"]["message"] == "session 999 not found"
-    wrong_method = client.post("/api/v1/studies", headers=headers)
+    assert missing.status_code == 404 and missing.get_json()["error"] == {
+        "status": 404, "message": "session 999 not found", "fields": {}}
+    assert client.get("/api/v1/sessions/0", headers=headers).status_code == 404
+    assert client.get("/api/v1/sessions/99999999999", headers=headers).status_code == 404
+    wrong_method = client.delete("/api/v1/studies", headers=headers)
     assert wrong_method.status_code == 405 and wrong_method.get_json()["error"]["status"] == 405
+    unknown = client.get("/api/v1/no-such-thing", headers=headers)
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["fields"] == {}

@@ -57,7 +57,9 @@ def find_user_by_email(email: str) -> User | None:
 def get_or_create_organisation(name: str) -> Organisation:
     """The organisation called `name` (ignoring case and surrounding spaces), created when missing."""
     name = name.strip()
-    org = db.session.scalar(
+    # The exact name first: SQL lower() folds only ASCII letters on SQLite (and in PostgreSQL's C
+    # locale), so a name such as "Ärzte" would otherwise miss itself and break the unique name.
+    org = db.session.scalar(sa.select(Organisation).where(Organisation.name == name)) or db.session.scalar(
         sa.select(Organisation).where(sa.func.lower(Organisation.name) == name.lower()).limit(1)
     )
     if org is None:

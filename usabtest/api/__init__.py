@@ -32,7 +32,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # checked in `_protect_cookie_writes` instead.
 csrf.exempt(bp)
 
-ID = f"int(min=1, max={MAX_ID})"  # URL converter of object ids: others answer 404 before any lookup
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 EVENT_STREAMS = frozenset({"stream_session_events"})  # operation ids answering Server-Sent Events
 ERROR_REASONS = {
@@ -90,7 +89,8 @@ def fields_of(error: ValidationError) -> dict[str, str]:
     """One message per faulty field, keyed by its dotted path (`answers.3`)."""
     fields: dict[str, str] = {}
     for problem in error.errors(include_url=False):
-        path = ".".join(str(part) for part in problem["loc"])
+        # A bad dict key is reported at the dict itself (pydantic adds the key and "[key]").
+        path = ".".join(str(part) for part in problem["loc"] if part not in ("", "[key]"))
         if path:
             fields.setdefault(path, problem["msg"].removeprefix("Value error, "))
     return fields
@@ -172,7 +172,7 @@ def _protect_cookie_writes() -> None:
 
 def load(model: type, ident: int, may_see: Callable[[Any, Any], bool], what: str) -> Any:
     """The object with this id, or 404 when it is missing or hidden from the caller."""
-    obj = db.session.get(model, ident)
+    obj = db.session.get(model, ident) if 1 <= ident <= MAX_ID else None
     if obj is None or not may_see(current_user, obj):
         raise NotFound(f"{what} {ident} not found")
     return obj

@@ -14,8 +14,9 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from usabtest import policy
-from usabtest.api import ID, allow, bp, load, loads, reads, spec, writes
+from usabtest.api import allow, bp, load, loads, reads, spec, writes
 from usabtest.core.errors import InvalidInput, NotFound
+from usabtest.core.schemas import MAX_ID
 from usabtest.extensions import db
 from usabtest.observe import events, services
 from usabtest.observe.models import Note, SusResponse, TaskAttempt
@@ -59,8 +60,13 @@ def _own_note(study_session: StudySession, note_id: uuid.UUID) -> Note:
     return note
 
 
+def _task_id(task_id: int) -> int:
+    if not 1 <= task_id <= MAX_ID:
+        raise NotFound(f"task {task_id} is not a task of this study", "task_id")
+    return task_id
+
+
 def _state(study_session: StudySession) -> SessionLiveState:
-    db.session.refresh(study_session)
     attempts = db.session.scalars(sa.select(TaskAttempt).where(TaskAttempt.session_id == study_session.id)
                                   .order_by(TaskAttempt.started_at)).all()
     running = next((a for a in attempts if a.ended_at is None), None)
@@ -73,7 +79,7 @@ def _state(study_session: StudySession) -> SessionLiveState:
 
 # --- notes ----------------------------------------------------------------------------------------
 
-@bp.post(f"/sessions/<{ID}:session_id>/notes")
+@bp.post("/sessions/<int:session_id>/notes")
 @loads("session_id", observed_session, "study_session")
 @spec.validate(json=NoteCreate, resp=writes({201: NoteOut, 200: NoteOut}, 404, 409), tags=TAGS)
 def create_note(study_session: StudySession, json: NoteCreate):
@@ -82,7 +88,7 @@ def create_note(study_session: StudySession, json: NoteCreate):
     return NoteOut.of(note), 201 if created else 200
 
 
-@bp.get(f"/sessions/<{ID}:session_id>/notes")
+@bp.get("/sessions/<int:session_id>/notes")
 @loads("session_id", observed_session, "study_session")
 @spec.validate(query=NotesQuery, resp=reads(NoteList, 404), tags=TAGS)
 def list_notes(study_session: StudySession, query: NotesQuery):
@@ -97,7 +103,7 @@ def list_notes(study_session: StudySession, query: NotesQuery):
     return NoteList(items=[NoteOut.of(note) for note in notes], cursor=cursor)
 
 
-@bp.patch(f"/sessions/<{ID}:session_id>/notes/<uuid:note_id>")
+@bp.patch("/sessions/<int:session_id>/notes/<uuid:note_id>")
 @loads("session_id", observed_session, "study_session")
 @spec.validate(json=NoteUpdate, resp=writes(NoteOut, 403, 404, 409), tags=TAGS)
 def update_note(study_session: StudySession, note_id: uuid.UUID, json: NoteUpdate):
@@ -106,7 +112,7 @@ def update_note(study_session: StudySession, note_id: uuid.UUID, json: NoteUpdat
     return NoteOut.of(note)
 
 
-@bp.delete(f"/sessions/<{ID}:session_id>/notes/<uuid:note_id>")
+@bp.delete("/sessions/<int:session_id>/notes/<uuid:note_id>")
 @loads("session_id", observed_session, "study_session")
 @spec.validate(resp=writes(NoteOut, 403, 404), tags=TAGS)
 def delete_note(study_session: StudySession, note_id: uuid.UUID):
@@ -126,7 +132,7 @@ def _resume_cursor(after: int) -> int:
     return int(header)
 
 
-@bp.get(f"/sessions/<{ID}:session_id>/stream")
+@bp.get("/sessions/<int:session_id>/stream")
 @loads("session_id", observed_session, "study_session")
 @spec.validate(query=NotesQuery, resp=reads(None, 404), tags=TAGS, operation_id="stream_session_events")
 def stream_events(study_session: StudySession, query: NotesQuery):
@@ -151,7 +157,7 @@ def stream_events(study_session: StudySession, query: NotesQuery):
 
 # --- session and task flow ------------------------------------------------------------------------
 
-@bp.post(f"/sessions/<{ID}:session_id>/start")
+@bp.post("/sessions/<int:session_id>/start")
 @loads("session_id", run_session, "study_session")
 @spec.validate(resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
 def start_session(study_session: StudySession):
@@ -159,7 +165,7 @@ def start_session(study_session: StudySession):
     return _state(services.start_session(study_session, current_user))
 
 
-@bp.post(f"/sessions/<{ID}:session_id>/end")
+@bp.post("/sessions/<int:session_id>/end")
 @loads("session_id", run_session, "study_session")
 @spec.validate(resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
 def end_session(study_session: StudySession):
@@ -167,25 +173,26 @@ def end_session(study_session: StudySession):
     return _state(services.end_session(study_session, current_user))
 
 
-@bp.post(f"/sessions/<{ID}:session_id>/tasks/<{ID}:task_id>/start")
+@bp.post("/sessions/<int:session_id>/tasks/<int:task_id>/start")
 @loads("session_id", run_session, "study_session")
 @spec.validate(resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
 def start_task(study_session: StudySession, task_id: int):
     """Start a task of the study: one running task at a time, one attempt per task."""
-    services.start_task(study_session, task_id, current_user)
+    services.start_task(study_session, _task_id(task_id), current_user)
     return _state(study_session)
 
 
-@bp.post(f"/sessions/<{ID}:session_id>/tasks/<{ID}:task_id>/end")
+@bp.post("/sessions/<int:session_id>/tasks/<int:task_id>/end")
 @loads("session_id", run_session, "study_session")
 @spec.validate(json=TaskEnd, resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
 def end_task(study_session: StudySession, task_id: int, json: TaskEnd):
     """End the running task with its outcome, error count and SEQ answer."""
-    services.end_task(study_session, task_id, current_user, json.outcome, json.errors or 0, json.seq)
+    services.end_task(study_session, _task_id(task_id), current_user, json.outcome, json.errors or 0,
+                      json.seq)
     return _state(study_session)
 
 
-@bp.post(f"/sessions/<{ID}:session_id>/screen")
+@bp.post("/sessions/<int:session_id>/screen")
 @loads("session_id", run_session, "study_session")
 @spec.validate(resp=writes(ScreenLink, 403, 404, 409), tags=TAGS)
 def open_screen(study_session: StudySession):
@@ -194,7 +201,7 @@ def open_screen(study_session: StudySession):
     return ScreenLink(url=url_for("observe.screen", token=token, _external=True))
 
 
-@bp.get(f"/sessions/<{ID}:session_id>/sus")
+@bp.get("/sessions/<int:session_id>/sus")
 @loads("session_id", observed_session, "study_session")
 @spec.validate(resp=reads(SusResult, 404), tags=TAGS)
 def get_sus(study_session: StudySession):
@@ -205,7 +212,7 @@ def get_sus(study_session: StudySession):
     return SusResult.of(response)
 
 
-@bp.post(f"/sessions/<{ID}:session_id>/sus")
+@bp.post("/sessions/<int:session_id>/sus")
 @loads("session_id", run_session, "study_session")
 @spec.validate(json=SusAnswers, resp=writes({201: SusResult, 200: SusResult}, 403, 404, 409), tags=TAGS)
 def record_sus(study_session: StudySession, json: SusAnswers):

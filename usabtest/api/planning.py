@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from usabtest import policy
 from usabtest.accounts.models import User
-from usabtest.api import ID, allow, bp, load, loads, page_of, reads, spec, writes
+from usabtest.api import allow, bp, load, loads, page_of, reads, spec, writes
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.schemas import PageQuery
 from usabtest.extensions import db
@@ -108,7 +108,8 @@ def _participant(participant: Participant) -> ParticipantOut:
 @spec.validate(query=PageQuery, resp=reads(StudyPage), tags=TAGS)
 def list_studies(query: PageQuery):
     """Studies the caller may open, most recently changed first."""
-    return StudyPage(**page_of(queries.study_list_query(current_user), query, StudySummary.of))
+    visible = queries.study_list_query(policy.studies_visible_to(current_user))
+    return StudyPage(**page_of(visible, query, StudySummary.of))
 
 
 @bp.post("/studies")
@@ -121,7 +122,7 @@ def create_study(json: StudyCreate):
     return _detail(study), 201
 
 
-@bp.get(f"/studies/<{ID}:study_id>")
+@bp.get("/studies/<int:study_id>")
 @loads("study_id", visible_study, "study")
 @spec.validate(resp=reads(StudyDetail, 404), tags=TAGS)
 def get_study(study: Study):
@@ -129,7 +130,7 @@ def get_study(study: Study):
     return _detail(study)
 
 
-@bp.patch(f"/studies/<{ID}:study_id>")
+@bp.patch("/studies/<int:study_id>")
 @loads("study_id", managed_study, "study")
 @spec.validate(json=StudyUpdate, resp=writes(StudyDetail, 403, 404), tags=TAGS)
 def update_study(study: Study, json: StudyUpdate):
@@ -143,7 +144,7 @@ def update_study(study: Study, json: StudyUpdate):
 
 # --- task script ----------------------------------------------------------------------------------
 
-@bp.get(f"/studies/<{ID}:study_id>/tasks")
+@bp.get("/studies/<int:study_id>/tasks")
 @loads("study_id", visible_study, "study")
 @spec.validate(resp=reads(TaskList, 404), tags=TAGS)
 def list_tasks(study: Study):
@@ -151,7 +152,7 @@ def list_tasks(study: Study):
     return TaskList(items=script(study))
 
 
-@bp.post(f"/studies/<{ID}:study_id>/tasks")
+@bp.post("/studies/<int:study_id>/tasks")
 @loads("study_id", managed_study, "study")
 @spec.validate(json=TaskCreate, resp=writes({201: TaskOut}, 403, 404), tags=TAGS)
 def create_task(study: Study, json: TaskCreate):
@@ -160,7 +161,7 @@ def create_task(study: Study, json: TaskCreate):
     return _task(task), 201
 
 
-@bp.put(f"/studies/<{ID}:study_id>/tasks/order")
+@bp.put("/studies/<int:study_id>/tasks/order")
 @loads("study_id", managed_study, "study")
 @spec.validate(json=TaskOrder, resp=writes(TaskList, 403, 404), tags=TAGS)
 def reorder_tasks(study: Study, json: TaskOrder):
@@ -169,7 +170,7 @@ def reorder_tasks(study: Study, json: TaskOrder):
     return TaskList(items=script(study))
 
 
-@bp.patch(f"/tasks/<{ID}:task_id>")
+@bp.patch("/tasks/<int:task_id>")
 @loads("task_id", managed_task, "task")
 @spec.validate(json=TaskUpdate, resp=writes(TaskOut, 403, 404), tags=TAGS)
 def update_task(task: Task, json: TaskUpdate):
@@ -180,7 +181,7 @@ def update_task(task: Task, json: TaskUpdate):
     return _task(task)
 
 
-@bp.delete(f"/tasks/<{ID}:task_id>")
+@bp.delete("/tasks/<int:task_id>")
 @loads("task_id", managed_task, "task")
 @spec.validate(resp=writes(TaskRemoval, 403, 404), tags=TAGS)
 def remove_task(task: Task):
@@ -190,7 +191,7 @@ def remove_task(task: Task):
     return TaskRemoval(result=result, task=_task(task) if result == "archived" else before)
 
 
-@bp.post(f"/tasks/<{ID}:task_id>/restore")
+@bp.post("/tasks/<int:task_id>/restore")
 @loads("task_id", managed_task, "task")
 @spec.validate(resp=writes(TaskOut, 403, 404, 409), tags=TAGS)
 def restore_task(task: Task):
@@ -210,7 +211,7 @@ def _check_consent_pair(consent_date, consent_version) -> None:
         raise InvalidInput("Give the version of the consent form that was signed.", "consent_version")
 
 
-@bp.get(f"/studies/<{ID}:study_id>/participants")
+@bp.get("/studies/<int:study_id>/participants")
 @loads("study_id", visible_study, "study")
 @spec.validate(query=PageQuery, resp=reads(ParticipantPage, 404), tags=TAGS)
 def list_participants(study: Study, query: PageQuery):
@@ -218,7 +219,7 @@ def list_participants(study: Study, query: PageQuery):
     return ParticipantPage(**page_of(queries.study_participants_query(study), query, _participant))
 
 
-@bp.post(f"/studies/<{ID}:study_id>/participants")
+@bp.post("/studies/<int:study_id>/participants")
 @loads("study_id", managed_study, "study")
 @spec.validate(json=ParticipantCreate, resp=writes({201: ParticipantOut}, 403, 404), tags=TAGS)
 def create_participant(study: Study, json: ParticipantCreate):
@@ -228,7 +229,7 @@ def create_participant(study: Study, json: ParticipantCreate):
     return _participant(participant), 201
 
 
-@bp.get(f"/participants/<{ID}:participant_id>")
+@bp.get("/participants/<int:participant_id>")
 @loads("participant_id", visible_participant, "participant")
 @spec.validate(resp=reads(ParticipantOut, 404), tags=TAGS)
 def get_participant(participant: Participant):
@@ -236,7 +237,7 @@ def get_participant(participant: Participant):
     return _participant(participant)
 
 
-@bp.patch(f"/participants/<{ID}:participant_id>")
+@bp.patch("/participants/<int:participant_id>")
 @loads("participant_id", managed_participant, "participant")
 @spec.validate(json=ParticipantUpdate, resp=writes(ParticipantOut, 403, 404, 409), tags=TAGS)
 def update_participant(participant: Participant, json: ParticipantUpdate):
@@ -280,7 +281,7 @@ def _draft(study: Study, values: dict[str, Any]) -> services.SessionDraft:
     )
 
 
-@bp.get(f"/studies/<{ID}:study_id>/sessions")
+@bp.get("/studies/<int:study_id>/sessions")
 @loads("study_id", visible_study, "study")
 @spec.validate(query=PageQuery, resp=reads(StudySessionPage, 404), tags=TAGS)
 def list_sessions(study: Study, query: PageQuery):
@@ -288,7 +289,7 @@ def list_sessions(study: Study, query: PageQuery):
     return StudySessionPage(**page_of(queries.study_sessions_query(study), query, StudySessionOut.of))
 
 
-@bp.post(f"/studies/<{ID}:study_id>/sessions")
+@bp.post("/studies/<int:study_id>/sessions")
 @loads("study_id", managed_study, "study")
 @spec.validate(json=SessionCreate, resp=writes({201: StudySessionOut}, 403, 404, 409), tags=TAGS)
 def schedule_session(study: Study, json: SessionCreate):
@@ -300,7 +301,7 @@ def schedule_session(study: Study, json: SessionCreate):
     return StudySessionOut.of(study_session), 201
 
 
-@bp.get(f"/sessions/<{ID}:session_id>")
+@bp.get("/sessions/<int:session_id>")
 @loads("session_id", visible_session, "study_session")
 @spec.validate(resp=reads(StudySessionOut, 404), tags=TAGS)
 def get_session(study_session: StudySession):
@@ -308,7 +309,7 @@ def get_session(study_session: StudySession):
     return StudySessionOut.of(study_session)
 
 
-@bp.patch(f"/sessions/<{ID}:session_id>")
+@bp.patch("/sessions/<int:session_id>")
 @loads("session_id", managed_session, "study_session")
 @spec.validate(json=SessionUpdate, resp=writes(StudySessionOut, 403, 404, 409), tags=TAGS)
 def reschedule_session(study_session: StudySession, json: SessionUpdate):
@@ -320,7 +321,7 @@ def reschedule_session(study_session: StudySession, json: SessionUpdate):
     return StudySessionOut.of(study_session)
 
 
-@bp.post(f"/sessions/<{ID}:session_id>/cancel")
+@bp.post("/sessions/<int:session_id>/cancel")
 @loads("session_id", managed_session, "study_session")
 @spec.validate(resp=writes(StudySessionOut, 403, 404, 409), tags=TAGS)
 def cancel_session(study_session: StudySession):

@@ -17,6 +17,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 MAX_PER_PAGE = 200
@@ -25,8 +26,8 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers in every table the API addresses
 T = TypeVar("T")
 
 
-def _storable(value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8.
+def storable(value: str) -> str:
+    """`value` when every database can store it: PostgreSQL refuses NUL, UTF-8 lone surrogates."""
     if "\x00" in value:
         raise ValueError("text must not contain NUL characters")
     try:
@@ -39,7 +40,7 @@ def _storable(value: str) -> str:
 def text(max_length: int, *, min_length: int = 0) -> object:
     """A string type with surrounding spaces stripped, length limits, and storable characters only."""
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length,
-                                            max_length=max_length), AfterValidator(_storable)]
+                                            max_length=max_length), AfterValidator(storable)]
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -70,6 +71,12 @@ class ChangeModel(InputModel):
     """A PATCH body: only the fields sent change, and at least one must be sent."""
 
     model_config = ConfigDict(json_schema_extra=_change_schema)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ChangeModel:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        return self
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, by name."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints
 
 from usabtest.accounts.schemas import UserRef
-from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, Page, UtcDateTime, text
+from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, Page, UtcDateTime, storable, text
 from usabtest.planning import models, scheduling
 from usabtest.planning.models import SessionStatus, StudyMethod, StudyStatus
 
@@ -21,9 +22,17 @@ SegmentName = text(50, min_length=1)
 SegmentValue = text(200, min_length=1)
 Location = text(500)
 Email = Annotated[EmailStr, Field(max_length=254)]
+
+
+def _full_link(value: str) -> str:
+    if value and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
+        raise ValueError("Give a full link, starting with https://.")
+    return value
+
+
 VideoLink = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^(https?://[^\s/?#]+[^\s]*)?$"),
+    str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(storable),
+    AfterValidator(_full_link),
     Field(description="A full link starting with https://, or empty"),
 ]
 MAX_TIME_LIMIT_S = 240 * 60
