@@ -355,3 +355,12 @@ def test_a_client_name_with_non_ascii_capitals_is_found_again(db, api, make_user
     assert renamed.status_code == 200 and renamed.get_json()["client"] == "Ärzte Ïnc"
     again = as_rita.post("/studies", json={"title": "Second", "client": " Ärzte Ïnc "}).get_json()
     assert again["client"] == "Ärzte Ïnc"
+
+
+@pytest.mark.parametrize(("raw", "status"), [
+    ('{"title": "a\\ud800b"}', 400), ('{"title": "a\\u0000b"}', 422), ('{"title": 1e999}', 422)])
+def test_text_no_database_could_store_is_refused(db, api, make_study, raw, status):
+    study = make_study()
+    response = api(study.owner).post(f"/studies/{study.id}/tasks", data=raw, content_type="application/json")
+    assert response.status_code == status
+    assert response.get_json()["error"]["status"] == status

@@ -71,8 +71,12 @@ class _Plugin(FlaskPlugin):
         """Validate the query string and the JSON body against their models."""
         if form is not None or headers is not None or cookies is not None:
             raise TypeError("the API declares query and JSON body models only")
-        body = json.model_validate_json(_json_object_bytes()) if json is not None else None
-        args = query.model_validate(get_multidict_items(request.args, query)) if query is not None else None
+        try:
+            body = json.model_validate_json(_json_object_bytes()) if json is not None else None
+            args = query.model_validate(get_multidict_items(request.args, query)) if query else None
+        except ValidationError as exc:
+            # Answered here in the API's one error shape (spectree's own answer has another shape).
+            raise refusal_of(exc) from None
         request.context = Context(args, body, None, None, None)
 
 
@@ -96,17 +100,17 @@ def fields_of(error: ValidationError) -> dict[str, str]:
     return fields
 
 
-def _refuse_invalid_input(_req, _resp, error: Exception | None, _instance, _adapter) -> None:
-    """spectree's `before` hook: answer a validation error in the API's one error shape."""
-    if error is None:
-        return
-    assert isinstance(error, ValidationError)
+def refusal_of(error: ValidationError) -> DomainError:
+    """The API's answer to a request that breaks its model: 400 for unreadable JSON, else 422."""
+    problems = error.errors(include_url=False)
+    if any(problem["type"] == "json_invalid" for problem in problems):
+        return MalformedRequest("request body must be valid JSON: " + problems[0]["msg"])
     fields = fields_of(error)
     if not fields:
-        raise InvalidInput(error.errors(include_url=False)[0]["msg"].removeprefix("Value error, "))
+        return InvalidInput(problems[0]["msg"].removeprefix("Value error, "))
     first, message = next(iter(fields.items()))
     summary = f"{first}: {message}" if len(fields) == 1 else f"invalid fields: {', '.join(fields)}"
-    raise InvalidInput(summary, fields=fields)
+    return InvalidInput(summary, fields=fields)
 
 
 def _schema_name(model: Any) -> str:
@@ -125,7 +129,6 @@ spec = SpecTree(
     naming_strategy=_schema_name,
     nested_naming_strategy=lambda _parent, child: child,
     validation_error_model=Error,
-    before=_refuse_invalid_input,
     security_schemes=[
         SecurityScheme(name="bearerAuth", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer")),
         SecurityScheme(name="cookieAuth", data=SecuritySchemeData(
