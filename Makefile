@@ -36,9 +36,10 @@ test-sqlite: $(STAMP)
 	@echo "=== test suite on SQLite ==="
 	env -u USABTEST_TEST_DATABASE_URL $(BIN)/pytest -q -rs $(PYTEST_ARGS)
 
+# Tests marked `pure` (no app, no database) already ran in the SQLite pass.
 test-postgres: $(STAMP)
-	@echo "=== test suite on PostgreSQL ($$USABTEST_TEST_DATABASE_URL) ==="
-	$(BIN)/pytest -q -rs $(PYTEST_ARGS)
+	@echo "=== test suite on PostgreSQL ($$USABTEST_TEST_DATABASE_URL), tests that use the database ==="
+	$(BIN)/pytest -q -rs -m "not pure" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check usabtest tests bench

@@ -1,7 +1,20 @@
-"""Fixtures: a fresh app and database per test, clients, a sign-in helper and data builders.
+"""Fixtures: one app per test session, each test inside a rolled-back transaction, data builders.
 
-The suite runs on SQLite by default, and on PostgreSQL when USABTEST_TEST_DATABASE_URL is set
-(a throw-away database: every table is emptied before each test).
+The suite runs on SQLite by default, and on PostgreSQL when USABTEST_TEST_DATABASE_URL is set (a
+throw-away database; under pytest-xdist each worker uses its own copy beside it).
+
+How tests share the database:
+- Each worker builds the schema once, and one app per distinct test configuration (the markers
+  `csrf`, `ratelimit` and `config(...)`), kept for the whole run.
+- By default a test runs inside one connection's transaction, rolled back at the end. Every
+  `db.session` (the test's own, each request's, a CLI command's) joins it through SAVEPOINTs, so
+  `commit()` only releases a savepoint and nothing the test writes outlives it.
+- Tests whose data must be seen by other connections (live servers, browsers, threads, the live
+  event stream) are marked `committed` (`live_server` and `page` imply it): they commit for real
+  and the tables are emptied afterwards.
+- Tests that use no app are marked `pure` at collection; the PostgreSQL pass leaves them out
+  (`-m "not pure"`), since they would only repeat the SQLite pass. Mark `database` a test that
+  reaches the test database without the `app` fixture.
 """
 
 from __future__ import annotations
@@ -9,32 +22,31 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_sqlalchemy.session import Session as FlaskSession
 from werkzeug.serving import make_server
 
-from usabtest import create_app
+from tests.openapi_check import validate_api_response
+from usabtest import builders, create_app
 from usabtest.accounts import services as account_services
 from usabtest.accounts.models import Organisation, Role, User
-from usabtest.db import utcnow
 from usabtest.extensions import db as _db
+from usabtest.extensions import limiter
 from usabtest.observe.models import Note
-from usabtest.planning.models import (
-    ConsentRecord,
-    Participant,
-    ParticipantPersonal,
-    Study,
-    StudySession,
-    Task,
-)
+from usabtest.planning.models import Participant, Study, StudySession
 
-PASSWORD = "correct-horse-battery"
+PASSWORD = builders.DEFAULT_PASSWORD
+# Fixtures whose tests need committed data: another thread or process serves the requests.
+COMMITTED_FIXTURES = frozenset({"live_server", "page"})
+
 
 def _worker_database_url() -> str | None:
     """The PostgreSQL test URL; under pytest-xdist each worker gets its own database beside it."""
@@ -52,7 +64,15 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def pytest_report_header(config) -> str:
     """Say which database this run uses, so CI logs show both runs."""
-    return f"usabtest database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (per-test file)'}"
+    return f"usabtest database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (one file per worker)'}"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark `pure` every test that needs no app and no database."""
+    for item in items:
+        uses_database = "app" in getattr(item, "fixturenames", ()) or item.get_closest_marker("database")
+        if not uses_database:
+            item.add_marker(pytest.mark.pure)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -78,21 +98,23 @@ def _fast_password_hashing():
     mp.undo()
 
 
-@pytest.fixture(scope="session")
-def _pg_schema() -> Iterator[None]:
-    """On PostgreSQL, build the schema once per run; tests then only empty the tables."""
-    if not PG_URL:
-        yield
-        return
-    _create_database_if_missing(PG_URL)
-    engine = sa.create_engine(PG_URL)
-    from usabtest import models  # noqa: F401
+# --- the database and the apps, built once per worker ----------------------------------------
 
+
+@pytest.fixture(scope="session")
+def _database_url(tmp_path_factory) -> Iterator[str]:
+    """This worker's test database, with the schema built once."""
+    url = PG_URL or f"sqlite:///{tmp_path_factory.mktemp('database') / 'test.sqlite'}"
+    if PG_URL:
+        _create_database_if_missing(PG_URL)
+    from usabtest import models  # noqa: F401  (every table in the metadata)
+
+    engine = sa.create_engine(url)
     _db.metadata.drop_all(engine)
     _db.metadata.create_all(engine)
     engine.dispose()
-    yield
-    if os.environ.get("USABTEST_TEST_DATABASE_URL") != PG_URL:
+    yield url
+    if PG_URL and os.environ.get("USABTEST_TEST_DATABASE_URL") != PG_URL:
         _drop_database(PG_URL)
 
 
@@ -116,25 +138,106 @@ def _drop_database(url: str) -> None:
     admin.dispose()
 
 
-def _empty_pg_tables(app: Flask) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
-    with app.app_context(), _db.engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+class _Apps:
+    """One application per distinct test configuration, all on this worker's database."""
+
+    def __init__(self, database_url: str, instance_root: Path):
+        self.database_url = database_url
+        self.instance_root = instance_root
+        self._apps: dict[str, Flask] = {}
+        self.default: Flask | None = None
+
+    def get(self, config: dict) -> Flask:
+        """The app built for `config` (built on first use)."""
+        key = repr(sorted(config.items()))
+        if key not in self._apps:
+            self._apps[key] = self._build(config, len(self._apps))
+        return self._apps[key]
+
+    def _build(self, config: dict, number: int) -> Flask:
+        application = create_app({**config, "DATABASE_URL": self.database_url})
+        application.instance_path = str(self.instance_root / f"app{number}")
+        application.test_client_class = IsolatedClient
+        return application
 
 
-def _test_config(request: pytest.FixtureRequest, tmp_path) -> dict:
-    config = {
+@pytest.fixture(scope="session")
+def _apps(_database_url, tmp_path_factory) -> Iterator[_Apps]:
+    apps = _Apps(_database_url, tmp_path_factory.mktemp("instances"))
+    apps.default = apps.get(_base_config())
+    yield apps
+
+
+def _base_config() -> dict:
+    return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
-        "DATABASE_URL": PG_URL or f"sqlite:///{tmp_path / 'test.sqlite'}",
-        "WTF_CSRF_ENABLED": request.node.get_closest_marker("csrf") is not None,
-        "RATELIMIT_ENABLED": request.node.get_closest_marker("ratelimit") is not None,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
         "PUBLIC_URL": "http://localhost",
     }
+
+
+def _test_config(request: pytest.FixtureRequest) -> dict:
+    config = _base_config()
+    config["WTF_CSRF_ENABLED"] = request.node.get_closest_marker("csrf") is not None
+    config["RATELIMIT_ENABLED"] = request.node.get_closest_marker("ratelimit") is not None
     marker = request.node.get_closest_marker("config")
     if marker:
         config.update(marker.kwargs)
     return config
+
+
+def _wants_committed(request: pytest.FixtureRequest) -> bool:
+    return (request.node.get_closest_marker("committed") is not None
+            or not COMMITTED_FIXTURES.isdisjoint(request.node.fixturenames))
+
+
+class _ConnectionSession(FlaskSession):
+    """Flask-SQLAlchemy's session, but every query goes through the connection it was given.
+
+    Flask-SQLAlchemy 3.1 picks an engine from `db.engines` and ignores the session's own `bind`,
+    so joining an outer transaction needs this override. The connection belongs to the test's
+    thread: another thread (a live server, a mail sender) using it would interleave savepoints.
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        """The connection this session was bound to."""
+        if threading.get_ident() != self.info["test_thread"]:
+            raise RuntimeError("a background thread used the database of a rolled-back test: "
+                               "mark the test @pytest.mark.committed")
+        return bind if bind is not None else self.bind
+
+
+@contextmanager
+def _rolled_back_database() -> Iterator[None]:
+    """Run the block inside one transaction that is rolled back afterwards."""
+    connection = _db.engine.connect()
+    outer = connection.begin()
+    shared_session = _db.session
+    _db.session = _db._make_scoped_session({
+        "class_": _ConnectionSession, "bind": connection, "join_transaction_mode": "create_savepoint",
+        "info": {"test_thread": threading.get_ident()},
+    })
+    try:
+        yield
+    finally:
+        _db.session.remove()
+        _db.session = shared_session
+        outer.rollback()
+        connection.close()
+
+
+@contextmanager
+def _committed_database() -> Iterator[None]:
+    """Run the block on the real database; empty every table afterwards."""
+    try:
+        yield
+    finally:
+        _db.session.remove()
+        with _db.engine.begin() as conn:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
 
 
 class IsolatedClient(FlaskClient):
@@ -148,28 +251,36 @@ class IsolatedClient(FlaskClient):
         _db.session.commit()  # the test's own work becomes visible to the request ...
         try:
             with self.application.app_context():
-                return super().open(*args, **kwargs)
+                response = super().open(*args, **kwargs)
         finally:
             _db.session.expire_all()  # ... and the request's work to the test's next read
+        validate_api_response(response, self.application)  # API answers must match the served document
+        return response
 
 
 @pytest.fixture
-def app(request, tmp_path, _pg_schema) -> Iterator[Flask]:
-    """A fresh application and empty database; its app context is pushed for the test."""
-    instance = tmp_path / "instance"
-    application = create_app(_test_config(request, tmp_path))
-    application.instance_path = str(instance)
-    application.test_client_class = IsolatedClient
-    if PG_URL:
-        _empty_pg_tables(application)
-    else:
-        with application.app_context():
-            _db.create_all()
+def app(request, _apps) -> Iterator[Flask]:
+    """The application for this test's configuration, its app context pushed for the test.
+
+    Its database is empty at the start; what the test writes is rolled back afterwards, or, for
+    `committed` tests, committed and then deleted.
+    """
+    application = _apps.get(_test_config(request))
+    saved_config = dict(application.config)
+    # Flask-Limiter keeps one state for all apps: give it this app's setting and fresh counters.
+    limiter.enabled = application.config["RATELIMIT_ENABLED"]
+    if limiter.enabled:
+        limiter.reset()
+    builders.reset_numbering()
+    database = _committed_database if _wants_committed(request) else _rolled_back_database
     with application.app_context():
-        yield application
-        _db.session.remove()
-        for engine in _db.engines.values():
-            engine.dispose()
+        with database():
+            yield application
+        if application is not _apps.default:
+            for engine in _db.engines.values():
+                engine.dispose()  # keeps only the default app's pool open between tests
+    application.config.clear()
+    application.config.update(saved_config)
 
 
 @pytest.fixture
@@ -203,14 +314,15 @@ def login(client) -> Callable[..., FlaskClient]:
     return _login
 
 
+# --- builders: usabtest.builders, committed so requests and other connections see the rows --------
+
+
 @pytest.fixture
 def make_org(db) -> Callable[..., Organisation]:
     """Builder: a client organisation."""
-    counter = iter(range(1, 10_000))
 
     def _make(name: str | None = None) -> Organisation:
-        org = Organisation(name=name or f"Client {next(counter)}")
-        db.session.add(org)
+        org = builders.make_organisation(name)
         db.session.commit()
         return org
 
@@ -218,25 +330,11 @@ def make_org(db) -> Callable[..., Organisation]:
 
 
 @pytest.fixture
-def make_user(db, make_org) -> Callable[..., User]:
+def make_user(db) -> Callable[..., User]:
     """Builder: a user (researcher by default) whose password is `PASSWORD`."""
-    counter = iter(range(1, 10_000))
 
     def _make(role: Role | str = Role.RESEARCHER, **fields) -> User:
-        role = Role(role)
-        n = next(counter)
-        org = fields.pop("organisation", None)
-        if role == Role.CLIENT and org is None:
-            org = make_org()
-        user = account_services.create_user(
-            email=fields.pop("email", f"{role.value}{n}@example.com"),
-            name=fields.pop("name", f"{role.label} {n}"),
-            role=role,
-            password=fields.pop("password", PASSWORD),
-            organisation=org,
-        )
-        for key, value in fields.items():
-            setattr(user, key, value)
+        user = builders.make_user(role, **fields)
         db.session.commit()
         return user
 
@@ -244,23 +342,11 @@ def make_user(db, make_org) -> Callable[..., User]:
 
 
 @pytest.fixture
-def make_study(db, make_user, make_org) -> Callable[..., Study]:
+def make_study(db) -> Callable[..., Study]:
     """Builder: a study owned by a researcher, with `tasks` tasks."""
 
     def _make(owner: User | None = None, tasks: int = 0, **fields) -> Study:
-        study = Study(
-            owner=owner or make_user(Role.RESEARCHER),
-            organisation=fields.pop("organisation", None) or make_org(),
-            title=fields.pop("title", "Checkout study"),
-            product=fields.pop("product", "Web shop"),
-            **fields,
-        )
-        for position in range(tasks):
-            study.tasks.append(
-                Task(position=position, title=f"Task {position + 1}",
-                     scenario=f"Scenario {position + 1}", success_criteria="Done")
-            )
-        db.session.add(study)
+        study = builders.make_study(owner, tasks, **fields)
         db.session.commit()
         return study
 
@@ -273,18 +359,7 @@ def make_participant(db) -> Callable[..., Participant]:
 
     def _make(study: Study, consented: bool = True, name: str | None = None,
               email: str | None = None, **fields) -> Participant:
-        study.last_participant_number += 1
-        number = study.last_participant_number
-        participant = Participant(
-            study=study, number=number, code=f"P{number:02d}",
-            personal=ParticipantPersonal(
-                name=name or f"Person {number}", email=email or f"person{number}@example.net"
-            ),
-            **fields,
-        )
-        if consented:
-            participant.consents.append(ConsentRecord(consented_on=date.today(), form_version="v1"))
-        db.session.add(participant)
+        participant = builders.make_participant(study, consented, name, email, **fields)
         db.session.commit()
         return participant
 
@@ -292,22 +367,13 @@ def make_participant(db) -> Callable[..., Participant]:
 
 
 @pytest.fixture
-def make_session(db, make_study, make_participant) -> Callable[..., StudySession]:
+def make_session(db) -> Callable[..., StudySession]:
     """Builder: a scheduled session (study, participant and moderator made when not given)."""
 
     def _make(study: Study | None = None, participant: Participant | None = None,
               moderator: User | None = None, observers: list[User] | None = None,
               starts_at: datetime | None = None, **fields) -> StudySession:
-        study = study or make_study(tasks=2)
-        study_session = StudySession(
-            study=study,
-            participant=participant or make_participant(study),
-            moderator=moderator or study.owner,
-            observers=observers or [],
-            starts_at=starts_at or utcnow() + timedelta(days=1),
-            **fields,
-        )
-        db.session.add(study_session)
+        study_session = builders.make_session(study, participant, moderator, observers, starts_at, **fields)
         db.session.commit()
         return study_session
 
@@ -319,13 +385,14 @@ def make_note(db) -> Callable[..., Note]:
     """Builder: a note in `study_session` by `author`."""
 
     def _make(study_session: StudySession, author: User, body: str = "A note", **fields) -> Note:
-        note = Note(study_session=study_session, author=author, body=body,
-                    client_uuid=fields.pop("client_uuid", uuid.uuid4()), **fields)
-        db.session.add(note)
+        note = builders.make_note(study_session, author, body, **fields)
         db.session.commit()
         return note
 
     return _make
+
+
+# --- live server and browser ----------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -336,7 +403,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(app) -> Iterator[str]:
-    """The app served over real HTTP on 127.0.0.1 in a background thread; yields its base URL."""
+    """The app served over real HTTP on 127.0.0.1 in a background thread; yields its base URL.
+
+    Its requests run on their own connections, so a test using it runs on committed data.
+    """
     port = _free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -51,6 +51,7 @@ def scratch_pg_url():
     admin.dispose()
 
 
+@pytest.mark.database  # no app fixture, but it belongs to the PostgreSQL pass
 def test_upgrade_from_empty_matches_models_on_postgresql(scratch_pg_url):
     diff, leftover = _schema_diff(scratch_pg_url)
     assert diff == []

@@ -25,6 +25,9 @@ from usabtest.accounts.models import Role
 from usabtest.accounts.services import issue_token
 from usabtest.observe.models import Note, SessionEvent
 
+# Other threads and server processes read what these tests write.
+pytestmark = pytest.mark.committed
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -15,6 +15,9 @@ from usabtest.core import mail
 from usabtest.core.models import MailDelivery, MailStatus
 from usabtest.planning import services
 
+# The mail sender records deliveries from its own thread, in its own transaction.
+pytestmark = pytest.mark.committed
+
 DAY = date(2030, 1, 15)
 
 

@@ -1,0 +1,188 @@
+"""Data builders shared by the tests, the benchmarks and `usabtest demo`.
+
+Each builder makes one kind of row with sensible defaults, adds it to `db.session` and flushes
+(pass `flush=False` when adding many rows at once and flush yourself); none of them commits, so
+the caller decides what one unit of work is. Default names and emails are numbered per kind
+(`researcher1@example.com`, `Client 1`); `reset_numbering()` starts the numbers again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+from usabtest.accounts import services as account_services
+from usabtest.accounts.models import Organisation, Role, User
+from usabtest.analysis.models import Finding, Screenshot
+from usabtest.db import utcnow
+from usabtest.extensions import db
+from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.planning.models import (
+    ConsentRecord,
+    Participant,
+    ParticipantPersonal,
+    Study,
+    StudySession,
+    Task,
+)
+
+DEFAULT_PASSWORD = "correct-horse-battery"
+
+_numbers: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
+
+
+def reset_numbering() -> None:
+    """Start every kind's default numbering at 1 again (tests do this before each test)."""
+    _numbers.clear()
+
+
+def _next(kind: str) -> int:
+    return next(_numbers[kind])
+
+
+def _save(row, flush: bool):
+    db.session.add(row)
+    if flush:
+        db.session.flush()
+    return row
+
+
+def make_organisation(name: str | None = None, *, flush: bool = True) -> Organisation:
+    """A client organisation, named `Client <n>` unless `name` is given."""
+    return _save(Organisation(name=name or f"Client {_next('organisation')}"), flush)
+
+
+def make_user(role: Role | str = Role.RESEARCHER, *, email: str | None = None,
+              name: str | None = None, password: str = DEFAULT_PASSWORD,
+              organisation: Organisation | None = None, **fields) -> User:
+    """A user created through the accounts service (so the password is hashed as in production).
+
+    A client gets a new organisation unless one is given; extra `fields` are set on the user
+    afterwards (`timezone=...`, `active=False`, ...).
+    """
+    role = Role(role)
+    number = _next("user")
+    if role == Role.CLIENT and organisation is None:
+        organisation = make_organisation()
+    made = account_services.create_user(
+        email=email or f"{role.value}{number}@example.com",
+        name=name or f"{role.label} {number}",
+        role=role,
+        password=password,
+        organisation=organisation,
+    )
+    for key, value in fields.items():
+        setattr(made, key, value)
+    db.session.flush()
+    return made
+
+
+def make_study(owner: User | None = None, tasks: int = 0, *,
+               organisation: Organisation | None = None, title: str = "Checkout study",
+               product: str = "Web shop", flush: bool = True, **fields) -> Study:
+    """A study owned by `owner` (a new researcher by default) with `tasks` numbered tasks."""
+    made = Study(
+        owner=owner or make_user(Role.RESEARCHER),
+        organisation=organisation or make_organisation(),
+        title=title,
+        product=product,
+        **fields,
+    )
+    db.session.add(made)
+    for _ in range(tasks):
+        make_task(made, flush=False)
+    return _save(made, flush)
+
+
+def make_task(study: Study, title: str | None = None, *, scenario: str | None = None,
+              success_criteria: str = "Done", time_limit_s: int | None = None,
+              flush: bool = True, **fields) -> Task:
+    """A task appended after the study's last one (`Task <n>`, `Scenario <n>` by default)."""
+    position = fields.pop("position", len(study.tasks))
+    made = Task(position=position, title=title or f"Task {position + 1}",
+                scenario=f"Scenario {position + 1}" if scenario is None else scenario,
+                success_criteria=success_criteria, time_limit_s=time_limit_s, **fields)
+    study.tasks.append(made)
+    return _save(made, flush)
+
+
+def make_participant(study: Study, consented: bool = True, name: str | None = None,
+                     email: str | None = None, *, phone: str | None = None,
+                     consented_on: date | None = None, form_version: str = "v1",
+                     flush: bool = True, **fields) -> Participant:
+    """The study's next participant (`P01`, `P02`, ...) with personal details, consented by default."""
+    study.last_participant_number += 1
+    number = study.last_participant_number
+    made = Participant(
+        study=study, number=number, code=f"P{number:02d}",
+        personal=ParticipantPersonal(name=name or f"Person {number}",
+                                     email=email or f"person{number}@example.net", phone=phone),
+        **fields,
+    )
+    if consented:
+        made.consents.append(ConsentRecord(consented_on=consented_on or date.today(),
+                                           form_version=form_version))
+    return _save(made, flush)
+
+
+def make_session(study: Study | None = None, participant: Participant | None = None,
+                 moderator: User | None = None, observers: Sequence[User] | None = None,
+                 starts_at: datetime | None = None, *, flush: bool = True,
+                 **fields) -> StudySession:
+    """A session (scheduled for tomorrow by default); study, participant and moderator made when absent."""
+    study = study or make_study(tasks=2)
+    made = StudySession(
+        study=study,
+        participant=participant or make_participant(study),
+        moderator=moderator or study.owner,
+        observers=list(observers or ()),
+        starts_at=starts_at or utcnow() + timedelta(days=1),
+        **fields,
+    )
+    return _save(made, flush)
+
+
+def make_note(study_session: StudySession, author: User, body: str = "A note", *,
+              client_uuid: uuid.UUID | None = None, flush: bool = True, **fields) -> Note:
+    """A note by `author` in `study_session` (`task`, `tags`, `severity`, `elapsed_ms` optional)."""
+    made = Note(study_session=study_session, author=author, body=body,
+                client_uuid=client_uuid or uuid.uuid4(), **fields)
+    return _save(made, flush)
+
+
+def make_task_attempt(study_session: StudySession, task: Task, *,
+                      started_at: datetime | None = None, seconds: float = 60,
+                      outcome: Outcome | None = Outcome.SUCCESS, flush: bool = True,
+                      **fields) -> TaskAttempt:
+    """An ended attempt at `task` lasting `seconds` (pass `ended_at=None` for one still running)."""
+    started_at = started_at or utcnow()
+    fields.setdefault("ended_at", started_at + timedelta(seconds=seconds))
+    made = TaskAttempt(study_session=study_session, task=task, started_at=started_at,
+                       outcome=outcome, **fields)
+    return _save(made, flush)
+
+
+def make_sus_response(study_session: StudySession, answers: Sequence[int] = (4, 2) * 5, *,
+                      flush: bool = True, **fields) -> SusResponse:
+    """A System Usability Scale questionnaire of ten answers (a score of 75 by default)."""
+    return _save(SusResponse(study_session=study_session, answers=list(answers), **fields), flush)
+
+
+def make_finding(study: Study, title: str | None = None, *, severity: int = 2,
+                 notes: Iterable[Note] = (), tasks: Iterable[Task] = (),
+                 screenshots: Iterable[Screenshot] = (), flush: bool = True,
+                 **fields) -> Finding:
+    """A finding of `study` backed by `notes` and linked to `tasks`."""
+    made = Finding(study=study, title=title or f"Finding {_next('finding')}", severity=severity,
+                   notes=list(notes), tasks=list(tasks), screenshots=list(screenshots), **fields)
+    return _save(made, flush)
+
+
+def make_screenshot(data: bytes, *, width: int, height: int, filename: str = "screen.png",
+                    content_type: str = "image/png", caption: str = "") -> Screenshot:
+    """An unsaved screenshot to hand to `make_finding(screenshots=[...])`."""
+    return Screenshot(filename=filename, content_type=content_type, width=width, height=height,
+                      caption=caption, data=data)
