@@ -9,22 +9,18 @@ from datetime import date, datetime, timedelta
 import click
 import sqlalchemy as sa
 
+from usabtest import builders
 from usabtest.accounts import services
 from usabtest.accounts.models import Role, User
-from usabtest.analysis.models import Finding
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.observe.models import Note, Outcome
 from usabtest.planning.models import (
-    ConsentRecord,
-    Participant,
-    ParticipantPersonal,
     SessionStatus,
     Study,
     StudyMethod,
     StudySession,
     StudyStatus,
-    Task,
 )
 
 DEMO_USERS = [
@@ -105,8 +101,8 @@ def _demo_users() -> dict[Role, User]:
     org = services.get_or_create_organisation(CLIENT_NAME)
     users = {}
     for email, name, role, password in DEMO_USERS:
-        user = services.find_user_by_email(email) or services.create_user(
-            email=email, name=name, role=role, password=password,
+        user = services.find_user_by_email(email) or builders.make_user(
+            role, email=email, name=name, password=password,
             organisation=org if role == Role.CLIENT else None,
         )
         users[role] = user
@@ -116,7 +112,8 @@ def _demo_users() -> dict[Role, User]:
 
 
 def _demo_study(users: dict[Role, User]) -> Study:
-    study = Study(
+    study = builders.make_study(
+        users[Role.RESEARCHER],
         organisation=users[Role.CLIENT].organisation,
         title=STUDY_TITLE,
         product="Northwind Mobile 4.2 (iOS and Android)",
@@ -124,31 +121,22 @@ def _demo_study(users: dict[Role, User]) -> Study:
         "savings pots are understood without help.",
         method=StudyMethod.IN_PERSON,
         status=StudyStatus.ACTIVE,
-        owner=users[Role.RESEARCHER],
         custom_tags=["navigation", "terminology"],
         welcome_text="Thank you for helping us today. We are testing the app, not you.",
         executive_summary="Customers completed everyday payments, but freezing a card and "
         "setting up bill payments caused serious trouble.",
         environment="Usability lab, iPhone 13 mini and Pixel 7, screen and audio recorded.",
     )
-    db.session.add(study)
-    for position, (title, scenario, criteria, limit) in enumerate(TASKS):
-        study.tasks.append(Task(position=position, title=title, scenario=scenario,
-                                success_criteria=criteria, time_limit_s=limit))
+    for title, scenario, criteria, limit in TASKS:
+        builders.make_task(study, title, scenario=scenario, success_criteria=criteria,
+                           time_limit_s=limit)
     for number, (name, age_band, experience) in enumerate(PEOPLE, start=1):
-        first = name.split()[0].lower()
-        participant = Participant(
-            number=number, code=f"P{number:02d}",
+        builders.make_participant(
+            study, name=name, email=f"{name.split()[0].lower()}@example.net",
+            phone=f"+44 7700 900{number:03d}",
             segments={"age band": age_band, "experience": experience},
-            personal=ParticipantPersonal(name=name, email=f"{first}@example.net",
-                                         phone=f"+44 7700 900{number:03d}"),
+            consented_on=date(2026, 11, 2), form_version="v2.1",
         )
-        participant.consents.append(
-            ConsentRecord(consented_on=date(2026, 11, 2), form_version="v2.1")
-        )
-        study.participants.append(participant)
-    study.last_participant_number = len(PEOPLE)
-    db.session.flush()
     return study
 
 
@@ -161,12 +149,10 @@ def _demo_sessions(study: Study, users: dict[Role, User], now: datetime, rng: ra
         if not done:
             starts = (now + timedelta(days=index - 3)).replace(hour=10, minute=0, second=0,
                                                                 microsecond=0)
-        study_session = StudySession(
-            study=study, participant=participant, starts_at=starts, timezone="Europe/London",
-            duration_min=60, location="Lab 2, 14 Market Street", moderator=moderator,
-            observers=[observer],
+        study_session = builders.make_session(
+            study, participant, moderator, [observer], starts, timezone="Europe/London",
+            duration_min=60, location="Lab 2, 14 Market Street",
         )
-        db.session.add(study_session)
         if done:
             _complete(study_session, study, observer, rng)
 
@@ -175,28 +161,25 @@ def _complete(study_session: StudySession, study: Study, observer: User, rng: ra
     study_session.status = SessionStatus.COMPLETED
     study_session.started_at = study_session.starts_at + timedelta(minutes=2)
     clock = study_session.started_at + timedelta(minutes=3)
-    db.session.flush()
     for task in study.tasks:
         seconds = rng.randint(40, task.time_limit_s or 300)
         outcome = rng.choices(list(Outcome)[:3], weights=[6, 2, 2])[0]
-        study_session.attempts.append(TaskAttempt(
-            task=task, started_at=clock, ended_at=clock + timedelta(seconds=seconds),
-            outcome=outcome, error_count=rng.randint(0, 3), seq=rng.randint(2, 7),
-        ))
+        builders.make_task_attempt(
+            study_session, task, started_at=clock, seconds=seconds, outcome=outcome,
+            error_count=rng.randint(0, 3), seq=rng.randint(2, 7),
+        )
         lines = [line for line in NOTE_LINES if line[0] == task.position]
         for _position, tag, severity, body in rng.sample(lines, 2):
             at = clock + timedelta(seconds=rng.randint(5, seconds))
-            db.session.add(Note(
-                study_session=study_session, task=task, author=observer,
-                client_uuid=uuid.UUID(int=rng.getrandbits(128)), body=body, tags=[tag],
-                severity=severity, created_at=at,
+            builders.make_note(
+                study_session, observer, body, client_uuid=uuid.UUID(int=rng.getrandbits(128)),
+                task=task, tags=[tag], severity=severity, created_at=at,
                 elapsed_ms=int((at - study_session.started_at).total_seconds() * 1000),
-            ))
+            )
         clock += timedelta(seconds=seconds + 30)
     study_session.ended_at = clock + timedelta(minutes=5)
-    db.session.add(SusResponse(study_session=study_session,
-                               answers=[rng.randint(3, 5) if i % 2 == 0 else rng.randint(1, 3)
-                                        for i in range(10)]))
+    builders.make_sus_response(study_session, [rng.randint(3, 5) if i % 2 == 0 else rng.randint(1, 3)
+                                               for i in range(10)])
 
 
 DEMO_FINDINGS = [
@@ -226,8 +209,8 @@ def _demo_findings(study: Study) -> None:
     ).all()
     for title, severity, quote, description, recommendation in DEMO_FINDINGS:
         evidence = [note for note in notes if quote in note.body]
-        db.session.add(Finding(
-            study=study, title=title, severity=severity, description=description,
+        builders.make_finding(
+            study, title, severity=severity, description=description,
             recommendation=recommendation, notes=evidence,
             tasks=sorted({note.task for note in evidence if note.task}, key=lambda t: t.position),
-        ))
+        )
