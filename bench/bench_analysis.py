@@ -17,12 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from benchdata import completed_sessions, notes_across
 
-from usabtest import create_app
-from usabtest.accounts import services as account_services
-from usabtest.accounts.models import Organisation, Role
-from usabtest.analysis.models import Finding
+from usabtest import builders, create_app
+from usabtest.accounts.models import Role
 from usabtest.extensions import db
-from usabtest.planning.models import Study, Task
 
 PASSWORD = "bench-password-123"
 TASKS = 6
@@ -40,19 +37,19 @@ def _text(rng: random.Random) -> str:
 def populate(sessions: int, notes: int, seed: int = 11) -> tuple[int, str]:
     """Create one study of the given size; return its id and the owner's email."""
     rng = random.Random(seed)
-    owner = account_services.create_user(email="bench-analysis@example.com", name="Bench Researcher",
-                                         role=Role.RESEARCHER, password=PASSWORD, organisation=None)
-    study = Study(organisation=Organisation(name="Bench Shop"), owner=owner, title="Analysis benchmark",
-                  product="Shop 2.0", custom_tags=TAGS[:4])
-    study.tasks = [Task(position=i, title=f"Task {i + 1}", scenario=_text(rng)) for i in range(TASKS)]
-    db.session.add(study)
+    owner = builders.make_user(Role.RESEARCHER, email="bench-analysis@example.com",
+                               name="Bench Researcher", password=PASSWORD)
+    study = builders.make_study(owner, organisation=builders.make_organisation("Bench Shop"),
+                                title="Analysis benchmark", product="Shop 2.0", custom_tags=TAGS[:4])
+    for _ in range(TASKS):
+        builders.make_task(study, scenario=_text(rng), success_criteria="", flush=False)
     made = completed_sessions(study, owner, sessions, rng)
     rows = notes_across(made, study, owner, notes, rng, _text, TAGS)
     for index in range(FINDINGS):
-        db.session.add(Finding(study=study, title=f"Finding {index + 1}: {_text(rng)[:60]}",
-                               severity=rng.randint(0, 4), description=_text(rng),
-                               notes=rng.sample(rows, min(len(rows), 40)),
-                               tasks=[study.tasks[index % TASKS]]))
+        builders.make_finding(study, f"Finding {index + 1}: {_text(rng)[:60]}",
+                              severity=rng.randint(0, 4), description=_text(rng),
+                              notes=rng.sample(rows, min(len(rows), 40)),
+                              tasks=[study.tasks[index % TASKS]], flush=False)
     db.session.commit()
     return study.id, owner.email
 

@@ -18,35 +18,26 @@ import threading
 import time
 import urllib.request
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 from werkzeug.serving import make_server
 
-from usabtest import create_app
+from usabtest import builders, create_app
 from usabtest.accounts.models import Role
-from usabtest.accounts.services import create_user, issue_token
+from usabtest.accounts.services import issue_token
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.planning.models import ConsentRecord, Participant, Study, StudySession
 
 
 def _setup(observers: int) -> tuple[int, list[str]]:
     db.drop_all()
     db.create_all()
-    owner = create_user(email="owner@example.com", name="Owner", role=Role.RESEARCHER,
-                        password="bench-password-1")
-    from usabtest.accounts.services import get_or_create_organisation
-
-    study = Study(title="Bench", owner=owner, organisation=get_or_create_organisation("Bench client"))
-    db.session.add(study)
-    participant = Participant(study=study, number=1, code="P01")
-    participant.consents.append(ConsentRecord(consented_on=date.today(), form_version="v1"))
-    users = [create_user(email=f"o{n}@example.com", name=f"Observer {n}", role=Role.OBSERVER,
-                         password="bench-password-1") for n in range(observers)]
-    study_session = StudySession(study=study, participant=participant, moderator=owner, observers=users,
-                                 starts_at=utcnow() + timedelta(hours=1))
-    db.session.add(study_session)
-    db.session.flush()
+    owner = builders.make_user(Role.RESEARCHER, email="owner@example.com", name="Owner")
+    study = builders.make_study(owner, organisation=builders.make_organisation("Bench client"), title="Bench")
+    users = [builders.make_user(Role.OBSERVER, email=f"o{n}@example.com", name=f"Observer {n}")
+             for n in range(observers)]
+    study_session = builders.make_session(study, moderator=owner, observers=users,
+                                          starts_at=utcnow() + timedelta(hours=1))
     tokens = [issue_token(user) for user in users]
     db.session.commit()
     return study_session.id, tokens

@@ -19,14 +19,8 @@ import sqlalchemy as sa
 from benchdata import completed_sessions, notes_across
 from PIL import Image
 
-from usabtest import create_app
-from usabtest.accounts.models import Organisation, Role, User
-from usabtest.analysis.models import Finding, Screenshot
+from usabtest import builders, create_app
 from usabtest.extensions import db
-from usabtest.planning.models import (
-    Study,
-    Task,
-)
 from usabtest.reports import data as report_data
 from usabtest.reports import pdf
 
@@ -49,26 +43,25 @@ def _sentence(rng: random.Random) -> str:
 def populate(sessions: int, notes: int, seed: int = 7) -> int:
     """Create one study of the given size; return its id."""
     rng = random.Random(seed)
-    org = Organisation(name="Benchmark Bank")
-    owner = User(email="bench@example.com", name="Bench Researcher", password_hash="x", role=Role.RESEARCHER)
-    study = Study(organisation=org, owner=owner, title="Benchmark study", product="App 1.0",
-                  goals=_sentence(rng), executive_summary="\n\n".join(_sentence(rng) for _ in range(4)),
-                  environment=_sentence(rng))
-    study.tasks = [Task(position=i, title=f"Task {i + 1}: {_sentence(rng)[:60]}", scenario=_sentence(rng),
-                        success_criteria=_sentence(rng), time_limit_s=300) for i in range(TASKS)]
-    db.session.add(study)
+    owner = builders.make_user(email="bench@example.com", name="Bench Researcher")
+    study = builders.make_study(
+        owner, organisation=builders.make_organisation("Benchmark Bank"), title="Benchmark study",
+        product="App 1.0", goals=_sentence(rng),
+        executive_summary="\n\n".join(_sentence(rng) for _ in range(4)), environment=_sentence(rng))
+    for i in range(TASKS):
+        builders.make_task(study, f"Task {i + 1}: {_sentence(rng)[:60]}", scenario=_sentence(rng),
+                           success_criteria=_sentence(rng), time_limit_s=300, flush=False)
     db.session.flush()
     all_sessions = completed_sessions(study, owner, sessions, rng)
     note_rows = notes_across(all_sessions, study, owner, notes, rng, _sentence)
     image = _screenshot()
     for f in range(FINDINGS):
-        finding = Finding(study=study, title=_sentence(rng)[:80], description=_sentence(rng),
-                          severity=rng.randint(0, 4), recommendation=_sentence(rng),
-                          notes=rng.sample(note_rows, 12), tasks=[study.tasks[f % TASKS]])
-        if f < 4:
-            finding.screenshots.append(Screenshot(filename="s.png", content_type="image/png", width=1280,
-                                                  height=800, caption=_sentence(rng), data=image))
-        db.session.add(finding)
+        builders.make_finding(
+            study, _sentence(rng)[:80], description=_sentence(rng), severity=rng.randint(0, 4),
+            recommendation=_sentence(rng), notes=rng.sample(note_rows, 12), tasks=[study.tasks[f % TASKS]],
+            screenshots=[builders.make_screenshot(image, width=1280, height=800, filename="s.png",
+                                                  caption=_sentence(rng))] if f < 4 else [],
+            flush=False)
     db.session.commit()
     return study.id
 
