@@ -74,7 +74,7 @@ def _managed_study(study_id: int) -> Study:
     return study
 
 
-def _can_see_study():
+def _can_see_study() -> Callable[[Study], bool]:
     """The policy's study-visibility rule for the signed-in user, for services to apply."""
     return partial(policy.can_view_study, current_user)
 
