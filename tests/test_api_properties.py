@@ -29,7 +29,7 @@ from usabtest.accounts.models import Role
 from usabtest.db import utcnow
 
 # Examples per operation: generating them costs more than answering them (about 25 ms a case).
-EXAMPLES = {GenerationMode.POSITIVE: 8, GenerationMode.NEGATIVE: 4}
+EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 3}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 

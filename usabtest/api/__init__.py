@@ -147,8 +147,8 @@ def _responses(ok: dict[int, type[BaseModel] | None], errors: Iterable[int]) -> 
     return Response(**codes)
 
 
-def reads(model: type[BaseModel], *errors: int) -> Response:
-    """Responses of a read: 200 with `model`, 401, 422 and the `errors` listed."""
+def reads(model: type[BaseModel] | None, *errors: int) -> Response:
+    """Responses of a read: 200 with `model` (None: not JSON), 401, 422 and the `errors` listed."""
     return _responses({200: model}, errors)
 
 
