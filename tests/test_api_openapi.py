@@ -6,10 +6,12 @@ import importlib
 import inspect
 import re
 
+import pytest
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
-from tests.openapi_check import match_path
+from tests.conftest import PASSWORD
+from tests.openapi_check import match_path, validate_api_response
 from usabtest.core.schemas import Error
 
 PREFIX = "/api/v1"
@@ -94,3 +96,17 @@ def test_request_paths_resolve_to_one_documented_template(client):
     assert match_path(document, "/api/v1/studies/3/tasks/order") == "/api/v1/studies/{study_id}/tasks/order"
     assert match_path(document, "/api/v1/tasks/4") == "/api/v1/tasks/{task_id}"
     assert match_path(document, "/api/v1/nothing/here") is None
+
+
+def test_the_response_check_catches_a_renamed_key_and_an_undocumented_status(app, client, make_study):
+    study = make_study(title="Checked")
+    client.post("/login", data={"email": study.owner.email, "password": PASSWORD})
+    response = client.get("/api/v1/studies")
+    assert response.status_code == 200  # the client has already checked it against the document
+    renamed = response.get_data(as_text=True).replace('"items"', '"results"')
+    response.set_data(renamed)
+    with pytest.raises(AssertionError, match="body does not match the document"):
+        validate_api_response(response, app)
+    response.status_code = 418
+    with pytest.raises(AssertionError, match="status not documented"):
+        validate_api_response(response, app)
