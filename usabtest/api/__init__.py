@@ -40,6 +40,7 @@ ERROR_REASONS = {
     403: "You may see this object but not do this to it",
     404: "No such object visible to you",
     409: "Refused in the object's current state, or clashing with another object",
+    413: "The request body is larger than the server accepts",
     422: "Invalid input; `error.fields` names each faulty field",
 }
 
@@ -153,8 +154,8 @@ def reads(model: type[BaseModel] | None, *errors: int) -> Response:
 
 
 def writes(ok: dict[int, type[BaseModel] | None] | type[BaseModel], *errors: int) -> Response:
-    """Responses of a write: `ok` (a model for 200, or {status: model}), 400, 401, 422 and `errors`."""
-    return _responses(ok if isinstance(ok, dict) else {200: ok}, (400, *errors))
+    """Responses of a write: `ok` (a model for 200, or {status: model}), 400, 401, 413, 422, `errors`."""
+    return _responses(ok if isinstance(ok, dict) else {200: ok}, (400, 413, *errors))
 
 
 @bp.before_request
