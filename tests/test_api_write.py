@@ -369,5 +369,6 @@ def test_text_no_database_could_store_is_refused(db, api, make_study, raw, statu
 @pytest.mark.config(MAX_CONTENT_LENGTH=2000)
 def test_a_body_over_the_size_limit_is_a_413(db, api, make_study):
     study = make_study()
-    response = api(study.owner).post(f"/studies/{study.id}/tasks", json={"title": "T", "scenario": "x" * 3000})
+    body = {"title": "T", "scenario": "x" * 3000}
+    response = api(study.owner).post(f"/studies/{study.id}/tasks", json=body)
     assert response.status_code == 413 and response.get_json()["error"]["status"] == 413
