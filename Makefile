@@ -7,6 +7,10 @@ export USABTEST_ENV_NAME ?= development
 
 # Two workers: the suite spends much of its time waiting on browsers and servers.
 PYTEST_ARGS ?= -n 2
+# pytest with compiled modules kept under the venv, even where PYTHONDONTWRITEBYTECODE is set:
+# otherwise each pytest process (a controller and two workers per pass) and each server the
+# tests start recompiles the project and pytest re-rewrites the plugins' asserts, seconds each.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache $(BIN)/pytest
 
 .PHONY: run test test-sqlite test-postgres lint install clean wheel
 
@@ -34,12 +38,12 @@ test: $(STAMP)
 
 test-sqlite: $(STAMP)
 	@echo "=== test suite on SQLite ==="
-	env -u USABTEST_TEST_DATABASE_URL $(BIN)/pytest -q -rs $(PYTEST_ARGS)
+	env -u USABTEST_TEST_DATABASE_URL $(PYTEST) -q -rs $(PYTEST_ARGS)
 
 # Tests marked `pure` (no app, no database) already ran in the SQLite pass.
 test-postgres: $(STAMP)
 	@echo "=== test suite on PostgreSQL ($$USABTEST_TEST_DATABASE_URL), tests that use the database ==="
-	$(BIN)/pytest -q -rs -m "not pure" $(PYTEST_ARGS)
+	$(PYTEST) -q -rs -m "not pure" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check usabtest tests bench

@@ -68,11 +68,23 @@ def pytest_report_header(config) -> str:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark `pure` every test that needs no app and no database."""
+    """Mark `pure` every test that needs no app and no database; put the long ones first.
+
+    pytest-xdist hands out tests in collection order: starting the long ones (marked `slow`, then
+    those waiting on servers and browsers) first keeps one worker from finishing alone on them.
+    """
     for item in items:
         uses_database = "app" in getattr(item, "fixturenames", ()) or item.get_closest_marker("database")
         if not uses_database:
             item.add_marker(pytest.mark.pure)
+    items.sort(key=_start_order)
+
+
+def _start_order(item) -> int:
+    if item.get_closest_marker("slow"):
+        return 0
+    fixtures = getattr(item, "fixturenames", ())
+    return 1 if item.get_closest_marker("committed") or not COMMITTED_FIXTURES.isdisjoint(fixtures) else 2
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

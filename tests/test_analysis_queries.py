@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from usabtest.analysis.models import Finding
@@ -62,6 +63,7 @@ def _query_counts(db, client, study) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_query_count_does_not_grow_with_sessions_and_notes(db, client, login, make_study, make_participant,
                                                            make_session, make_note):
     small = make_study(tasks=2)

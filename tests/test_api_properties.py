@@ -65,6 +65,7 @@ def _operations(client):
     return [result.ok() for result in schema.get_all_operations()]
 
 
+@pytest.mark.slow
 @pytest.mark.config(OBSERVE_STREAM_SECONDS=0.05, OBSERVE_POLL_SECONDS=0.01, OBSERVE_HEARTBEAT_SECONDS=0.02)
 def test_every_operation_answers_within_the_document_and_never_with_a_server_error(app, client, demo):
     headers, ids = demo

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from usabtest.accounts.models import Role, User
@@ -127,6 +128,7 @@ def test_demo_is_idempotent_in_one_process(db):
     assert load_demo() is False
 
 
+@pytest.mark.slow
 def test_console_script_works_without_app_option(tmp_path):
     env = {**os.environ, "USABTEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
            "USABTEST_SECRET_KEY": "x" * 32}

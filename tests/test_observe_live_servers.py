@@ -26,7 +26,7 @@ from usabtest.accounts.services import issue_token
 from usabtest.observe.models import Note, SessionEvent
 
 # Other threads and server processes read what these tests write.
-pytestmark = pytest.mark.committed
+pytestmark = [pytest.mark.committed, pytest.mark.slow]
 
 
 def _free_port() -> int:

@@ -30,6 +30,9 @@ CHECK_SCRIPT = textwrap.dedent("""
 """)
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """Build the wheel once (no network: uses the installed hatchling)."""
