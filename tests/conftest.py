@@ -166,6 +166,13 @@ class _Apps:
             self._apps[key] = self._build(config, len(self._apps))
         return self._apps[key]
 
+    def close(self) -> None:
+        """Close every app's database connections."""
+        for application in self._apps.values():
+            with application.app_context():
+                for engine in _db.engines.values():
+                    engine.dispose()
+
     def _build(self, config: dict, number: int) -> Flask:
         application = create_app({**config, "DATABASE_URL": self.database_url})
         application.instance_path = str(self.instance_root / f"app{number}")
@@ -178,6 +185,7 @@ def _apps(_database_url, tmp_path_factory) -> Iterator[_Apps]:
     apps = _Apps(_database_url, tmp_path_factory.mktemp("instances"))
     apps.default = apps.get(_base_config())
     yield apps
+    apps.close()
 
 
 def _base_config() -> dict:
@@ -221,11 +229,32 @@ class _ConnectionSession(FlaskSession):
         return bind if bind is not None else self.bind
 
 
+_SEQUENCES: list[str] = []  # this worker's id sequences on PostgreSQL, read once
+
+
+def _restart_ids(connection: sa.Connection) -> None:
+    """Start every id sequence at 1 again, so ids are the same on PostgreSQL as on SQLite.
+
+    A rolled-back transaction does not return the ids it drew; SQLite reuses them anyway. Without
+    this, ids keep growing over a PostgreSQL run and a test's "unknown id" could exist one day.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    if not _SEQUENCES:
+        _SEQUENCES.extend(connection.exec_driver_sql(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
+        ).scalars())
+    if _SEQUENCES:
+        restarts = ", ".join(f"setval('{name}', 1, false)" for name in _SEQUENCES)
+        connection.exec_driver_sql(f"SELECT {restarts}")
+
+
 @contextmanager
 def _rolled_back_database() -> Iterator[None]:
     """Run the block inside one transaction that is rolled back afterwards."""
     connection = _db.engine.connect()
     outer = connection.begin()
+    _restart_ids(connection)
     shared_session = _db.session
     _db.session = _db._make_scoped_session({
         "class_": _ConnectionSession, "bind": connection, "join_transaction_mode": "create_savepoint",
@@ -243,6 +272,8 @@ def _rolled_back_database() -> Iterator[None]:
 @contextmanager
 def _committed_database() -> Iterator[None]:
     """Run the block on the real database; empty every table afterwards."""
+    with _db.engine.begin() as conn:
+        _restart_ids(conn)
     try:
         yield
     finally:
