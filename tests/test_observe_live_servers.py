@@ -128,7 +128,9 @@ def test_note_posted_to_one_server_process_streams_from_another(db, app, tmp_pat
                 event = json.loads(line[6:])
                 break
         assert event["kind"] == "note.created" and event["note"]["id"] == note["id"]
-        assert received_at - sent_at < 1.0
+        # Delivered on the stream already open (not after a reconnect). The typical delay is measured
+        # by bench/bench_live.py; a bound here only has to survive a loaded CI machine.
+        assert received_at - sent_at < 5.0
     finally:
         for process in (first, second):
             process.terminate()
