@@ -4,8 +4,9 @@ The suite runs on SQLite by default, and on PostgreSQL when USABTEST_TEST_DATABA
 throw-away database; under pytest-xdist each worker uses its own copy beside it).
 
 How tests share the database:
-- Each worker builds the schema once, and one app per distinct test configuration (the markers
-  `csrf`, `ratelimit` and `config(...)`), kept for the whole run.
+- Each worker builds the schema once and one app, kept for the whole run. The markers `csrf` and
+  `config(...)` set request-time settings on it for one test; settings read only while an app is
+  built (`ratelimit`, engine options, ...) get an app of their own, also kept.
 - By default a test runs inside one connection's transaction, rolled back at the end. Every
   `db.session` (the test's own, each request's, a CLI command's) joins it through SAVEPOINTs, so
   `commit()` only releases a savepoint and nothing the test writes outlives it.
@@ -20,6 +21,7 @@ How tests share the database:
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -151,7 +153,7 @@ def _drop_database(url: str) -> None:
 
 
 class _Apps:
-    """One application per distinct test configuration, all on this worker's database."""
+    """One application per distinct set of build settings, all on this worker's database."""
 
     def __init__(self, database_url: str, instance_root: Path):
         self.database_url = database_url
@@ -160,7 +162,7 @@ class _Apps:
         self.default: Flask | None = None
 
     def get(self, config: dict) -> Flask:
-        """The app built for `config` (built on first use)."""
+        """The app built with the settings `config` (built on first use)."""
         key = repr(sorted(config.items()))
         if key not in self._apps:
             self._apps[key] = self._build(config, len(self._apps))
@@ -174,7 +176,7 @@ class _Apps:
                     engine.dispose()
 
     def _build(self, config: dict, number: int) -> Flask:
-        application = create_app({**config, "DATABASE_URL": self.database_url})
+        application = create_app({**_base_config(), **config, "DATABASE_URL": self.database_url})
         application.instance_path = str(self.instance_root / f"app{number}")
         application.test_client_class = IsolatedClient
         return application
@@ -183,7 +185,7 @@ class _Apps:
 @pytest.fixture(scope="session")
 def _apps(_database_url, tmp_path_factory) -> Iterator[_Apps]:
     apps = _Apps(_database_url, tmp_path_factory.mktemp("instances"))
-    apps.default = apps.get(_base_config())
+    apps.default = apps.get(_split_settings(_base_config())[0])
     yield apps
     apps.close()
 
@@ -198,14 +200,26 @@ def _base_config() -> dict:
     }
 
 
-def _test_config(request: pytest.FixtureRequest) -> dict:
+# Settings the app reads only while it is built (engines, rate-limit hooks, derived settings): a
+# test asking for other values of these gets an app of its own. Any other setting is read during
+# requests, so the shared app takes it for the test and gets its own value back afterwards.
+BUILD_SETTINGS = ("SQLALCHEMY_", "RATELIMIT_", "DATABASE_URL", "SECRET_KEY", "ENV_NAME", "REDIS_URL")
+
+
+def _test_config(request: pytest.FixtureRequest) -> tuple[dict, dict]:
+    """This test's settings: those the app is built with, and those set for the test only."""
     config = _base_config()
     config["WTF_CSRF_ENABLED"] = request.node.get_closest_marker("csrf") is not None
     config["RATELIMIT_ENABLED"] = request.node.get_closest_marker("ratelimit") is not None
     marker = request.node.get_closest_marker("config")
     if marker:
         config.update(marker.kwargs)
-    return config
+    return _split_settings(config)
+
+
+def _split_settings(config: dict) -> tuple[dict, dict]:
+    build = {key: value for key, value in config.items() if key.startswith(BUILD_SETTINGS)}
+    return build, {key: value for key, value in config.items() if key not in build}
 
 
 def _wants_committed(request: pytest.FixtureRequest) -> bool:
@@ -308,8 +322,10 @@ def app(request, _apps) -> Iterator[Flask]:
     Its database is empty at the start; what the test writes is rolled back afterwards, or, for
     `committed` tests, committed and then deleted.
     """
-    application = _apps.get(_test_config(request))
+    build, settings = _test_config(request)
+    application = _apps.get(build)
     saved_config = dict(application.config)
+    application.config.update(settings)
     # Flask-Limiter keeps one state for all apps: give it this app's setting and fresh counters.
     limiter.enabled = application.config["RATELIMIT_ENABLED"]
     if limiter.enabled:
@@ -452,7 +468,8 @@ def live_server(app) -> Iterator[str]:
     """
     port = _free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutting down waits for the serving loop's next look at its flag.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
@@ -493,13 +510,21 @@ def page(browser):
 
 @pytest.fixture
 def browser_login():
-    """Sign `user` in through the real sign-in page in `page`."""
+    """Sign `user` in for `page` and open the home page, as the sign-in form would.
+
+    The form's POST goes from the page's own browser context (so the session cookie lands where
+    the page uses it) without rendering the form: tens of milliseconds instead of most of a
+    second. tests/browser/test_smoke.py drives the form itself.
+    """
 
     def _login(page, base_url: str, user: User, password: str = PASSWORD) -> None:
-        page.goto(f"{base_url}/login")
-        page.get_by_label("Email").fill(user.email)
-        page.get_by_label("Password", exact=True).fill(password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(lambda url: "/login" not in url)
+        form = page.request.get(f"{base_url}/login").text()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+        fields = {"email": user.email, "password": password}
+        if token:
+            fields["csrf_token"] = token.group(1)
+        response = page.request.post(f"{base_url}/login", form=fields, max_redirects=0)
+        assert response.status == 302, f"sign-in refused ({response.status}): {response.text()[:300]}"
+        page.goto(f"{base_url}/")
 
     return _login

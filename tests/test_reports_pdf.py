@@ -83,8 +83,9 @@ def sample_pdf(page_size: str = "A4") -> bytes:
     return pdf.render(sample_report(), page_size)
 
 
+@functools.cache
 def pdf_text(data: bytes) -> str:
-    """All text of the PDF, pages joined."""
+    """All text of the PDF, pages joined (read once per document: extraction takes seconds)."""
     with pdfplumber.open(io.BytesIO(data)) as document:
         return "\n".join(page.extract_text() or "" for page in document.pages)
 
