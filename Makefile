@@ -28,13 +28,16 @@ run: $(STAMP)
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
 	$(BIN)/usabtest run --host 127.0.0.1 --port 5000
 
-# SQLite always; PostgreSQL too when USABTEST_TEST_DATABASE_URL is set (as .ci/run does).
+# SQLite always; PostgreSQL too when USABTEST_TEST_DATABASE_URL is set (as .ci/run does). The two
+# passes run side by side, each printed whole when it ends: one pass alone keeps only about one
+# of the two cores busy, since its tests spend much of their time waiting on browsers and servers.
 test: $(STAMP)
 	$(BIN)/ruff check usabtest tests bench
 	$(BIN)/lint-imports
-	$(MAKE) --no-print-directory test-sqlite
-	@if [ -n "$$USABTEST_TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
-	else echo "USABTEST_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+	@if [ -n "$$USABTEST_TEST_DATABASE_URL" ]; then \
+	$(MAKE) --no-print-directory --output-sync=target -j2 test-sqlite test-postgres; \
+	else $(MAKE) --no-print-directory test-sqlite; \
+	echo "USABTEST_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
 
 test-sqlite: $(STAMP)
 	@echo "=== test suite on SQLite ==="
