@@ -499,9 +499,10 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh browser context and page per test."""
-    context = browser.new_context()
+def page(browser, request):
+    """A fresh browser context and page per test; `@pytest.mark.browser_context(...)` sets its options."""
+    marker = request.node.get_closest_marker("browser_context")
+    context = browser.new_context(**(marker.kwargs if marker else {}))
     context.set_default_timeout(10_000)
     pg = context.new_page()
     yield pg

@@ -205,6 +205,9 @@ def test_refused_note_can_be_discarded(db, observer_console):
     assert _notes(db, study_session) == []
 
 
+# Requests a service worker has seen escape page.route(), and whether the console's worker controls
+# the page by then is a race: this test is about the queue, so it runs without the worker.
+@pytest.mark.browser_context(service_workers="block")
 def test_edit_made_while_the_note_is_on_its_way_is_not_lost(db, observer_console):
     console, study_session, observer = observer_console
     console.open()
@@ -255,3 +258,23 @@ def test_stream_resumes_after_being_offline_without_missing_or_repeating_notes(
         assert console.errors == [] and other.errors == []
     finally:
         other_context.close()
+
+
+def test_a_correction_being_typed_survives_news_of_other_notes(db, observer_console):
+    console, study_session, observer = observer_console
+    console.open()
+    console.type_note("Hesitates on the menu")
+    expect(console.entry("Hesitates on the menu")).to_contain_text("Saved")
+    console.entry("Hesitates on the menu").get_by_role("button", name="Edit note").click()
+    console.page.locator("#log textarea.entry-edit").fill("Hesitates on the menu, then finds")
+    other_tab = Console(console.page.context.new_page(), console.url.rsplit("/sessions", 1)[0], study_session)
+    other_tab.open()
+    other_tab.type_note("Written in the other tab")  # redraws the first tab's notes (queue and stream)
+    expect(console.entry("Written in the other tab")).to_contain_text("Saved")
+    field = console.page.locator("#log textarea.entry-edit")
+    expect(field).to_have_value("Hesitates on the menu, then finds")
+    field.press("Enter")
+    expect(console.entry("Hesitates on the menu, then finds")).to_contain_text("Saved")
+    expect(console.page.locator("#log textarea.entry-edit")).to_have_count(0)
+    assert sorted(note.body for note in _notes(db, study_session)) == [
+        "Hesitates on the menu, then finds", "Written in the other tab"]

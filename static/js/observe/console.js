@@ -274,8 +274,9 @@ class Console {
     if (action === "edit") {
       this.log.editNote(uuid, (body) => {
         const problem = this.noteProblem(body, []);
-        if (problem) { $("note-message").textContent = problem; return; }
+        if (problem) { $("note-message").textContent = problem; return false; }
         this.queue.change(uuid, "update", { body });
+        return true;
       });
     }
     if (action === "delete" && window.confirm("Delete this note? Researchers can still see it was deleted.")) {

@@ -61,8 +61,8 @@ export class LiveLog {
   /** The note as its author should see it (server copy plus queued changes), or null. */
   noteView(uuid) { return this.queue.view(uuid, this.saved[uuid], this.me); }
 
-  /** Draw (or remove) one note's entry. */
-  renderNote(uuid) {
+  /** Draw (or remove) one note's entry; an edit box open on it stays open unless `closeEditor`. */
+  renderNote(uuid, { closeEditor = false } = {}) {
     const view = this.noteView(uuid);
     let li = this.noteEntry(uuid);
     if (!view || (view.deleted && !view.failed)) {
@@ -70,6 +70,7 @@ export class LiveLog {
       return;
     }
     li = li || this.entry(`note-${uuid}`, view.elapsed_ms);
+    const editor = closeEditor ? null : this.openEditor(li);
     const hasSeverity = view.severity !== null && view.severity !== undefined;
     li.className = `entry entry-note${hasSeverity ? ` sev-${view.severity}` : ""} is-${view.status}`;
     li.textContent = "";
@@ -87,6 +88,7 @@ export class LiveLog {
     meta.appendChild(badge);
     li.appendChild(meta);
     li.appendChild(el("p", "entry-body", view.body));
+    if (editor) { this.reopenEditor(li, editor); }
     if (view.status === "failed") {
       li.appendChild(el("p", "entry-error", `Not saved: ${sentence(view.detail)}`));
     }
@@ -111,7 +113,21 @@ export class LiveLog {
     new Set([...shown, ...this.queue.noteIds()]).forEach((uuid) => this.renderNote(uuid));
   }
 
-  /** Swap a note's text for an edit box; Enter queues the edit, Escape gives up. */
+  /** The edit box open on an entry (with its label and whether it has focus), or null. */
+  openEditor(li) {
+    const field = li.querySelector("textarea.entry-edit");
+    if (!field) { return null; }
+    return { field, label: li.querySelector(`label[for="${field.id}"]`), focused: document.activeElement === field };
+  }
+
+  /** Put back an edit box the redraw removed: a half-typed correction must survive the note's news. */
+  reopenEditor(li, { field, label, focused }) {
+    li.querySelector(".entry-body").replaceWith(field);
+    field.before(label);
+    if (focused) { field.focus(); }
+  }
+
+  /** Swap a note's text for an edit box; Enter queues the edit (if `onSubmit` accepts it), Escape gives up. */
   editNote(uuid, onSubmit) {
     const view = this.noteView(uuid);
     const li = this.noteEntry(uuid);
@@ -129,12 +145,12 @@ export class LiveLog {
     field.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.preventDefault();
-        this.renderNote(uuid);
+        this.renderNote(uuid, { closeEditor: true });
       }
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         const text = field.value.trim();
-        if (text) { onSubmit(text); }
+        if (text && onSubmit(text)) { this.renderNote(uuid, { closeEditor: true }); }
       }
     });
   }
