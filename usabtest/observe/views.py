@@ -83,8 +83,9 @@ def _console_config(study_session: StudySession, tasks: list[Task], running: Tas
             "outcome": {outcome.value: outcome.label for outcome in Outcome},
             "status": {status.value: status.label for status in SessionStatus},
         },
-        "api": f"{root}/api/v1/sessions/{study_session.id}",
-        "csrfUrl": f"{root}/api/v1/csrf",
+        # The session's API resource: the console's calls hang below it (notes, stream, tasks).
+        "api": url_for("api.get_session", session_id=study_session.id),
+        "csrfUrl": url_for("api.csrf_token"),
         "staticPath": url_for("static", filename=""),
         "serviceWorker": url_for("observe.service_worker"),
         "serviceWorkerScope": f"{root}/sessions/",
