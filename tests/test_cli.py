@@ -1,5 +1,6 @@
 """The `usabtest` console script: users, tokens and demo data."""
 
+import ast
 import json
 import os
 import subprocess
@@ -146,3 +147,32 @@ def test_console_script_works_without_app_option(tmp_path):
     token = subprocess.run([usabtest, "users", "token", "s@example.com"], env=env, check=True,
                            cwd=tmp_path, capture_output=True, text=True).stdout.strip()
     assert token.startswith("ut_")
+
+
+def _python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                          env={**os.environ, "USABTEST_SECRET_KEY": "x" * 32}).stdout
+
+
+def test_help_lists_every_command_without_building_the_app(app):
+    output = _python(
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from usabtest.cli import main\n"
+        "print(CliRunner().invoke(main, ['--help']).output)\n"
+        "print('IMPORTED:', sorted(m for m in sys.modules if m.startswith(('usabtest.', 'sqlalchemy'))))\n"
+    )
+    help_text, imported = output.split("IMPORTED:")
+    listed = {line.split()[0] for line in help_text.split("Commands:")[1].splitlines() if line.strip()}
+    assert set(app.cli.list_commands(None)) <= listed
+    assert {"db", "demo", "report", "users", "run", "routes", "shell"} <= listed
+    assert ast.literal_eval(imported.strip()) == ["usabtest.cli"]
+
+
+def test_first_interval_does_not_import_scipy_stats():
+    output = _python(
+        "import sys\n"
+        "from usabtest.analysis.metrics import mean_ci\n"
+        "print(mean_ci([40, 55, 61]), 'scipy.stats' in sys.modules)\n"
+    )
+    assert output.strip().endswith("False")

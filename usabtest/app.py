@@ -185,10 +185,8 @@ def register_templating(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    """The `usabtest` command groups."""
-    from usabtest.accounts.cli import users
-    from usabtest.demo import demo_command
-    from usabtest.reports.cli import report
+    """The `usabtest` command groups, also on the app's own CLI (`flask --app usabtest`, test runners)."""
+    from usabtest.cli import COMMANDS, load_command
 
-    for command in (users, demo_command, report):
-        app.cli.add_command(command)
+    for name, (target, _help) in COMMANDS.items():
+        app.cli.add_command(load_command(target), name)

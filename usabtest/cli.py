@@ -1,15 +1,68 @@
-"""The `usabtest` console script: Flask's CLI bound to the app factory (no --app needed)."""
+"""The `usabtest` console script: Flask's CLI bound to the app factory (no --app needed).
 
+Listing the commands (`usabtest --help`) must not build the app nor import the domains: the group
+knows its commands' names and help lines; running one builds the app, which registers them all.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+
+import click
 from flask.cli import FlaskGroup
 
-from usabtest.app import create_app
+# The project's own commands: where each lives, and its line in `usabtest --help` (click would
+# import a command to read its docstring).
+COMMANDS = {
+    "users": ("usabtest.accounts.cli:users", "Manage user accounts."),
+    "demo": ("usabtest.demo:demo_command", "Load demo data (once) and print the demo sign-ins."),
+    "report": ("usabtest.reports.cli:report", "Build and publish study reports."),
+    # Flask-Migrate puts `db` on the app's CLI; named here, the app need not be built to find it.
+    "db": ("flask_migrate.cli:db", "Create and upgrade the database schema (Alembic migrations)."),
+}
 
 
 def _factory():
+    from usabtest.app import create_app
+
     return create_app()
 
 
-main = FlaskGroup(
+def load_command(target: str) -> click.Command:
+    """The command at `module:attribute`."""
+    module, _, attribute = target.partition(":")
+    return getattr(import_module(module), attribute)
+
+
+class LazyFlaskGroup(FlaskGroup):
+    """A FlaskGroup that names its commands without importing them or building the app."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Extensions' commands (Flask-Migrate's `db`) come from the `flask.commands` entry points.
+        self._plugins = {ep.name: ep for ep in entry_points(group="flask.commands")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, found without importing any of them."""
+        return sorted({*click.Group.list_commands(self, ctx), *COMMANDS, *self._plugins})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, with help lines known without importing the commands."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in COMMANDS:
+                rows.append((name, COMMANDS[name][1]))
+            elif name in self._plugins and name not in self.commands:
+                package = self._plugins[name].dist.name if self._plugins[name].dist else "an extension"
+                rows.append((name, f"Commands from {package} (usabtest {name} --help)."))
+            elif (command := click.Group.get_command(self, ctx, name)) is not None:
+                rows.append((name, command.get_short_help_str(formatter.width)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+main = LazyFlaskGroup(
     create_app=_factory,
     help="usabtest: plan, observe, analyse and report usability tests.",
 )
