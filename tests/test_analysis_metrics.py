@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.special import stdtrit
 
 from usabtest.analysis.metrics import (
     adjusted_wald,
@@ -15,6 +16,7 @@ from usabtest.analysis.metrics import (
     problem_discovery,
     sus_grade,
     sus_score,
+    t_quantile,
 )
 
 # --- SUS scoring (Brooke, "SUS: a quick and dirty usability scale", 1996) -----------------------
@@ -290,3 +292,18 @@ def test_sus_score_is_a_multiple_of_two_and_a_half_within_range(answers):
 @given(st.floats(min_value=0, max_value=1), st.integers(min_value=0, max_value=50))
 def test_problem_discovery_grows_with_sessions(p, n):
     assert 0 <= problem_discovery(p, n) <= problem_discovery(p, n + 1) <= 1
+
+
+# --- the t quantile, against scipy's independent implementation (a test-only dependency) -------
+
+
+@given(st.integers(min_value=1, max_value=2000), st.floats(min_value=0.01, max_value=0.9999))
+def test_t_quantile_agrees_with_scipy(df, level):
+    assert t_quantile(df, level) == pytest.approx(float(stdtrit(df, 0.5 + level / 2)), rel=1e-10)
+
+
+@pytest.mark.parametrize(("df", "level", "published"), [
+    (1, 0.95, 12.706), (4, 0.95, 2.776), (9, 0.95, 2.262), (9, 0.90, 1.833), (29, 0.99, 2.756),
+])
+def test_t_quantile_matches_the_printed_table(df, level, published):
+    assert round(t_quantile(df, level), 3) == published

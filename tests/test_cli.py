@@ -169,10 +169,10 @@ def test_help_lists_every_command_without_building_the_app(app):
     assert ast.literal_eval(imported.strip()) == ["usabtest.cli"]
 
 
-def test_first_interval_does_not_import_scipy_stats():
+def test_first_interval_imports_no_scipy():
     output = _python(
         "import sys\n"
         "from usabtest.analysis.metrics import mean_ci\n"
-        "print(mean_ci([40, 55, 61]), 'scipy.stats' in sys.modules)\n"
+        "print(mean_ci([40, 55, 61]), any(m.startswith('scipy') for m in sys.modules))\n"
     )
     assert output.strip().endswith("False")

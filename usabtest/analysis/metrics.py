@@ -111,16 +111,54 @@ def adjusted_wald(successes: int, trials: int, confidence: float = 0.95) -> tupl
     return max(0.0, p_adj - margin), min(1.0, p_adj + margin)
 
 
+def _t_central_probability(t: float, df: int) -> float:
+    """P(-t < T < t) for Student's t with a whole number of degrees of freedom, t >= 0.
+
+    The finite series of Abramowitz & Stegun 26.7.3-4 in theta = atan(t / sqrt(df)): exact for
+    whole df, which is all an interval on n observations needs.
+    """
+    theta = math.atan(t / math.sqrt(df))
+    cos2 = math.cos(theta) ** 2
+    if df % 2:
+        term, terms = 1.0, [1.0] if df > 1 else []
+        for k in range(3, df, 2):
+            term *= cos2 * (k - 1) / k
+            terms.append(term)
+        return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * math.fsum(terms))
+    term, terms = 1.0, [1.0]
+    for k in range(2, df, 2):
+        term *= cos2 * (k - 1) / k
+        terms.append(term)
+    return math.sin(theta) * math.fsum(terms)
+
+
+def t_quantile(df: int, level: float) -> float:
+    """The t such that P(-t < T < t) = level for Student's t with `df` degrees of freedom.
+
+    Pure Python so that no worker pays scipy's imports for its first interval. Newton's method
+    from the normal quantile, which lies below the answer: the central probability is concave
+    for t > 0, so the steps rise monotonically onto the root.
+    """
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
+    log_density_constant = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2)
+                            - 0.5 * math.log(df * math.pi))
+    t = NormalDist().inv_cdf(0.5 + level / 2)
+    for _ in range(200):
+        density = math.exp(log_density_constant - (df + 1) / 2 * math.log1p(t * t / df))
+        step = (level - _t_central_probability(t, df)) / (2 * density)
+        t += step
+        if abs(step) <= 1e-13 * t:
+            break
+    return t
+
+
 def _t_interval(values: list[float], level: float) -> tuple[float, float, float]:
     mean = math.fsum(values) / len(values)
     if len(values) == 1:
         return mean, mean, mean
     variance = math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    # The t quantile from scipy.special: scipy.stats would cost over a second of imports in each
-    # worker, and is imported only when an interval is computed.
-    from scipy.special import stdtrit
-
-    q = float(stdtrit(len(values) - 1, 1 - (1 - level) / 2))
+    q = t_quantile(len(values) - 1, level)
     margin = q * math.sqrt(variance / len(values))
     # Rounding can push a bound past the mean by an ulp when all values are equal.
     return mean, min(mean, mean - margin), max(mean, mean + margin)
