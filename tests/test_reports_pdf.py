@@ -144,6 +144,19 @@ def test_report_has_every_section_in_order():
         assert heading in text
 
 
+def test_contents_give_the_page_each_heading_starts_on():
+    with pdfplumber.open(io.BytesIO(sample_pdf())) as document:
+        pages = [(page.extract_text() or "").splitlines() for page in document.pages]
+    entries = [re.fullmatch(r"(\S.*?)[ .]+ (\d+)", line) for line in pages[1][1:]]
+    entries = [(m[1], int(m[2])) for m in entries if m and m[1] != "Contents"]
+    assert len(entries) >= 15
+    for title, page in entries:
+        first = next(number for number, lines in enumerate(pages[2:], start=3)
+                     if title in lines)
+        assert first == page, title
+    assert [page for _, page in entries] == sorted(page for _, page in entries)
+
+
 def test_title_page_names_study_client_product_dates_version_author():
     first_page = pdf_text(sample_pdf()).split("Contents")[0]
     for expected in ("Mobile banking app: payments and savings", "Northwind Savings Bank",

@@ -7,6 +7,7 @@ title page, contents, executive summary, method, results, SUS, findings, appendi
 from __future__ import annotations
 
 import re
+from ast import literal_eval
 from collections.abc import Iterable
 from io import BytesIO
 from xml.sax.saxutils import escape
@@ -148,30 +149,44 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 class Heading(Paragraph):
-    """A heading that lands in the table of contents and the PDF outline."""
+    """A heading that lands in the table of contents and the PDF outline under its `key`."""
 
-    def __init__(self, text: str, style: ParagraphStyle, level: int, number: str = "") -> None:
+    def __init__(self, text: str, style: ParagraphStyle, level: int, number: str = "", *,
+                 key: str) -> None:
         self.plain = f"{number} {text}".strip() if number else text
         self.level = level
+        self.key = key
         super().__init__(markup(self.plain), style)
 
 
 class _NumberedCanvas(Canvas):
-    """Holds pages back until the end so every footer can say "Page n of N"."""
+    """Holds pages back until the end, so that page numbers known only then can be written:
+    every footer's "Page n of N" and the contents' page numbers (the layout runs once)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pages: list[dict] = []
+        self.heading_pages: dict[str, int] = {}
+        self._number_slots: list[tuple[int, str, float, float, ParagraphStyle]] = []
+
+    def add_page_number_slot(self, key: str, x: float, y: float, style: ParagraphStyle) -> None:
+        """Write the page of heading `key` right-aligned at (x, y) of the current page when saving."""
+        self._number_slots.append((len(self._pages) + 1, key, *self.absolutePosition(x, y), style))
 
     def showPage(self) -> None:  # noqa: N802 (reportlab's name)
         self._pages.append(dict(self.__dict__))
         self._startPage()
 
     def save(self) -> None:
-        """Write every held page with its total, then the file."""
+        """Write every held page with its numbers, then the file."""
         total = len(self._pages)
         for number, state in enumerate(self._pages, start=1):
             self.__dict__.update(state)
+            for page, key, x, y, style in self._number_slots:
+                if page == number:
+                    self.setFont(style.fontName, style.fontSize)
+                    self.setFillColor(style.textColor)
+                    self.drawRightString(x, y, str(self.heading_pages[key]))
             if number > 1:
                 self.setFont(fonts.REGULAR, 8)
                 self.setFillColor(charts.MUTED)
@@ -179,6 +194,47 @@ class _NumberedCanvas(Canvas):
                                      f"Page {number} of {total}")
             super().showPage()
         super().save()
+
+
+class _Contents(TableOfContents):
+    """The table of contents, laid out in the document's one pass.
+
+    Its entries are the story's headings, known before the layout; each line's dot leaders stop
+    short of a fixed room on the right, where the canvas writes the page number when saving.
+    reportlab's own contents would need the whole document laid out again to learn the pages.
+    """
+
+    NUMBER_ROOM = 24
+
+    def __init__(self, headings: list[Heading], level_styles: list[ParagraphStyle]) -> None:
+        super().__init__(dotsMinLevel=0)
+        self.levelStyles = level_styles
+        self._lastEntries = [(h.level, markup(h.plain), 0, h.key) for h in headings]
+
+    def isSatisfied(self) -> bool:  # noqa: N802 (reportlab's name)
+        """Complete from the start: no second pass needed."""
+        return True
+
+    def wrap(self, availWidth, availHeight):  # noqa: N803 (reportlab's names)
+        """Lay the entries out, each ending with leaders and a slot for its page number."""
+        size = super().wrap(availWidth, availHeight)
+
+        def entry_end(canvas: _NumberedCanvas, _kind, label: str) -> None:
+            _page, level, key = label.split(",", 2)
+            style = self.getLevelStyle(int(level))
+            x, y = canvas._curr_tx_info["cur_x"], canvas._curr_tx_info["cur_y"]
+            dot = " . "
+            dot_width = canvas.stringWidth(dot, style.fontName, style.fontSize)
+            dots = int((availWidth - self.NUMBER_ROOM - x) / dot_width)
+            if dots > 0:
+                canvas.setFont(style.fontName, style.fontSize)
+                canvas.setFillColor(style.textColor)
+                canvas.drawString(availWidth - self.NUMBER_ROOM - dots * dot_width, y, dot * dots)
+            canvas.add_page_number_slot(literal_eval(key), availWidth, y, style)
+
+        # Replaces the callback reportlab's wrap registered under the name its entries call.
+        self.canv.setNamedCB("drawTOCEntryEnd", entry_end)
+        return size
 
 
 class _ReportDocument(BaseDocTemplate):
@@ -190,26 +246,20 @@ class _ReportDocument(BaseDocTemplate):
             invariant=1,
         )
         self.report = report
-        self._bookmarks = 0
         frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="main")
         self.addPageTemplates([
             PageTemplate("title", frames=[frame], onPage=self._title_page),
             PageTemplate("body", frames=[frame], onPage=self._body_page),
         ])
 
-    def beforeDocument(self) -> None:  # noqa: N802 (reportlab's name)
-        """Number bookmarks afresh on every pass, so the contents settle."""
-        self._bookmarks = 0
-
     def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 (reportlab's name)
-        """Register headings with the contents and the outline."""
+        """Register headings with the outline, and their pages for the contents."""
         if not isinstance(flowable, Heading):
             return
-        self._bookmarks += 1
-        key = f"section-{self._bookmarks}"
-        self.canv.bookmarkPage(key)
-        self.canv.addOutlineEntry(flowable.plain, key, level=flowable.level, closed=flowable.level > 0)
-        self.notify("TOCEntry", (flowable.level, markup(flowable.plain), self.page, key))
+        self.canv.bookmarkPage(flowable.key)
+        self.canv.addOutlineEntry(flowable.plain, flowable.key, level=flowable.level,
+                                  closed=flowable.level > 0)
+        self.canv.heading_pages[flowable.key] = self.page
 
     def _title_page(self, canv: Canvas, doc) -> None:
         width, height = doc.pagesize
@@ -256,7 +306,7 @@ def render(report: ReportData, page_size: str = "A4") -> bytes:
     buffer = BytesIO()
     doc = _ReportDocument(buffer, report, PAGE_SIZES[page_size])
     story = _Story(report, doc.width, doc.height).build()
-    doc.multiBuild(story, canvasmaker=_NumberedCanvas)
+    doc.build(story, canvasmaker=_NumberedCanvas)
     return buffer.getvalue()
 
 
@@ -288,14 +338,19 @@ class _Story:
         self.width = width
         self.height = height
         self.s = _styles()
+        self.headings: list[Heading] = []
 
     def build(self) -> list[Flowable]:
-        """All sections in report order."""
-        story: list[Flowable] = []
-        for section in (self.title_page, self.contents, self.summary, self.method, self.results,
-                        self.sus, self.findings, self.appendix):
-            story.extend(section())
-        return story
+        """All sections in report order; the contents list the headings made on the way."""
+        body: list[Flowable] = []
+        for section in (self.summary, self.method, self.results, self.sus, self.findings, self.appendix):
+            body.extend(section())
+        return self.title_page() + self.contents() + body
+
+    def _heading(self, text: str, style: ParagraphStyle, level: int, number: str = "") -> Heading:
+        heading = Heading(text, style, level, number, key=f"section-{len(self.headings) + 1}")
+        self.headings.append(heading)
+        return heading
 
     def _p(self, text: str, style: str = "body") -> Paragraph:
         return Para(markup(text), self.s[style])
@@ -352,10 +407,9 @@ class _Story:
         ]
 
     def contents(self) -> list[Flowable]:
-        """Table of contents, filled in by the second build pass."""
-        toc = TableOfContents(dotsMinLevel=0)
-        toc.levelStyles = [self.s["toc1"], self.s["toc2"]]
-        return [Para("Contents", self.s["h1"]), toc, PageBreak()]
+        """Table of contents of every heading made so far."""
+        contents = _Contents(self.headings, [self.s["toc1"], self.s["toc2"]])
+        return [Para("Contents", self.s["h1"]), contents, PageBreak()]
 
     def _headline_numbers(self) -> Table:
         r = self.r
@@ -384,8 +438,8 @@ class _Story:
 
     def summary(self) -> list[Flowable]:
         """Researcher-written summary plus the headline numbers and the top findings."""
-        story: list[Flowable] = [Heading("Executive summary", self.s["h1"], 0, "1"), self._headline_numbers(),
-                                 Spacer(1, 10)]
+        story: list[Flowable] = [self._heading("Executive summary", self.s["h1"], 0, "1"),
+                                 self._headline_numbers(), Spacer(1, 10)]
         story += self._or_none(self.r.executive_summary, empty="No executive summary has been written yet.")
         top = self.r.findings[:5]
         if top:
@@ -400,12 +454,12 @@ class _Story:
     def method(self) -> list[Flowable]:
         """Objectives, participants, tasks, environment and moderation."""
         r = self.r
-        story: list[Flowable] = [CondPageBreak(110 * mm), Heading("Method", self.s["h1"], 0, "2")]
-        story += [Heading("Objectives", self.s["h2"], 1, "2.1")]
+        story: list[Flowable] = [CondPageBreak(110 * mm), self._heading("Method", self.s["h1"], 0, "2")]
+        story += [self._heading("Objectives", self.s["h2"], 1, "2.1")]
         story += self._or_none(r.objectives, empty="No objectives recorded.")
-        story += [Heading("Participants", self.s["h2"], 1, "2.2")]
+        story += [self._heading("Participants", self.s["h2"], 1, "2.2")]
         story += self._participants()
-        story += [Heading("Tasks", self.s["h2"], 1, "2.3")]
+        story += [self._heading("Tasks", self.s["h2"], 1, "2.3")]
         if not r.tasks:
             story.append(Para("No tasks were defined.", self.s["small"]))
         for task in r.tasks:
@@ -413,11 +467,11 @@ class _Story:
         if r.tasks:
             story.append(self._p("The full task scripts, with success criteria and time limits, are in "
                                  "appendix A.", "small"))
-        story += [Heading("Test environment", self.s["h2"], 1, "2.4")]
+        story += [self._heading("Test environment", self.s["h2"], 1, "2.4")]
         story += self._or_none(r.environment, empty="No environment recorded.")
-        story += [Heading("Moderation", self.s["h2"], 1, "2.5")]
+        story += [self._heading("Moderation", self.s["h2"], 1, "2.5")]
         story += self._or_none(r.moderation)
-        story += [Heading("Measures", self.s["h2"], 1, "2.6")]
+        story += [self._heading("Measures", self.s["h2"], 1, "2.6")]
         story += _paragraphs(MEASURES_TEXT, self.s["body"])
         return story
 
@@ -442,10 +496,10 @@ class _Story:
     def results(self) -> list[Flowable]:
         """Overview table, the two charts, then one block per task."""
         r = self.r
-        story: list[Flowable] = [PageBreak(), Heading("Results", self.s["h1"], 0, "3")]
+        story: list[Flowable] = [PageBreak(), self._heading("Results", self.s["h1"], 0, "3")]
         if not r.tasks:
             return story + [Para("No tasks were defined.", self.s["small"])]
-        story += [Heading("Task overview", self.s["h2"], 1, "3.1"), self._metrics_table()]
+        story += [self._heading("Task overview", self.s["h2"], 1, "3.1"), self._metrics_table()]
         story += [Spacer(1, 12), KeepTogether([
             Para("Figure 1. Completion rate per task", self.s["figure"]),
             charts.completion_chart(r.tasks, self.width)]), Spacer(1, 14), KeepTogether([
@@ -476,7 +530,7 @@ class _Story:
         table = self._table([self._head_row(*(k for k, _ in facts)), *cells], [self.width / 4] * 4,
                             zebra=False)
         story: list[Flowable] = [CondPageBreak(60 * mm),
-                                 Heading(f"Task {task.number}: {task.title}", self.s["h2"], 1,
+                                 self._heading(f"Task {task.number}: {task.title}", self.s["h2"], 1,
                                          f"3.{task.number + 1}")]
         attempts = (f"{m.successes} of {m.attempts} attempts succeeded without help."
                     if m.attempts else "No attempts were recorded for this task.")
@@ -491,7 +545,7 @@ class _Story:
         """System Usability Scale: mean, interval, grade, distribution."""
         sus = self.r.sus
         story: list[Flowable] = [CondPageBreak(90 * mm),
-                                 Heading("System Usability Scale", self.s["h1"], 0, "4")]
+                                 self._heading("System Usability Scale", self.s["h1"], 0, "4")]
         if sus is None or not sus.scores:
             return story + [Para("No SUS questionnaires have been recorded.", self.s["small"])]
         grade = f", grade {sus.grade}" if sus.grade else ""
@@ -507,7 +561,7 @@ class _Story:
 
     def findings(self) -> list[Flowable]:
         """Findings ranked by severity and frequency, with recommendation and evidence."""
-        story: list[Flowable] = [PageBreak(), Heading("Findings", self.s["h1"], 0, "5")]
+        story: list[Flowable] = [PageBreak(), self._heading("Findings", self.s["h1"], 0, "5")]
         if not self.r.findings:
             return story + [Para("No findings have been recorded.", self.s["small"])]
         story.append(self._p("Findings are ranked by severity (Nielsen's scale: 0 not a problem to 4 "
@@ -526,7 +580,7 @@ class _Story:
             meta.append("Tasks: " + markup(", ".join(item.tasks)))
         story: list[Flowable] = [
             CondPageBreak(45 * mm),
-            Heading(f"{item.rank}. {item.title}", self.s["h2"], 1),
+            self._heading(f"{item.rank}. {item.title}", self.s["h2"], 1),
             Para(" · ".join(meta), self.s["body"]),
         ]
         story += _paragraphs(item.description, self.s["body"])
@@ -554,8 +608,8 @@ class _Story:
 
     def appendix(self) -> list[Flowable]:
         """Full task scripts and the ten SUS statements."""
-        story: list[Flowable] = [PageBreak(), Heading("Appendix", self.s["h1"], 0, "6"),
-                                 Heading("A. Task scripts", self.s["h2"], 1)]
+        story: list[Flowable] = [PageBreak(), self._heading("Appendix", self.s["h1"], 0, "6"),
+                                 self._heading("A. Task scripts", self.s["h2"], 1)]
         if not self.r.tasks:
             story.append(Para("No tasks were defined.", self.s["small"]))
         for task in self.r.tasks:
@@ -564,7 +618,7 @@ class _Story:
             story += self._labelled("Success criteria", task.success_criteria)
             if task.time_limit_s:
                 story += self._labelled("Time limit", charts.format_seconds(task.time_limit_s))
-        story.append(Heading("B. System Usability Scale statements", self.s["h2"], 1))
+        story.append(self._heading("B. System Usability Scale statements", self.s["h2"], 1))
         story.append(self._p("Participants rated each statement from 1 (strongly disagree) to 5 "
                              "(strongly agree)."))
         for number, statement in enumerate(self.r.sus_statements, start=1):
