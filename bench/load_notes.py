@@ -1,0 +1,501 @@
+"""Load benchmark: notes posted by 1, 10 and 50 writers while 0, 100 and 500 live streams are open.
+
+The product runs under the README's production command on loopback and, in the same run and under
+the same settings, the bare baseline of `baseline_app.py` (one JSON check, one insert with the
+same unique rule). For each number of open streams (spread over 10 sessions) and each number of
+writers, the product and the baseline take turns for `--seconds`; the benchmark reports notes/s,
+latency p50/p95/p99, errors, server CPU per note, the ratio to the baseline, the delay from a
+note's acknowledgement to its arrival on the other observers' streams (across worker processes),
+the p95 of a sign-in page probe during the load, and the server CPU while the streams sit idle.
+Afterwards it checks that each database holds exactly the acknowledged notes, and exits non-zero
+when one was lost or doubled.
+
+Run from the repository root:
+  .venv/bin/python bench/load_notes.py                      # SQLite, no Redis
+  .venv/bin/python bench/load_notes.py --database postgresql --redis redis://127.0.0.1:6379/15
+Options: --streams 0 100 500 --writers 1 10 50 --seconds 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+SESSIONS = 10
+WATCHERS_PER_SESSION = 25
+# The README's production command, without its address and app.
+PRODUCTION_COMMAND = ["-k", "gthread", "-w", "2", "--threads", "16"]
+BENCH_DIR = Path(__file__).resolve().parent
+REQUEST_TIMEOUT = 10.0
+PROBE_TIMEOUT = 5.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def databases(kind: str, server_url: str, workdir: Path):
+    """Two empty throw-away databases (product, baseline); dropped afterwards on PostgreSQL."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'product.sqlite'}", f"sqlite:///{workdir / 'baseline.sqlite'}"
+        return
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    names = [f"usabtest_load_{role}_{os.getpid()}" for role in ("product", "baseline")]
+    with admin.connect() as connection:
+        for name in names:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+            connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield tuple(sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+                    for name in names)
+    finally:
+        with admin.connect() as connection:
+            for name in names:
+                connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@dataclass
+class Cast:
+    """Who writes and who watches: (session id, token) pairs."""
+
+    writers: list[tuple[int, str]]
+    watchers: list[tuple[int, str]]
+
+
+def prepare_product(url: str, writers: int) -> Cast:
+    """Schema, one study with SESSIONS sessions, writer and watcher observers with API tokens."""
+    from argon2 import PasswordHasher
+
+    from usabtest import builders, create_app
+    from usabtest.accounts import services as account_services
+    from usabtest.accounts.models import Role
+    from usabtest.db import utcnow
+    from usabtest.extensions import db
+
+    # Production-strength hashing would spend a minute on hundreds of throw-away users.
+    account_services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "load-benchmark"})
+    with app.app_context():
+        db.create_all()
+        owner = builders.make_user(Role.RESEARCHER, email="owner@example.com", name="Owner")
+        study = builders.make_study(owner, organisation=builders.make_organisation("Load client"),
+                                    title="Load")
+        per_session = -(-writers // SESSIONS)
+        writing: list[list[tuple[int, str]]] = []
+        watchers: list[tuple[int, str]] = []
+        for number in range(SESSIONS):
+            writers_here = [builders.make_user(Role.OBSERVER) for _ in range(per_session)]
+            watchers_here = [builders.make_user(Role.OBSERVER) for _ in range(WATCHERS_PER_SESSION)]
+            study_session = builders.make_session(
+                study, moderator=owner, observers=writers_here + watchers_here,
+                starts_at=utcnow() + timedelta(hours=1 + number))
+            writing.append([(study_session.id, account_services.issue_token(u)) for u in writers_here])
+            watchers += [(study_session.id, account_services.issue_token(u)) for u in watchers_here]
+        db.session.commit()
+        db.engine.dispose()
+    # Writer i posts to session i % SESSIONS, so any number of writers spreads over the sessions.
+    return Cast([writing[i % SESSIONS][i // SESSIONS] for i in range(SESSIONS * per_session)],
+                watchers)
+
+
+def prepare_baseline(url: str) -> None:
+    """The baseline's one table."""
+    os.environ["BASELINE_DATABASE_URL"] = url
+    sys.path.insert(0, str(BENCH_DIR))
+    from baseline_app import app, db
+
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+
+
+def stored_notes(url: str, table: str) -> tuple[set[str], int]:
+    """The client ids stored in `table`, and how many ids are stored more than once."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        ids = [str(uuid.UUID(str(value))) for value in
+               connection.execute(sa.text(f"SELECT client_uuid FROM {table}")).scalars()]
+    engine.dispose()
+    return set(ids), len(ids) - len(set(ids))
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A gunicorn started with the production settings."""
+
+    process: subprocess.Popen
+    port: int
+
+    @classmethod
+    def start(cls, target: str, env: dict[str, str], chdir: Path) -> Server:
+        port = _free_port()
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        process = subprocess.Popen(
+            [gunicorn, *PRODUCTION_COMMAND, "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), target],
+            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = cls(process, port)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if server.get("/login")[0] == 200:
+                return server
+            time.sleep(0.2)
+        server.stop()
+        raise RuntimeError(f"{target} did not answer within 60 s")
+
+    def get(self, path: str, timeout: float = PROBE_TIMEOUT) -> tuple[int | None, float]:
+        """Status and seconds of one GET on a new connection (None: no answer in time)."""
+        began = time.monotonic()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            return response.status, time.monotonic() - began
+        except (OSError, http.client.HTTPException):
+            return None, time.monotonic() - began
+        finally:
+            connection.close()
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the master and its workers so far."""
+        total = 0.0
+        for pid in [self.process.pid, *self._children()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return total
+
+    def _children(self) -> list[int]:
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                    children.append(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return children
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Post:
+    """One note sent: its id, session, answer (None: no answer), latency and acknowledgement time."""
+
+    note_id: str
+    session_id: int
+    status: int | None
+    seconds: float
+    answered_at: float
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.status in (200, 201)
+
+
+def write_notes(port: int, path: str, session_id: int, token: str | None, deadline: float,
+                posts: list[Post]) -> None:
+    """Post fresh notes over one keep-alive connection until `deadline`."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    connection = None
+    while time.monotonic() < deadline:
+        note_id = str(uuid.uuid4())
+        body = json.dumps({"id": note_id, "body": f"Load note {note_id[:8]}: looked for the button."})
+        began = time.monotonic()
+        try:
+            connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+            connection.request("POST", path, body, headers)
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            status = None
+            if connection:
+                connection.close()
+            connection = None
+        now = time.monotonic()
+        posts.append(Post(note_id, session_id, status, now - began, now))
+    if connection:
+        connection.close()
+
+
+def probe_sign_in(server: Server, stop: threading.Event, latencies: list[float]) -> None:
+    """GET the sign-in page every 0.2 s; no answer counts as the probe's timeout."""
+    while not stop.is_set():
+        status, seconds = server.get("/login")
+        latencies.append(seconds if status == 200 else PROBE_TIMEOUT)
+        stop.wait(0.2)
+
+
+@dataclass
+class Streams:
+    """Many live streams read by one thread; records when each note first arrives."""
+
+    port: int
+    arrivals: dict[str, float] = field(default_factory=dict)
+    answered: int = 0
+    closed: int = 0
+
+    def __post_init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def open(self, watchers: list[tuple[int, str]], count: int) -> None:
+        """Open `count` streams, spread over the watchers (and so over the sessions)."""
+        for index in range(count):
+            session_id, token = watchers[index % len(watchers)]
+            sock = socket.create_connection(("127.0.0.1", self.port))
+            sock.sendall(f"GET /api/v1/sessions/{session_id}/stream HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                         f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n".encode())
+            sock.setblocking(False)
+            self._selector.register(sock, selectors.EVENT_READ, {"buffer": b"", "answered": False})
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for key in list(self._selector.get_map().values()):
+            key.fileobj.close()
+        self._selector.close()
+
+    @property
+    def open_count(self) -> int:
+        return len(self._selector.get_map())
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            if not self._selector.get_map():
+                time.sleep(0.05)
+                continue
+            for key, _ in self._selector.select(0.1):
+                self._receive(key)
+
+    def _receive(self, key) -> None:
+        try:
+            chunk = key.fileobj.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._selector.unregister(key.fileobj)
+            key.fileobj.close()
+            self.closed += 1
+            return
+        now = time.monotonic()
+        state = key.data
+        if not state["answered"] and chunk.startswith(b"HTTP/1.") and b" 200 " in chunk[:16]:
+            state["answered"] = True
+            self.answered += 1
+        *lines, state["buffer"] = (state["buffer"] + chunk).split(b"\n")
+        for line in lines:
+            if line.startswith(b"data: "):
+                try:
+                    note_id = json.loads(line[6:]).get("note", {}).get("id")
+                except (ValueError, AttributeError):
+                    continue
+                if note_id and note_id not in self.arrivals:
+                    self.arrivals[note_id] = now
+
+
+# --- one phase and its figures ------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile of `values` (0 when empty)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered)) - 1))]
+
+
+@dataclass
+class Phase:
+    """What one run of writers produced."""
+
+    posts: list[Post]
+    seconds: float
+    cpu: float
+    probe: list[float] = field(default_factory=list)
+
+    @property
+    def acknowledged(self) -> list[Post]:
+        return [p for p in self.posts if p.acknowledged]
+
+    @property
+    def rate(self) -> float:
+        return len(self.acknowledged) / self.seconds
+
+    @property
+    def errors(self) -> int:
+        return len(self.posts) - len(self.acknowledged)
+
+    @property
+    def cpu_ms_per_note(self) -> float:
+        return 1000 * self.cpu / max(1, len(self.acknowledged))
+
+    def latency_ms(self, share: float) -> float:
+        return 1000 * percentile([p.seconds for p in self.acknowledged], share)
+
+
+def run_phase(server: Server, writers: list[tuple[int, str | None]], path_of, seconds: float,
+              probe: bool) -> Phase:
+    """`writers` post notes for `seconds`, optionally with a sign-in probe alongside."""
+    posts: list[Post] = []
+    latencies: list[float] = []
+    stop = threading.Event()
+    prober = threading.Thread(target=probe_sign_in, args=(server, stop, latencies), daemon=True)
+    cpu_before = server.cpu_seconds()
+    began = time.monotonic()
+    deadline = began + seconds
+    threads = [threading.Thread(target=write_notes,
+                                args=(server.port, path_of(session_id), session_id, token, deadline, posts))
+               for session_id, token in writers]
+    if probe:
+        prober.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    stop.set()
+    if probe:
+        prober.join()
+    return Phase(posts, elapsed, server.cpu_seconds() - cpu_before, latencies)
+
+
+def idle_cpu_share(server: Server, seconds: float = 5.0) -> float:
+    """Share of one core the server uses over `seconds` with nothing written."""
+    before = server.cpu_seconds()
+    time.sleep(seconds)
+    return (server.cpu_seconds() - before) / seconds
+
+
+# --- the whole configuration --------------------------------------------------------------------
+
+
+def main() -> int:
+    """Run one configuration and print its figures; 1 when a note was lost or doubled."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                        help="a server where throw-away databases may be created")
+    parser.add_argument("--redis", default=None, help="Redis URL for live delivery (default: none)")
+    parser.add_argument("--streams", type=int, nargs="+", default=[0, 100, 500])
+    parser.add_argument("--writers", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--seconds", type=float, default=6.0)
+    args = parser.parse_args()
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="usabtest-load-") as tmp, \
+            databases(args.database, args.postgres_url, Path(tmp)) as (product_url, baseline_url):
+        cast = prepare_product(product_url, max(args.writers))
+        prepare_baseline(baseline_url)
+        env = {"USABTEST_DATABASE_URL": product_url, "USABTEST_SECRET_KEY": "load-benchmark-" + "x" * 32,
+               "USABTEST_ENV_NAME": "production", "USABTEST_RATELIMIT_ENABLED": "false",
+               "BASELINE_DATABASE_URL": baseline_url}
+        if args.redis:
+            env["USABTEST_REDIS_URL"] = args.redis
+        product = Server.start("usabtest.wsgi:app", env, Path.cwd())
+        baseline = Server.start("baseline_app:app", env, BENCH_DIR)
+        print(f"configuration: {args.database}, {'Redis ' + args.redis if args.redis else 'no Redis'}; "
+              f"{' '.join(PRODUCTION_COMMAND)}; {args.seconds:g} s per run")
+        product_posts: list[Post] = []
+        baseline_posts: list[Post] = []
+        try:
+            for count in args.streams:
+                streams = Streams(product.port)
+                streams.open(cast.watchers, count)
+                time.sleep(2)
+                idle = idle_cpu_share(product)
+                print(f"\n{count} streams opened, {streams.answered} answered; "
+                      f"server CPU while idle: {100 * idle:.1f} % of one core")
+                print("writers  notes/s  base/s  ratio  p50 ms  p95 ms  p99 ms  errors  "
+                      "CPU ms/note (base)  sign-in p95 ms  stream delay p95 ms (delivered)")
+                for writers in args.writers:
+                    ours = run_phase(product, cast.writers[:writers],
+                                     lambda s: f"/api/v1/sessions/{s}/notes", args.seconds, probe=True)
+                    bare = run_phase(baseline, [(s, None) for s, _ in cast.writers[:writers]],
+                                     lambda s: f"/sessions/{s}/notes", args.seconds, probe=False)
+                    time.sleep(1)  # stragglers reach the streams
+                    product_posts += ours.posts
+                    baseline_posts += bare.posts
+                    print(_row(writers, ours, bare, streams, count))
+                streams.close()
+        finally:
+            product.stop()
+            baseline.stop()
+        lost_or_doubled = _verify("product", product_url, "note", product_posts)
+        lost_or_doubled += _verify("baseline", baseline_url, "bare_note", baseline_posts)
+    print(f"\nconfiguration finished in {time.monotonic() - began:.0f} s")
+    return 1 if lost_or_doubled else 0
+
+
+def _row(writers: int, ours: Phase, bare: Phase, streams: Streams, count: int) -> str:
+    delays = [1000 * (streams.arrivals[p.note_id] - p.answered_at)
+              for p in ours.acknowledged if p.note_id in streams.arrivals]
+    delivered = f"{len(delays)}/{len(ours.acknowledged)}" if count else "no streams"
+    delay = f"{percentile(delays, 0.95):.0f}" if delays else "-"
+    ratio = ours.rate / bare.rate if bare.rate else 0.0
+    return (f"{writers:>7}  {ours.rate:>7.0f}  {bare.rate:>6.0f}  {ratio:>5.2f}  "
+            f"{ours.latency_ms(0.5):>6.0f}  {ours.latency_ms(0.95):>6.0f}  {ours.latency_ms(0.99):>6.0f}  "
+            f"{ours.errors:>6}  "
+            f"{ours.cpu_ms_per_note:>8.1f} ({bare.cpu_ms_per_note:.1f})  "
+            f"{1000 * percentile(ours.probe, 0.95):>14.0f}  {delay:>6} ({delivered})")
+
+
+def _verify(name: str, url: str, table: str, posts: list[Post]) -> int:
+    """Print what the database holds against what was acknowledged; the number of faults."""
+    stored, doubled = stored_notes(url, table)
+    acknowledged = {p.note_id for p in posts if p.acknowledged}
+    lost = acknowledged - stored
+    refused = {p.note_id: p.status for p in posts if not p.acknowledged}
+    stored_but_refused = refused.keys() & stored
+    statuses = sorted({str(refused[note_id]) for note_id in stored_but_refused})
+    print(f"{name}: {len(acknowledged)} acknowledged, {len(stored)} stored, {len(lost)} lost, "
+          f"{doubled} doubled, {len(stored_but_refused)} stored although answered with an error {statuses}")
+    return len(lost) + doubled
+
+
+if __name__ == "__main__":
+    sys.exit(main())
