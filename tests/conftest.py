@@ -197,6 +197,7 @@ def _base_config() -> dict:
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "PUBLIC_URL": "http://localhost",
+        "REQUEST_LOG": False,
     }
 
 

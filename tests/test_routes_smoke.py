@@ -17,7 +17,10 @@ from usabtest.reports import services as report_services
 PUBLIC = {
     "accounts.login", "api.openapi_document", "observe.screen", "observe.screen_state_json",
     "observe.service_worker", "planning.calendar_feed", "reports.shared", "static",
+    "operations.healthz", "operations.readyz",
 }
+# Answers 503 by design here: the test schema is built without the migrations (tests/test_operations.py).
+NOT_READY = {"operations.readyz"}
 STUDY_SCOPED_PREFIXES = ("/studies", "/sessions", "/tasks", "/api/v1/studies", "/api/v1/sessions")
 
 
@@ -76,7 +79,7 @@ def test_every_get_route_answers_without_error_for_each_role(app, client, demo, 
         with client.get(path) as response:
             status = response.status_code
         visited += 1
-        assert status < 500, (role, path, status)
+        assert status < 500 or (endpoint in NOT_READY and status == 503), (role, path, status)
         if role is None and endpoint not in PUBLIC:
             assert status in (302, 401), (path, status)
         if role == Role.CLIENT and path.startswith(STUDY_SCOPED_PREFIXES) and path != "/api/v1/studies":

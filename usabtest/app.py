@@ -12,6 +12,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from usabtest import paths
 from usabtest.config import load_config
+from usabtest.core import operations
 from usabtest.core.errors import DomainError, changes_discarded
 from usabtest.db import configure_sqlite
 from usabtest.extensions import csrf, db, limiter, login_manager, migrate
@@ -34,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     load_config(app, test_config)
     register_extensions(app)
+    operations.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_unit_of_work(app)

@@ -15,6 +15,7 @@ class Config:
     """Defaults for every setting the application reads."""
 
     ENV_NAME = "development"  # "production" refuses to start without a real secret key
+    REQUEST_LOG = True  # one JSON line per request on standard error (logger "usabtest.request")
     DATABASE_URL: str | None = None  # default: sqlite file in the instance folder
     SECRET_KEY: str | None = None
 

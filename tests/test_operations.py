@@ -1,0 +1,82 @@
+"""Health probes for load balancers, and request ids in the logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from flask_migrate import stamp, upgrade
+
+from usabtest import create_app
+from usabtest.core.operations import REQUEST_LOGGER
+from usabtest.extensions import db
+
+
+def test_healthz_answers_without_sign_in(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def _scratch_app(tmp_path):
+    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'ready.sqlite'}", "SECRET_KEY": "x" * 32,
+                       "REQUEST_LOG": False})
+
+
+def test_readyz_waits_for_the_migrations(tmp_path):
+    app = _scratch_app(tmp_path)
+    with app.app_context():
+        not_ready = app.test_client().get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.get_json()["checks"]["database"] == "ok"
+        assert not_ready.get_json()["checks"]["migrations"].startswith("database at no revision")
+        upgrade()
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 200, ready.get_json()
+        assert ready.get_json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+        stamp(revision="base")
+        assert app.test_client().get("/readyz").status_code == 503
+        db.engine.dispose()
+
+
+def test_readyz_names_an_unreachable_database(tmp_path):
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'nowhere.sqlite'}",
+                      "SECRET_KEY": "x" * 32, "REQUEST_LOG": False})
+    with app.app_context():
+        response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"].startswith("unreachable")
+
+
+@pytest.fixture
+def request_log(caplog):
+    """The request log lines of this test, parsed."""
+    logger = logging.getLogger(REQUEST_LOGGER)
+    propagate, logger.propagate = logger.propagate, True
+    # Alembic's logging set-up (run by any migration test before) disables existing loggers.
+    logger.disabled = False
+    caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
+    yield lambda: [json.loads(r.getMessage()) for r in caplog.records if r.name == REQUEST_LOGGER]
+    logger.propagate = propagate
+
+
+@pytest.mark.config(REQUEST_LOG=True)
+def test_each_request_is_logged_once_with_its_id_and_no_query(client, login, make_user, request_log):
+    user = make_user()
+    login(user)
+    response = client.get("/studies?q=Jane+Doe", headers={"X-Request-ID": "proxy-id-42"})
+    assert response.headers["X-Request-ID"] == "proxy-id-42"
+    line = request_log()[-1]
+    assert line["request_id"] == "proxy-id-42"
+    assert line["path"] == "/studies" and "Jane" not in json.dumps(line)
+    assert line["status"] == response.status_code and line["user"] == user.id
+
+
+@pytest.mark.config(REQUEST_LOG=True)
+def test_a_request_id_that_is_not_a_plain_token_is_replaced(client, request_log):
+    response = client.get("/healthz", headers={"X-Request-ID": "bad id; Injected: yes"})
+    generated = response.headers["X-Request-ID"]
+    assert len(generated) == 32 and generated.isalnum()
+    assert request_log()[-1]["request_id"] == generated

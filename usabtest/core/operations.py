@@ -1,0 +1,122 @@
+"""What an operator needs from the running app: health probes and one log line per request.
+
+- `/healthz` answers as long as the process serves requests (a liveness probe: no database).
+- `/readyz` answers 200 only when the database answers and its schema is at the migrations' head
+  (a readiness probe: a load balancer sends traffic only then), else 503 naming what failed.
+- Every request gets an id (the proxy's `X-Request-ID` when it is a plain token, else a new one),
+  sent back in the response and written in its log line and in every error logged meanwhile.
+  A request's log line holds no query string, form data or SQL parameters: those can carry
+  participants' personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint, Flask, current_app, g, has_request_context, jsonify, request
+from flask.logging import default_handler
+from flask_login import current_user
+
+from usabtest.extensions import db, limiter
+
+bp = Blueprint("operations", __name__)
+REQUEST_LOGGER = "usabtest.request"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _probe_response(body: dict, status: int):
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    """Liveness: the process answers."""
+    return _probe_response({"status": "ok"}, 200)
+
+
+@bp.get("/readyz")
+@limiter.exempt
+def readyz():
+    """Readiness: the database answers and its schema is current."""
+    checks = {"database": _check_database(), "migrations": _check_migrations()}
+    ready = all(check == "ok" for check in checks.values())
+    return _probe_response({"status": "ready" if ready else "not ready", "checks": checks},
+                           200 if ready else 503)
+
+
+def _check_database() -> str:
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        db.session.rollback()
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_migrations() -> str:
+    migrate = current_app.extensions["migrate"]
+    heads = set(ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory)).get_heads())
+    try:
+        current = set(MigrationContext.configure(db.session.connection()).get_current_heads())
+    except sa.exc.SQLAlchemyError as exc:
+        db.session.rollback()
+        return f"unknown: {type(exc).__name__}"
+    if current == heads:
+        return "ok"
+    return f"database at {', '.join(sorted(current)) or 'no revision'}, code at {', '.join(sorted(heads))}"
+
+
+class _RequestIdFilter(logging.Filter):
+    """Gives every log record the id of the request it was logged in ("-" outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def init_app(app: Flask) -> None:
+    """Register the probes and the request ids and log lines."""
+    app.register_blueprint(bp)
+    id_filter = _RequestIdFilter()
+    default_handler.addFilter(id_filter)
+    default_handler.setFormatter(logging.Formatter(
+        "[%(asctime)s] %(levelname)s in %(module)s [request %(request_id)s]: %(message)s"))
+    request_logger = logging.getLogger(REQUEST_LOGGER)
+    if app.config["REQUEST_LOG"] and not request_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        request_logger.addHandler(handler)
+        request_logger.setLevel(logging.INFO)
+        request_logger.propagate = False
+
+    @app.before_request
+    def _start_request() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if app.config["REQUEST_LOG"]:
+            logging.getLogger(REQUEST_LOGGER).info(json.dumps({
+                "request_id": g.get("request_id"),
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "ms": round(1000 * (time.perf_counter() - g.get("request_started", time.perf_counter())), 1),
+                "user": current_user.id if current_user and current_user.is_authenticated else None,
+            }))
+        return response
