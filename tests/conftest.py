@@ -43,7 +43,7 @@ from usabtest.accounts.models import Organisation, Role, User
 from usabtest.extensions import db as _db
 from usabtest.extensions import limiter
 from usabtest.observe.models import Note
-from usabtest.planning.models import Participant, Study, StudySession
+from usabtest.planning.models import Participant, Study, StudySession, StudyTag
 
 PASSWORD = builders.DEFAULT_PASSWORD
 # Fixtures whose tests need committed data: another thread or process serves the requests.
@@ -409,6 +409,18 @@ def make_study(db) -> Callable[..., Study]:
         study = builders.make_study(owner, tasks, **fields)
         db.session.commit()
         return study
+
+    return _make
+
+
+@pytest.fixture
+def make_tag(db) -> Callable[..., StudyTag]:
+    """Builder: a tag appended to `study`'s tag set."""
+
+    def _make(study: Study, name: str | None = None, **fields) -> StudyTag:
+        tag = builders.make_tag(study, name, **fields)
+        db.session.commit()
+        return tag
 
     return _make
 

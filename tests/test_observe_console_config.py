@@ -11,9 +11,9 @@ from tests.observe_fixtures import login  # noqa: F401  (also sends the CSRF hea
 from usabtest import paths
 from usabtest.accounts.models import Role
 from usabtest.analysis.models import SEVERITY_LABELS
-from usabtest.observe.models import Outcome
-from usabtest.observe.services import STANDARD_TAGS
+from usabtest.observe.models import NoteKind, Outcome
 from usabtest.planning.models import SessionStatus
+from usabtest.planning.tagset import DEFAULT_TAGS
 
 CONFIG_BLOCK = re.compile(r'<script type="application/json" id="console-config">(.*?)</script>', re.S)
 MODULES = sorted((paths.STATIC / "js" / "observe").glob("*.js"))
@@ -31,6 +31,7 @@ def _console(client, study_session) -> tuple[str, dict]:
 def moderated(db, make_study, make_session):
     """A session of a study with many tags of its own, and its moderator's view of the console."""
     study = make_study(tasks=1, custom_tags=[f"tag{n}" for n in range(30)])
+    study.tags[len(DEFAULT_TAGS)].shortcut = "Shift+1"
     return make_session(study=study)
 
 
@@ -40,8 +41,11 @@ def test_labels_come_from_the_servers_constants(client, login, moderated):
     assert config["labels"]["outcome"] == {outcome.value: outcome.label for outcome in Outcome}
     assert config["labels"]["status"] == {status.value: status.label for status in SessionStatus}
     assert config["severityLabels"] == {str(level): label for level, label in SEVERITY_LABELS.items()}
-    assert [t["tag"] for t in config["tags"]] == [*STANDARD_TAGS, *moderated.study.custom_tags]
+    assert [t["tag"] for t in config["tags"]] == [tag.name for tag in moderated.study.tags]
+    assert [t["tag"] for t in config["tags"]][:len(DEFAULT_TAGS)] == [spec.name for spec in DEFAULT_TAGS]
     assert {t["tag"]: t["key"] for t in config["tags"]}["tag0"] == "Shift+1"
+    assert {t["tag"]: t["colour"] for t in config["tags"]}["problem"] == DEFAULT_TAGS[0].colour
+    assert config["kinds"] == [{"value": kind.value, "label": kind.label} for kind in NoteKind]
     assert f'maxlength="{config["limits"]["noteBody"]}"' in html
     for value, label in config["labels"]["outcome"].items():
         assert f'<option value="{value}">{label}</option>' in html
@@ -90,7 +94,8 @@ def test_console_page_runs_only_module_scripts_from_the_site(client, login, mode
 
 def test_console_modules_hold_no_copy_of_server_labels_or_limits():
     labels = [*SEVERITY_LABELS.values(), *(o.label for o in Outcome), *(s.label for s in SessionStatus),
-              *STANDARD_TAGS]
+              *(spec.name for spec in DEFAULT_TAGS), *(kind.value for kind in NoteKind),
+              *(kind.label for kind in NoteKind)]
     assert {path.name for path in MODULES} >= {"console.js", "queue.js", "stream.js", "format.js"}
     for path in MODULES:
         source = path.read_text(encoding="utf-8")

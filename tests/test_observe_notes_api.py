@@ -124,11 +124,12 @@ def test_task_of_another_study_is_refused(db, client, running, make_study):
     assert "task_id" in response.get_json()["error"]["fields"]
 
 
-def test_study_custom_tags_are_accepted(db, client, running):
+def test_study_custom_tags_are_accepted(db, client, running, make_tag):
     study_session, _ = running
-    study_session.study.custom_tags = ["navigation"]
-    db.session.commit()
-    assert _post(client, study_session, tags=["navigation"])[0].status_code == 201
+    make_tag(study_session.study, "Navigation")
+    response = _post(client, study_session, tags=["navigation", "PROBLEM"])[0]
+    assert response.status_code == 201
+    assert response.get_json()["tags"] == ["Navigation", "problem"]  # spelt as the study's set spells them
 
 
 @pytest.mark.parametrize("raw", ["{not json", "[1, 2]", ""])

@@ -46,10 +46,9 @@ def test_signed_out_visitor_is_sent_to_sign_in(client, cast):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_console_shows_pseudonym_script_and_controls_never_the_name(client, login, cast, db):
+def test_console_shows_pseudonym_script_and_controls_never_the_name(client, login, cast, db, make_tag):
     study_session, users = cast
-    study_session.study.custom_tags = ["navigation"]
-    db.session.commit()
+    make_tag(study_session.study, "navigation")
     name = study_session.participant.personal.name
     login(users["observer"])
     html = client.get(f"/sessions/{study_session.id}/observe").get_data(as_text=True)

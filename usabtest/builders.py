@@ -20,12 +20,14 @@ from usabtest.analysis.models import Finding, Screenshot
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.planning import tagset
 from usabtest.planning.models import (
     ConsentRecord,
     Participant,
     ParticipantPersonal,
     Study,
     StudySession,
+    StudyTag,
     Task,
 )
 
@@ -82,8 +84,12 @@ def make_user(role: Role | str = Role.RESEARCHER, *, email: str | None = None,
 
 def make_study(owner: User | None = None, tasks: int = 0, *,
                organisation: Organisation | None = None, title: str = "Checkout study",
-               product: str = "Web shop", flush: bool = True, **fields) -> Study:
-    """A study owned by `owner` (a new researcher by default) with `tasks` numbered tasks."""
+               product: str = "Web shop", custom_tags: Sequence[str] = (), default_tags: bool = True,
+               flush: bool = True, **fields) -> Study:
+    """A study owned by `owner` (a new researcher by default) with `tasks` numbered tasks.
+
+    Its tag set is the default one (unless `default_tags=False`) followed by `custom_tags`.
+    """
     made = Study(
         owner=owner or make_user(Role.RESEARCHER),
         organisation=organisation or make_organisation(),
@@ -94,6 +100,21 @@ def make_study(owner: User | None = None, tasks: int = 0, *,
     db.session.add(made)
     for _ in range(tasks):
         make_task(made, flush=False)
+    specs = [*(tagset.DEFAULT_TAGS if default_tags else ()), *(tagset.TagSpec(name) for name in custom_tags)]
+    for position, spec in enumerate(specs):
+        made.tags.append(StudyTag(name=spec.name, name_key=tagset.name_key(spec.name), position=position,
+                                  description=spec.description, colour=spec.colour, shortcut=spec.shortcut))
+    return _save(made, flush)
+
+
+def make_tag(study: Study, name: str | None = None, *, description: str = "",
+             colour: str = tagset.DEFAULT_COLOUR, shortcut: str | None = None,
+             flush: bool = True) -> StudyTag:
+    """A tag appended to `study`'s set (`tag<n>` by default)."""
+    name = name or f"tag{_next('tag')}"
+    made = StudyTag(name=name, name_key=tagset.name_key(name), description=description, colour=colour,
+                    shortcut=shortcut, position=len(study.tags))
+    study.tags.append(made)
     return _save(made, flush)
 
 

@@ -14,7 +14,7 @@ from usabtest.accounts import services
 from usabtest.accounts.models import Role, User
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.observe.models import Note, Outcome
+from usabtest.observe.models import Note, NoteKind, Outcome
 from usabtest.planning.models import (
     SessionStatus,
     Study,
@@ -121,12 +121,15 @@ def _demo_study(users: dict[Role, User]) -> Study:
         "savings pots are understood without help.",
         method=StudyMethod.IN_PERSON,
         status=StudyStatus.ACTIVE,
-        custom_tags=["navigation", "terminology"],
         welcome_text="Thank you for helping us today. We are testing the app, not you.",
         executive_summary="Customers completed everyday payments, but freezing a card and "
         "setting up bill payments caused serious trouble.",
         environment="Usability lab, iPhone 13 mini and Pixel 7, screen and audio recorded.",
     )
+    builders.make_tag(study, "navigation", description="Finding the way between screens.",
+                      colour="#1f618d", shortcut="Shift+1")
+    builders.make_tag(study, "terminology", description="Words the participant did not understand.",
+                      colour="#a04000", shortcut="Shift+2")
     for title, scenario, criteria, limit in TASKS:
         builders.make_task(study, title, scenario=scenario, success_criteria=criteria,
                            time_limit_s=limit)
@@ -174,6 +177,8 @@ def _complete(study_session: StudySession, study: Study, observer: User, rng: ra
             builders.make_note(
                 study_session, observer, body, client_uuid=uuid.UUID(int=rng.getrandbits(128)),
                 task=task, tags=[tag], severity=severity, created_at=at,
+                kind=NoteKind.QUOTE if tag == "quote" else NoteKind.POSITIVE if tag == "positive"
+                else NoteKind.OBSERVATION,
                 elapsed_ms=int((at - study_session.started_at).total_seconds() * 1000),
             )
         clock += timedelta(seconds=seconds + 30)

@@ -144,12 +144,22 @@ def can_run_session(user: User, study_session: StudySession) -> bool:
 
 
 def can_edit_note(user: User, note) -> bool:
-    """Only a note's author edits or deletes it, and only while they may still observe the session.
+    """The study's researchers (and admins) edit any note of it; an observer only their own.
 
-    The live console follows the object rule: a signed-in user who may not observe a session gets
-    404 for its page and every endpoint; one who may observe but not run it gets 403 for the
-    moderator's actions, and 403 for another author's note.
+    An author edits their note while they may still observe the session. The live console follows
+    the object rule: a signed-in user who may not observe a session gets 404 for its page and every
+    endpoint; one who may observe but not run it gets 403 for the moderator's actions, and 403 for
+    another author's note.
     """
+    if not user.is_authenticated:
+        return False
+    if can_manage_study(user, note.study_session.study):
+        return True
+    return note.author_id == user.id and can_observe_session(user, note.study_session)
+
+
+def can_delete_note(user: User, note) -> bool:
+    """Only a note's author deletes it, and only while they may still observe the session."""
     return (user.is_authenticated and note.author_id == user.id
             and can_observe_session(user, note.study_session))
 

@@ -8,8 +8,10 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from tests.observe_fixtures import streams_closed  # noqa: F401
+from usabtest import builders
 from usabtest.accounts.models import Role
 from usabtest.observe.models import Note
+from usabtest.planning.tagset import DEFAULT_TAGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.config(OBSERVE_HEARTBEAT_SECONDS=0.3),
               pytest.mark.usefixtures("streams_closed")]
@@ -74,7 +76,12 @@ class Console:
 def _set_tags(db, study, tags):
     """Change the study's own tags as its researcher would, while consoles are open."""
     db.session.rollback()  # a fresh snapshot: the server wrote since this session last read (SQLite WAL)
-    study.custom_tags = tags
+    defaults = {spec.name for spec in DEFAULT_TAGS}
+    for tag in [t for t in study.tags if t.name not in defaults]:
+        study.tags.remove(tag)
+    db.session.flush()
+    for name in tags:
+        builders.make_tag(study, name)
     db.session.commit()
 
 

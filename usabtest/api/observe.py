@@ -1,7 +1,8 @@
 """API of the live console: notes, the event stream, session and task flow, SUS answers.
 
 Reading needs the right to observe the session (404 otherwise); running it is for the moderator
-and the study's managers (403 for other observers); a note changes only by its author (403).
+and the study's managers (403 for other observers); a note changes by its author or the study's
+researchers, and is deleted only by its author (403 otherwise).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from usabtest.observe.models import Note, SusResponse, TaskAttempt
 from usabtest.observe.schemas import (
     MAX_CURSOR,
     NoteCreate,
+    NoteHistory,
     NoteList,
     NotesQuery,
     NoteUpdate,
@@ -33,6 +35,7 @@ from usabtest.observe.schemas import (
     TaskEnd,
 )
 from usabtest.observe.schemas import Note as NoteOut
+from usabtest.observe.schemas import NoteRevision as NoteRevisionOut
 from usabtest.observe.schemas import TaskAttempt as TaskAttemptOut
 from usabtest.planning.models import StudySession
 
@@ -52,11 +55,23 @@ def run_session(session_id: int) -> StudySession:
     return study_session
 
 
-def _own_note(study_session: StudySession, note_id: uuid.UUID) -> Note:
+def _note(study_session: StudySession, note_id: uuid.UUID) -> Note:
     note = services.find_note(study_session, note_id)
     if note is None:
         raise NotFound(f"note {note_id} not found")
-    allow(policy.can_edit_note(current_user, note), "only the note's author can change or delete it")
+    return note
+
+
+def _editable_note(study_session: StudySession, note_id: uuid.UUID) -> Note:
+    note = _note(study_session, note_id)
+    allow(policy.can_edit_note(current_user, note),
+          "only the note's author or the study's researchers can change it")
+    return note
+
+
+def _own_note(study_session: StudySession, note_id: uuid.UUID) -> Note:
+    note = _note(study_session, note_id)
+    allow(policy.can_delete_note(current_user, note), "only the note's author can delete it")
     return note
 
 
@@ -107,9 +122,22 @@ def list_notes(study_session: StudySession, query: NotesQuery):
 @loads("session_id", observed_session, "study_session")
 @spec.validate(json=NoteUpdate, resp=writes(NoteOut, 403, 404, 409), tags=TAGS)
 def update_note(study_session: StudySession, note_id: uuid.UUID, json: NoteUpdate):
-    """Edit your own note's body, tags, severity or task (the old text stays in the audit trail)."""
-    note = services.update_note(_own_note(study_session, note_id), current_user, json)
+    """Edit a note's body, tags, severity, task or kind: your own, or any note of a study you research.
+
+    Every change is kept in the note's history (GET .../history).
+    """
+    note = services.update_note(_editable_note(study_session, note_id), current_user, json)
     return NoteOut.of(note)
+
+
+@bp.get("/sessions/<int:session_id>/notes/<uuid:note_id>/history")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(resp=reads(NoteHistory, 404), tags=TAGS)
+def note_history(study_session: StudySession, note_id: uuid.UUID):
+    """A note's changes, oldest first: who, when, and each changed field before and after."""
+    note = _note(study_session, note_id)
+    return NoteHistory(note_id=note.client_uuid,
+                       items=[NoteRevisionOut.of(r) for r in services.note_history(note)])
 
 
 @bp.delete("/sessions/<int:session_id>/notes/<uuid:note_id>")

@@ -31,6 +31,7 @@ from usabtest.planning.schemas import (
     StudyPage,
     StudySessionPage,
     StudySummary,
+    StudyTagList,
     StudyUpdate,
     TaskCreate,
     TaskList,
@@ -117,9 +118,23 @@ def list_studies(query: PageQuery):
 def create_study(json: StudyCreate):
     """Create a draft study owned by the caller (researchers and admins)."""
     allow(policy.is_staff(current_user), "only researchers and admins can create studies")
+    source = None
+    if json.tags_from is not None:
+        source = db.session.get(Study, json.tags_from)
+        if source is None or not policy.can_view_study(current_user, source):
+            raise InvalidInput(f"study {json.tags_from} not found", "tags_from")
     study = services.create_study(current_user, organisation_name=json.client, title=json.title,
-                                  product=json.product, goals=json.goals, method=json.method)
+                                  product=json.product, goals=json.goals, method=json.method,
+                                  tags_from=source)
     return _detail(study), 201
+
+
+@bp.get("/studies/<int:study_id>/tags")
+@loads("study_id", visible_study, "study")
+@spec.validate(resp=reads(StudyTagList, 404), tags=TAGS)
+def list_study_tags(study: Study):
+    """The study's tag set in order: names notes may carry, colours and console shortcuts."""
+    return StudyTagList.of(study)
 
 
 @bp.get("/studies/<int:study_id>")

@@ -69,6 +69,21 @@ class TaskAttempt(TimestampMixin, db.Model):
         return (self.ended_at - self.started_at).total_seconds()
 
 
+class NoteKind(enum.StrEnum):
+    """What a note records."""
+
+    OBSERVATION = "observation"
+    QUOTE = "quote"
+    POSITIVE = "positive"
+    QUESTION = "question"
+
+    @property
+    def label(self) -> str:
+        """Human-readable kind."""
+        return {"observation": "Observation", "quote": "Participant quote", "positive": "Positive",
+                "question": "Question"}[self.value]
+
+
 class Note(db.Model):
     """An observer's timestamped note. The client's UUID makes sending it idempotent."""
 
@@ -84,6 +99,8 @@ class Note(db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
     tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     severity: Mapped[int | None] = mapped_column()
+    kind: Mapped[NoteKind] = mapped_column(str_enum(NoteKind, "note_kind"), default=NoteKind.OBSERVATION,
+                                           server_default=NoteKind.OBSERVATION.value)
     elapsed_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -98,6 +115,28 @@ class Note(db.Model):
         sa.CheckConstraint("severity IS NULL OR (severity BETWEEN 0 AND 4)", name="severity_range"),
         sa.CheckConstraint("elapsed_ms >= 0", name="elapsed_nonneg"),
     )
+
+
+class NoteRevision(db.Model):
+    """One change of a note: who made it, when, and the changed fields' values before and after.
+
+    Written only by `observe.services.write_note`, the one path every note change takes.
+    """
+
+    __tablename__ = "note_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(sa.ForeignKey("note.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    # "edit", "delete", "tag.rename", "tag.merge", "tag.remove"...
+    action: Mapped[str] = mapped_column(sa.String(40), default="edit")
+    before: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    note: Mapped[Note] = relationship(
+        backref=backref("revisions", cascade="all, delete-orphan", order_by="NoteRevision.id"))
+    actor: Mapped[User | None] = relationship()
 
 
 class SusResponse(TimestampMixin, db.Model):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from usabtest.accounts.schemas import UserRef
 from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, QueryModel, UtcDateTime, text
 from usabtest.observe import models, sus
-from usabtest.observe.models import Outcome
+from usabtest.observe.models import NoteKind, Outcome
 from usabtest.planning.models import SessionStatus
 
 MAX_BODY = 10_000
@@ -34,18 +34,20 @@ class NoteCreate(InputModel):
     task_id: Id | None = Field(None, description="A task of the session's study; null for none; "
                                                  "left out: the task running when the note arrives")
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS,
-                            description="problem, quote, positive, idea, bug or one of the study's tags")
+                            description="Names of the study's tags (GET /studies/{id}/tags), any case")
     severity: Severity | None = None
+    kind: NoteKind = Field(NoteKind.OBSERVATION, description="What the note records")
     elapsed_ms: ElapsedMs | None = Field(None, description="Left out or null: computed by the server")
 
 
 class NoteUpdate(ChangeModel):
-    """Changes to your own note: any of body, tags, severity, task."""
+    """Changes to a note (yours, or any note of a study you research): body, tags, severity, task, kind."""
 
     body: NoteBody = None
     task_id: Id | None = None
     tags: list[Tag] = Field(None, max_length=MAX_TAGS)
     severity: Severity | None = None
+    kind: NoteKind = None
 
 
 class Note(OutputModel):
@@ -59,6 +61,7 @@ class Note(OutputModel):
     body: str = Field(description="Empty for a deleted note")
     tags: list[str]
     severity: Severity | None
+    kind: NoteKind
     elapsed_ms: int
     created_at: UtcDateTime
     edited_at: UtcDateTime | None
@@ -72,9 +75,33 @@ class Note(OutputModel):
             id=note.client_uuid, seq=note.id, session_id=note.session_id, task_id=note.task_id,
             author=UserRef.model_validate(note.author), body="" if deleted else note.body,
             tags=[] if deleted else list(note.tags or []), severity=None if deleted else note.severity,
-            elapsed_ms=note.elapsed_ms, created_at=note.created_at, edited_at=note.edited_at,
+            kind=note.kind, elapsed_ms=note.elapsed_ms, created_at=note.created_at, edited_at=note.edited_at,
             deleted=deleted,
         )
+
+
+class NoteRevision(OutputModel):
+    """One change of a note: who, when, and the changed fields' values before and after."""
+
+    at: UtcDateTime
+    actor: UserRef | None = Field(description="Null when the account was removed")
+    action: str = Field(description="edit, delete, tag.rename, tag.merge or tag.remove")
+    before: dict[str, Any] = Field(description="The changed fields' old values")
+    after: dict[str, Any] = Field(description="The changed fields' new values")
+
+    @classmethod
+    def of(cls, revision: models.NoteRevision) -> NoteRevision:
+        """`revision` for the API."""
+        actor = UserRef.model_validate(revision.actor) if revision.actor is not None else None
+        return cls(at=revision.created_at, actor=actor, action=revision.action,
+                   before=dict(revision.before or {}), after=dict(revision.after or {}))
+
+
+class NoteHistory(OutputModel):
+    """A note's changes, oldest first."""
+
+    note_id: uuid.UUID
+    items: list[NoteRevision]
 
 
 class NotesQuery(QueryModel):

@@ -18,26 +18,35 @@ from usabtest.core.errors import Conflict, InvalidInput, NotFound
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe import events, sus
-from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.observe.models import Note, NoteKind, NoteRevision, Outcome, SusResponse, TaskAttempt
 from usabtest.observe.schemas import NoteCreate, NoteUpdate
-from usabtest.planning.models import SessionStatus, Study, StudySession, Task
+from usabtest.planning import tagset
+from usabtest.planning.models import SessionStatus, Study, StudySession, StudyTag, Task
 
-STANDARD_TAGS: tuple[str, ...] = ("problem", "quote", "positive", "idea", "bug")
+# The fields of a note people change; `write_note` records any other (deleted_at...) as well.
+NOTE_FIELDS = ("body", "tags", "severity", "task_id", "kind")
 
 
 def allowed_tags(study: Study) -> list[str]:
-    """The standard tags followed by the study's own, without duplicates."""
-    return list(dict.fromkeys([*STANDARD_TAGS, *(study.custom_tags or [])]))
+    """The names of the study's tags, in the set's order."""
+    return tagset.tag_names(study)
 
 
-def check_note_references(study: Study, task_id: int | None, tags: list[str] | None) -> None:
-    """The note's task must be one of the study's, and its tags the study's; 422 naming the field."""
+def check_note_references(study: Study, task_id: int | None, tags: list[str] | None) -> list[str] | None:
+    """The note's task must be one of the study's, and its tags the study's; 422 naming the field.
+
+    Returns the tags spelt as the study's set spells them (a tag typed "Problem" is "problem").
+    """
     if task_id is not None and not any(task.id == task_id for task in study.tasks):
         raise InvalidInput(f"task {task_id} is not a task of this study", "task_id")
-    allowed = allowed_tags(study)
-    unknown = [tag for tag in tags or [] if tag not in allowed]
+    if tags is None:
+        return None
+    known = {tag.name_key: tag.name for tag in study.tags}
+    unknown = [tag for tag in tags if tagset.name_key(tag) not in known]
     if unknown:
-        raise InvalidInput(f"unknown tag {unknown[0]!r}; this study uses {', '.join(allowed)}", "tags")
+        names = ", ".join(tagset.tag_names(study)) or "no tags yet"
+        raise InvalidInput(f"unknown tag {unknown[0]!r}; this study uses {names}", "tags")
+    return list(dict.fromkeys(known[tagset.name_key(tag)] for tag in tags))
 
 
 def _redis_url() -> str | None:
@@ -92,7 +101,7 @@ def create_note(study_session: StudySession, author, data: NoteCreate) -> tuple[
     existing = find_note(study_session, data.id)
     if existing is not None:
         return check_replay(existing, author, data.body), False
-    check_note_references(study_session.study, data.task_id, data.tags)
+    tags = check_note_references(study_session.study, data.task_id, data.tags) or []
     task_id = data.task_id
     if "task_id" not in data.model_fields_set:
         attempt = running_attempt(study_session)
@@ -100,7 +109,7 @@ def create_note(study_session: StudySession, author, data: NoteCreate) -> tuple[
     elapsed = data.elapsed_ms if data.elapsed_ms is not None else elapsed_ms_now(study_session)
     note = Note(
         session_id=study_session.id, author_id=author.id, client_uuid=data.id, body=data.body,
-        task_id=task_id, tags=list(dict.fromkeys(data.tags)), severity=data.severity, elapsed_ms=elapsed,
+        task_id=task_id, tags=tags, severity=data.severity, kind=data.kind, elapsed_ms=elapsed,
     )
     db.session.add(note)
     db.session.flush()
@@ -108,34 +117,163 @@ def create_note(study_session: StudySession, author, data: NoteCreate) -> tuple[
     return note, True
 
 
-def update_note(note: Note, actor, changes: NoteUpdate) -> Note:
-    """Change a note's text, tags, severity or task; the old text stays in the audit trail."""
+def _plain(name: str, value: Any) -> Any:
+    """A field's value as history stores it (JSON)."""
+    if isinstance(value, NoteKind):
+        return value.value
+    if name == "tags":
+        return list(value or [])
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def write_note(note: Note, actor, values: dict[str, Any], *, action: str = "edit",
+               event: str = "note.updated") -> Note:
+    """The one write path of a stored note: every change goes through here and leaves its history.
+
+    Only the fields whose value really changes are written; they are recorded in a `NoteRevision`
+    (who, when, each value before and after) and the audit trail, and a `note.updated` event tells
+    the live consoles. Nothing changing writes nothing. Callers check their own rules first.
+    """
     _locked(note.study_session)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in values.items():
+        old = getattr(note, name)
+        if _plain(name, old) != _plain(name, value):
+            before[name], after[name] = _plain(name, old), _plain(name, value)
+    if not after:
+        return note
+    for name in after:
+        setattr(note, name, values[name])
+    if any(name in NOTE_FIELDS for name in after):
+        note.edited_at = utcnow()
+    db.session.add(NoteRevision(note=note, actor_id=getattr(actor, "id", None), action=action,
+                                before=before, after=after, created_at=utcnow()))
+    db.session.flush()
+    record(actor, f"note.{action}", note, {"before": before})
+    events.append(note.study_session, event, {"note_id": note.id}, _redis_url())
+    return note
+
+
+def edit_note(note: Note, actor, values: dict[str, Any]) -> Note:
+    """Change a note's body, tags, severity, task or kind after checking them against its study."""
     if note.deleted_at is not None:
         raise Conflict("this note was deleted")
-    fields = changes.model_dump(exclude_unset=True)
-    check_note_references(note.study_session.study, fields.get("task_id"), fields.get("tags"))
-    if "tags" in fields:
-        fields["tags"] = list(dict.fromkeys(fields["tags"]))
-    before = {"body": note.body, "tags": list(note.tags or []), "severity": note.severity}
-    for name, value in fields.items():
-        setattr(note, name, value)
-    note.edited_at = utcnow()
-    db.session.flush()
-    record(actor, "note.edit", note, {"before": before})
-    events.append(note.study_session, "note.updated", {"note_id": note.id}, _redis_url())
-    return note
+    unknown = set(values) - set(NOTE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{sorted(unknown)[0]} cannot be changed", sorted(unknown)[0])
+    values = dict(values)
+    if "body" in values:
+        body = (values["body"] or "").strip()
+        if not body:
+            raise InvalidInput("A note needs some text.", "body")
+        values["body"] = body
+    if "kind" in values:
+        values["kind"] = NoteKind(values["kind"] or NoteKind.OBSERVATION)
+    tags = check_note_references(note.study_session.study, values.get("task_id"), values.get("tags"))
+    if tags is not None:
+        values["tags"] = tags
+    return write_note(note, actor, values)
+
+
+def update_note(note: Note, actor, changes: NoteUpdate) -> Note:
+    """The API's change of a note (only the fields sent)."""
+    return edit_note(note, actor, changes.model_dump(exclude_unset=True))
 
 
 def delete_note(note: Note, actor) -> Note:
-    """Soft-delete a note (it stays in the database and the audit trail); repeating is harmless."""
-    _locked(note.study_session)
+    """Soft-delete a note (it stays in the database and its history); repeating is harmless."""
     if note.deleted_at is None:
-        note.deleted_at = utcnow()
-        db.session.flush()
-        record(actor, "note.delete", note, {"body": note.body})
-        events.append(note.study_session, "note.deleted", {"note_id": note.id}, _redis_url())
+        write_note(note, actor, {"deleted_at": utcnow()}, action="delete", event="note.deleted")
     return note
+
+
+def note_history(note: Note) -> list[NoteRevision]:
+    """The note's changes, oldest first, with their authors."""
+    return db.session.scalars(
+        sa.select(NoteRevision).where(NoteRevision.note_id == note.id).order_by(NoteRevision.id)
+    ).all()
+
+
+# --- tag sets: changes that rewrite notes ---------------------------------------------------------
+
+
+def _study_notes(study: Study) -> list[Note]:
+    """Every note of the study, deleted ones too (restoring one must not bring back a stale tag)."""
+    return list(db.session.scalars(
+        sa.select(Note).join(StudySession, StudySession.id == Note.session_id)
+        .where(StudySession.study_id == study.id).order_by(Note.id)
+    ))
+
+
+def tag_usage(study: Study) -> dict[str, int]:
+    """How many live notes carry each tag (by the tag's case-folded name)."""
+    counts: dict[str, int] = {}
+    rows = db.session.execute(
+        sa.select(Note.tags).join(StudySession, StudySession.id == Note.session_id)
+        .where(StudySession.study_id == study.id, Note.deleted_at.is_(None))
+    )
+    for (tags,) in rows:
+        for name in {tagset.name_key(str(t)) for t in tags or []}:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _retag(study: Study, actor, old: StudyTag, replacement: str | None, action: str) -> int:
+    """Put `replacement` (or nothing) in place of `old` on every note carrying it; returns how many."""
+    changed = 0
+    for note in _study_notes(study):
+        tags = list(note.tags or [])
+        if not any(tagset.name_key(str(t)) == old.name_key for t in tags):
+            continue
+        new = [replacement if tagset.name_key(str(t)) == old.name_key else t for t in tags]
+        new = list(dict.fromkeys(t for t in new if t is not None))
+        write_note(note, actor, {"tags": new}, action=action)
+        changed += 1
+    return changed
+
+
+def update_tag(tag: StudyTag, actor, *, name: str, description: str, colour: str,
+               shortcut: str | None) -> int:
+    """Change a tag; a new name is written into every note that carries it. Returns notes changed."""
+    study = tag.study
+    checked = tagset.check_tag(study, name=name, description=description, colour=colour,
+                               shortcut=shortcut, current=tag)
+    old_name = tag.name
+    changed = 0
+    if checked.name != old_name:
+        changed = _retag(study, actor, tag, checked.name, "tag.rename")
+    tag.name, tag.name_key = checked.name, tagset.name_key(checked.name)
+    tag.description, tag.colour, tag.shortcut = checked.description, checked.colour, checked.shortcut
+    db.session.flush()
+    record(actor, "tag.update", tag, {"study": study.id, "from": old_name, "to": tag.name, "notes": changed})
+    return changed
+
+
+def merge_tag(source: StudyTag, target: StudyTag, actor) -> int:
+    """Fold `source` into `target`: its notes carry `target` instead, and `source` leaves the set."""
+    if source.id == target.id:
+        raise InvalidInput("Choose another tag to merge into.", "target")
+    if source.study_id != target.study_id:
+        raise InvalidInput("Tags of different studies cannot be merged.", "target")
+    study = source.study
+    changed = _retag(study, actor, source, target.name, "tag.merge")
+    record(actor, "tag.merge", target, {"study": study.id, "merged": source.name, "notes": changed})
+    study.tags.remove(source)
+    db.session.flush()
+    return changed
+
+
+def delete_tag(tag: StudyTag, actor) -> int:
+    """Remove a tag from the set and from every note that carries it; returns the notes changed."""
+    study = tag.study
+    changed = _retag(study, actor, tag, None, "tag.remove")
+    record(actor, "tag.delete", None, {"study": study.id, "name": tag.name, "notes": changed})
+    study.tags.remove(tag)
+    db.session.flush()
+    return changed
 
 
 def _actor(actor) -> dict[str, Any]:

@@ -24,12 +24,11 @@ from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe import schemas, services, sus
 from usabtest.observe.forms import SusForm
-from usabtest.observe.models import Outcome, SusResponse, TaskAttempt
+from usabtest.observe.models import NoteKind, Outcome, SusResponse, TaskAttempt
+from usabtest.planning import tagset
 from usabtest.planning.models import SessionStatus, StudySession, Task
 
 bp = Blueprint("observe", __name__)
-
-SHORTCUT_TAG_KEYS = {"problem": "P", "quote": "Q", "positive": "O", "idea": "I", "bug": "B"}
 
 
 def _session_for_observer(session_id: int) -> StudySession:
@@ -47,16 +46,10 @@ def script_tasks(study_session: StudySession, attempts: dict[int, TaskAttempt]) 
     return [t for t in study_session.study.tasks if not t.archived or t.id in attempts]
 
 
-def _tag_shortcuts(tags: list[str]) -> list[dict]:
-    custom_number = 0
-    out = []
-    for tag in tags:
-        key = SHORTCUT_TAG_KEYS.get(tag)
-        if key is None and custom_number < 9:
-            custom_number += 1
-            key = f"Shift+{custom_number}"
-        out.append({"tag": tag, "key": key})
-    return out
+def _console_tags(study) -> list[dict]:
+    """The study's tags as the console shows them: name, colour, description and Alt shortcut."""
+    return [{"tag": t.name, "key": t.shortcut, "colour": t.colour, "description": t.description}
+            for t in study.tags]
 
 
 def _console_config(study_session: StudySession, tasks: list[Task], running: TaskAttempt | None) -> dict:
@@ -77,7 +70,10 @@ def _console_config(study_session: StudySession, tasks: list[Task], running: Tas
         "canRun": can_run,
         "currentTaskId": running.task_id if running else None,
         "tasks": {t.id: {"title": t.title, "position": i + 1} for i, t in enumerate(tasks)},
-        "tags": _tag_shortcuts(services.allowed_tags(study_session.study)),
+        "tags": _console_tags(study_session.study),
+        "kinds": [{"value": kind.value, "label": kind.label} for kind in NoteKind],
+        "kindKey": tagset.KIND_SHORTCUT,
+        "quoteKind": NoteKind.QUOTE.value,
         "limits": {"noteBody": schemas.MAX_BODY, "noteTags": schemas.MAX_TAGS, "errors": schemas.MAX_ERRORS},
         "labels": {
             "outcome": {outcome.value: outcome.label for outcome in Outcome},

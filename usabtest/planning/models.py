@@ -93,7 +93,6 @@ class Study(TimestampMixin, db.Model):
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="RESTRICT"))
     # Pseudonym counter: codes are never reused, even after a participant is removed.
     last_participant_number: Mapped[int] = mapped_column(default=0)
-    custom_tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     welcome_text: Mapped[str] = mapped_column(sa.Text, default="")
     # Some teams avoid the word "task" on the participant's screen ("activity" feels calmer).
     show_task_word: Mapped[bool] = mapped_column(default=True)
@@ -112,9 +111,43 @@ class Study(TimestampMixin, db.Model):
     sessions: Mapped[list[StudySession]] = relationship(
         back_populates="study", order_by="StudySession.starts_at", cascade="all, delete-orphan"
     )
+    tags: Mapped[list[StudyTag]] = relationship(
+        back_populates="study", order_by="StudyTag.position, StudyTag.id", cascade="all, delete-orphan"
+    )
 
     def __repr__(self) -> str:
         return f"<Study {self.id} {self.title!r}>"
+
+
+class StudyTag(TimestampMixin, db.Model):
+    """One tag of a study's codebook: what notes are tagged with, and its console shortcut.
+
+    Notes carry tag *names*; renaming or merging a tag rewrites the notes that carry it (through
+    the note write path, so each note's history shows it). `name_key` is the name case-folded, which
+    keeps names unique ignoring case on every database.
+    """
+
+    __tablename__ = "study_tag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(sa.String(50))
+    name_key: Mapped[str] = mapped_column(sa.String(50))
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    colour: Mapped[str] = mapped_column(sa.String(7), default="#5d6d7e")
+    # The console's key with Alt: "P" is Alt+P, "Shift+1" is Alt+Shift+1; None for no shortcut.
+    shortcut: Mapped[str | None] = mapped_column(sa.String(10))
+
+    study: Mapped[Study] = relationship(back_populates="tags")
+
+    __table_args__ = (
+        sa.UniqueConstraint("study_id", "name_key"),
+        sa.UniqueConstraint("study_id", "shortcut"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<StudyTag {self.id} {self.name!r}>"
 
 
 class Task(TimestampMixin, db.Model):

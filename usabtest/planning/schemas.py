@@ -64,6 +64,8 @@ class StudyCreate(InputModel):
     product: ShortText = ""
     goals: LongText = ""
     method: StudyMethod = StudyMethod.IN_PERSON
+    tags_from: Id | None = Field(None, description="Start from this study's tag set (a study you can "
+                                                   "open); left out or null: the default set")
 
 
 class StudyUpdate(ChangeModel):
@@ -343,3 +345,25 @@ class StudySession(OutputModel):
 
 class StudySessionPage(Page[StudySession]):
     """A page of sessions."""
+
+
+class StudyTag(OutputModel):
+    """A tag of a study's set."""
+
+    id: int
+    name: str
+    description: str
+    colour: str = Field(description="#rrggbb; always shown with the name")
+    shortcut: str | None = Field(description="The console key with Alt, e.g. \"P\" or \"Shift+1\"")
+
+
+class StudyTagList(OutputModel):
+    """A study's tag set, in order."""
+
+    items: list[StudyTag]
+
+    @classmethod
+    def of(cls, study: models.Study) -> StudyTagList:
+        """`study`'s tags."""
+        return cls(items=[StudyTag(id=t.id, name=t.name, description=t.description, colour=t.colour,
+                                   shortcut=t.shortcut) for t in study.tags])

@@ -18,7 +18,7 @@ from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.models import MailDelivery, MailStatus
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.planning import invitations, scheduling
+from usabtest.planning import invitations, scheduling, tagset
 from usabtest.planning.csv_import import ParticipantRow
 from usabtest.planning.models import (
     ConsentRecord,
@@ -54,8 +54,8 @@ class ConflictError(Conflict):
 # --- studies -------------------------------------------------------------------------------------
 
 def create_study(actor: User, *, organisation_name: str, title: str, product: str = "", goals: str = "",
-                 method: StudyMethod | str = StudyMethod.IN_PERSON) -> Study:
-    """A new draft study owned by `actor`."""
+                 method: StudyMethod | str = StudyMethod.IN_PERSON, tags_from: Study | None = None) -> Study:
+    """A new draft study owned by `actor`, with the default tag set or a copy of `tags_from`'s."""
     study = Study(
         organisation=get_or_create_organisation(organisation_name.strip()),
         owner=actor, title=title.strip(), product=product.strip(), goals=goals.strip(),
@@ -63,7 +63,9 @@ def create_study(actor: User, *, organisation_name: str, title: str, product: st
     )
     db.session.add(study)
     db.session.flush()
-    record(actor, "study.create", study, {"title": study.title})
+    tagset.seed_tags(study, tags_from)
+    record(actor, "study.create", study, {"title": study.title,
+                                          "tags_from": tags_from.id if tags_from else None})
     return study
 
 

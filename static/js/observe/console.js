@@ -62,6 +62,8 @@ class Console {
       onState: (kind) => this.setConnection(kind),
     });
     this.tagKeys = new Map(cfg.tags.filter((t) => t.key).map((t) => [t.key, t.tag]));
+    this.kinds = cfg.kinds.map((k) => k.value);
+    this.kindCode = `Key${cfg.kindKey}`;
     this.severities = Object.keys(cfg.severityLabels);
   }
 
@@ -226,6 +228,22 @@ class Console {
     if (input) { input.checked = true; }
   }
 
+  selectedKind() {
+    const checked = document.querySelector('input[name="kind"]:checked');
+    return checked ? checked.value : this.kinds[0];
+  }
+
+  setKind(value) {
+    const input = document.querySelector(`input[name="kind"][value="${value}"]`);
+    if (input) { input.checked = true; }
+  }
+
+  /** The next kind in the server's order (observation, quote, positive, question, then round again). */
+  nextKind() {
+    const index = this.kinds.indexOf(this.selectedKind());
+    this.setKind(this.kinds[(index + 1) % this.kinds.length]);
+  }
+
   toggleTag(tag) {
     const button = Array.from(document.querySelectorAll(".tag-toggle")).find((b) => b.dataset.tag === tag);
     if (!button) { return; }
@@ -258,12 +276,13 @@ class Console {
     const id = newUuid();
     // Stamped now, not when it reaches the server: a queued note keeps its moment and task.
     this.queue.create(id, {
-      id, body, tags, severity: this.selectedSeverity(),
+      id, body, tags, severity: this.selectedSeverity(), kind: this.selectedKind(),
       task_id: this.state.currentTaskId, elapsed_ms: Math.round(this.state.elapsedNow()),
     });
     input.value = "";
     document.querySelectorAll(".tag-toggle").forEach((b) => b.setAttribute("aria-pressed", "false"));
     this.setSeverity("");
+    this.setKind(this.kinds[0]);
   }
 
   onLogClick(event) {
@@ -312,6 +331,7 @@ class Console {
     const key = shortcutKey(event);
     const code = event.code;
     if (key && this.tagKeys.has(key)) { this.toggleTag(this.tagKeys.get(key)); return true; }
+    if (code === this.kindCode && !event.shiftKey) { this.nextKind(); return true; }
     if (!event.shiftKey && /^Digit/.test(code) && this.severities.includes(code.slice(5))) {
       this.setSeverity(code.slice(5));
       return true;

@@ -82,12 +82,21 @@ export class LiveLog {
       const label = this.cfg.severityLabels[view.severity];
       meta.appendChild(el("span", "entry-severity", `Severity ${view.severity}${label ? ` – ${label}` : ""}`));
     }
-    (view.tags || []).forEach((tag) => meta.appendChild(el("span", "entry-tag", tag)));
+    const kinds = Object.fromEntries(this.cfg.kinds.map((k) => [k.value, k.label]));
+    if (view.kind && view.kind !== this.cfg.kinds[0].value) {
+      meta.appendChild(el("span", `entry-kind kind-${view.kind}`, kinds[view.kind] || view.kind));
+    }
+    const colours = Object.fromEntries(this.cfg.tags.map((t) => [t.tag, t.colour]));
+    (view.tags || []).forEach((tag) => {
+      const chip = el("span", "entry-tag", tag);
+      if (colours[tag]) { chip.style.setProperty("--tag-colour", colours[tag]); }
+      meta.appendChild(chip);
+    });
     const badge = el("span", `entry-state state-${view.status}`, STATE_TEXT[view.status]);
     if (view.status === "pending" && view.detail) { badge.title = sentence(view.detail); }
     meta.appendChild(badge);
     li.appendChild(meta);
-    li.appendChild(el("p", "entry-body", view.body));
+    li.appendChild(el(view.kind === this.cfg.quoteKind ? "blockquote" : "p", "entry-body", view.body));
     if (editor) { this.reopenEditor(li, editor); }
     if (view.status === "failed") {
       li.appendChild(el("p", "entry-error", `Not saved: ${sentence(view.detail)}`));

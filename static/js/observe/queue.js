@@ -19,7 +19,7 @@ const MAX_DELAY_MS = 20000;
 const LEASE_MS = 30000;
 const CSRF_RETRIES = 3;
 // Fields a note's author can change after it is saved (what a PATCH may carry).
-const EDITABLE = ["body", "tags", "severity"];
+const EDITABLE = ["body", "tags", "severity", "kind"];
 
 function pick(data, names) {
   const out = {};
