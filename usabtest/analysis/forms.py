@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms.fields import ColorField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from usabtest.analysis.models import SEVERITY_LABELS
+from usabtest.observe.models import NoteKind
+from usabtest.observe.schemas import MAX_BODY
+from usabtest.planning.tagset import DEFAULT_COLOUR, MAX_DESCRIPTION, MAX_NAME
 
 SEVERITY_CHOICES = {str(level): f"{level} – {label}" for level, label in SEVERITY_LABELS.items()}
 
@@ -56,3 +60,48 @@ class MergeForm(FlaskForm):
 
     source = SelectField("Finding to merge into this one", choices={}, validate_choice=False)
     submit = SubmitField("Merge")
+
+
+KIND_CHOICES = {kind.value: kind.label for kind in NoteKind}
+
+
+class NoteForm(FlaskForm):
+    """A researcher's change of a note: text, kind, tags, severity and task."""
+
+    body = TextAreaField("Note text", validators=[DataRequired(message="A note needs some text."),
+                                                  Length(max=MAX_BODY)])
+    kind = SelectField("Kind", choices=KIND_CHOICES, default=NoteKind.OBSERVATION.value)
+    tags = CheckboxListField("Tags", choices=[], validate_choice=True)
+    severity = SelectField("Severity", choices={"": "Not rated"} | SEVERITY_CHOICES, default="")
+    task = SelectField("Task", choices={}, default="")
+    submit = SubmitField("Save changes")
+
+
+class TagForm(FlaskForm):
+    """Add or change a tag of the study's set."""
+
+    name = StringField("Name", validators=[DataRequired(message="Give the tag a name."),
+                                           Length(max=MAX_NAME)])
+    description = StringField("Description", validators=[Optional(), Length(max=MAX_DESCRIPTION)])
+    colour = ColorField("Colour", default=DEFAULT_COLOUR)
+    shortcut = StringField("Console shortcut (with Alt)", validators=[Optional(), Length(max=20)],
+                           render_kw={"autocomplete": "off", "placeholder": "e.g. N or Shift+1"})
+    submit = SubmitField("Save tag")
+
+
+class TagMergeForm(FlaskForm):
+    """Fold this tag into another one."""
+
+    target = SelectField("Merge into", choices={}, validate_choice=False)
+    submit = SubmitField("Merge tags")
+
+
+class TagDeleteForm(FlaskForm):
+    """Delete a tag: what happens to the notes that carry it."""
+
+    fate = RadioField("What happens to the notes carrying it", choices={
+        "remove": "Remove the tag from those notes",
+        "merge": "Give those notes another tag instead:",
+    }, default="remove")
+    target = SelectField("Other tag", choices={}, validate_choice=False)
+    submit = SubmitField("Delete tag")

@@ -62,7 +62,7 @@ from sqlalchemy.orm import defer, selectinload
 from usabtest.analysis import metrics
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
 from usabtest.extensions import db
-from usabtest.observe.models import Note, Outcome, SusResponse, TaskAttempt
+from usabtest.observe.models import Note, NoteKind, Outcome, SusResponse, TaskAttempt
 from usabtest.planning.models import Participant, SessionStatus, StudySession, Task
 from usabtest.timefmt import format_clock, format_elapsed
 
@@ -350,6 +350,7 @@ class EvidenceNote:
     body: str
     tags: tuple[str, ...]
     severity: int | None
+    kind: NoteKind
     participant_id: int
     participant_code: str
     session_id: int
@@ -430,7 +431,8 @@ def task_refs(study_id: int) -> dict[int, TaskRef]:
 
 def _evidence_rows(study_id: int) -> list:
     return db.session.execute(
-        sa.select(finding_note.c.finding_id, Note.id, Note.body, Note.tags, Note.severity, Note.session_id,
+        sa.select(finding_note.c.finding_id, Note.id, Note.body, Note.tags, Note.severity, Note.kind,
+                  Note.session_id,
                   Note.task_id, Note.elapsed_ms, Note.created_at,
                   Participant.id.label("participant_id"), Participant.number, Participant.code)
         .join(Note, Note.id == finding_note.c.note_id)
@@ -459,6 +461,7 @@ def _evidence(row, tasks: dict[int, TaskRef]) -> EvidenceNote:
     task = tasks.get(row.task_id) if row.task_id is not None else None
     return EvidenceNote(
         note_id=row.id, body=row.body, tags=tuple(row.tags or ()), severity=row.severity,
+        kind=row.kind or NoteKind.OBSERVATION,
         participant_id=row.participant_id, participant_code=row.code, session_id=row.session_id,
         task_id=row.task_id, task_number=task.number if task else None,
         task_title=task.title if task else None, elapsed_ms=row.elapsed_ms or 0, created_at=row.created_at,

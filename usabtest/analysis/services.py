@@ -36,6 +36,7 @@ class NoteFilters:
     task: int | None = None
     no_task: bool = False
     tag: str | None = None
+    kind: str | None = None
     participant: int | None = None
     severity: int | None = None
     no_severity: bool = False
@@ -56,6 +57,7 @@ class NoteRow:
     body: str
     tags: tuple[str, ...]
     severity: int | None
+    kind: str
     participant_id: int
     participant_code: str
     session_id: int
@@ -66,6 +68,7 @@ class NoteRow:
     elapsed_ms: int
     author_name: str
     created_at: datetime
+    edited_at: datetime | None = None
     findings: tuple[tuple[int, str], ...] = ()
 
     @property
@@ -98,9 +101,9 @@ class NotesBoard:
 
 def _board_query(study_id: int, filters: NoteFilters) -> sa.Select:
     query = (
-        sa.select(Note.id, Note.body, Note.tags, Note.severity, Note.session_id, Note.task_id,
-                  Note.elapsed_ms, Note.created_at, StudySession.starts_at, StudySession.participant_id,
-                  Participant.code, User.name.label("author_name"))
+        sa.select(Note.id, Note.body, Note.tags, Note.severity, Note.kind, Note.session_id, Note.task_id,
+                  Note.elapsed_ms, Note.created_at, Note.edited_at, StudySession.starts_at,
+                  StudySession.participant_id, Participant.code, User.name.label("author_name"))
         .join(StudySession, StudySession.id == Note.session_id)
         .join(Participant, Participant.id == StudySession.participant_id)
         .join(User, User.id == Note.author_id)
@@ -111,6 +114,8 @@ def _board_query(study_id: int, filters: NoteFilters) -> sa.Select:
         query = query.where(Note.task_id.is_(None))
     elif filters.task is not None:
         query = query.where(Note.task_id == filters.task)
+    if filters.kind is not None:
+        query = query.where(Note.kind == filters.kind)
     if filters.participant is not None:
         query = query.where(StudySession.participant_id == filters.participant)
     if filters.session is not None:
@@ -138,7 +143,7 @@ def _note_findings(study_id: int) -> dict[int, list[tuple[int, str]]]:
     return links
 
 
-def board_options(study_id: int, custom_tags: list[str]) -> BoardOptions:
+def board_options(study_id: int, tag_names: list[str]) -> BoardOptions:
     """Tasks, participants, sessions and tags a study's notes can be filtered by."""
     tasks = list(results.task_refs(study_id).values())
     sessions = db.session.execute(
@@ -149,7 +154,7 @@ def board_options(study_id: int, custom_tags: list[str]) -> BoardOptions:
         .order_by(Participant.number, StudySession.starts_at)
     ).all()
     people = {row[3]: results.ParticipantRef(row[3], row[4], row[1]) for row in sessions}
-    tags: set[str] = set(custom_tags or [])
+    tags: set[str] = set(tag_names or [])
     for (note_tags,) in db.session.execute(
         sa.select(Note.tags).join(StudySession, StudySession.id == Note.session_id)
         .where(StudySession.study_id == study_id, Note.deleted_at.is_(None))
@@ -160,10 +165,10 @@ def board_options(study_id: int, custom_tags: list[str]) -> BoardOptions:
                         tags=sorted(tags, key=str.casefold))
 
 
-def notes_board(study_id: int, filters: NoteFilters, custom_tags: list[str], page: int = 1,
+def notes_board(study_id: int, filters: NoteFilters, tag_names: list[str], page: int = 1,
                 per_page: int = NOTES_PER_PAGE) -> NotesBoard:
     """The study's notes matching `filters`, one page at a time, with their linked findings."""
-    options = board_options(study_id, custom_tags)
+    options = board_options(study_id, tag_names)
     tasks = {t.id: t for t in options.tasks}
     rows = db.session.execute(_board_query(study_id, filters)).all()
     if filters.tag:
@@ -187,8 +192,9 @@ def _note_row(row, tasks: dict[int, results.TaskRef], links: dict[int, list]) ->
     task = tasks.get(row.task_id) if row.task_id is not None else None
     return NoteRow(
         note_id=row.id, body=row.body, tags=tuple(row.tags or ()), severity=row.severity,
+        kind=row.kind.value if row.kind else "observation",
         participant_id=row.participant_id, participant_code=row.code, session_id=row.session_id,
-        session_starts_at=row.starts_at, task_id=row.task_id,
+        session_starts_at=row.starts_at, task_id=row.task_id, edited_at=row.edited_at,
         task_number=task.number if task else None, task_title=task.title if task else None,
         elapsed_ms=row.elapsed_ms or 0, author_name=row.author_name, created_at=row.created_at,
         findings=tuple(links.get(row.id, ())),
@@ -404,10 +410,10 @@ def notes_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
     """Every non-deleted note of the study, one row each."""
     board = notes_board(study_id, NoteFilters(), [], per_page=10**9)
     header = ["note_id", "participant", "session_id", "task_number", "task", "elapsed", "elapsed_ms",
-              "author", "created_at_utc", "severity", "tags", "note", "findings"]
+              "author", "created_at_utc", "kind", "severity", "tags", "note", "findings", "edited_at_utc"]
     rows = [[r.note_id, r.participant_code, r.session_id, r.task_number, r.task_title, r.elapsed_text,
-             r.elapsed_ms, r.author_name, _iso(r.created_at), r.severity, "; ".join(r.tags), r.body,
-             "; ".join(title for _, title in r.findings)] for r in board.rows]
+             r.elapsed_ms, r.author_name, _iso(r.created_at), r.kind, r.severity, "; ".join(r.tags), r.body,
+             "; ".join(title for _, title in r.findings), _iso(r.edited_at)] for r in board.rows]
     return header, rows
 
 

@@ -23,16 +23,30 @@ from markupsafe import Markup
 
 from usabtest import policy
 from usabtest.analysis import charts, export, results, services
-from usabtest.analysis.forms import BoardActionForm, FindingForm, MergeForm, ScreenshotForm
+from usabtest.analysis.forms import (
+    BoardActionForm,
+    FindingForm,
+    MergeForm,
+    NoteForm,
+    ScreenshotForm,
+    TagDeleteForm,
+    TagForm,
+    TagMergeForm,
+)
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot
 from usabtest.core.errors import DomainError, InvalidInput, discard_changes
 from usabtest.core.forms import show_refusal
 from usabtest.extensions import db
-from usabtest.planning.models import Study
+from usabtest.observe import services as observe_services
+from usabtest.observe.models import Note, NoteKind
+from usabtest.planning import tagset
+from usabtest.planning.models import Study, StudyTag
+from usabtest.timefmt import format_elapsed
 
 bp = Blueprint("analysis", __name__)
 
-BOARD_FILTERS = ("task", "tag", "participant", "severity", "session", "q")
+BOARD_FILTERS = ("task", "tag", "kind", "participant", "severity", "session", "q")
+KIND_LABELS = {kind.value: kind.label for kind in NoteKind}
 
 
 def study_panel(study: Study) -> tuple[str, dict] | None:
@@ -104,11 +118,20 @@ def _int_arg(name: str, problems: list[str], allowed: set[int] | None = None) ->
     return value
 
 
+def _kind_arg(problems: list[str]) -> str | None:
+    raw = request.args.get("kind", "").strip()
+    if raw and raw not in KIND_LABELS:
+        problems.append(f"The kind filter “{raw}” is not valid and was ignored.")
+        return None
+    return raw or None
+
+
 def _board_filters(problems: list[str]) -> services.NoteFilters:
     return services.NoteFilters(
         task=_int_arg("task", problems),
         no_task=request.args.get("task") == "none",
         tag=request.args.get("tag", "").strip() or None,
+        kind=_kind_arg(problems),
         participant=_int_arg("participant", problems),
         severity=_int_arg("severity", problems, set(SEVERITY_LABELS)),
         no_severity=request.args.get("severity") == "none",
@@ -129,13 +152,14 @@ def notes_board(study_id: int):
     problems: list[str] = []
     filters = _board_filters(problems)
     page = request.args.get("page", "1")
-    board = services.notes_board(study.id, filters, study.custom_tags,
+    board = services.notes_board(study.id, filters, tagset.tag_names(study),
                                  page=int(page) if page.isdigit() else 1)
     form = BoardActionForm()
     form.finding.choices = {"": "Choose a finding…"} | {str(fid): title for fid, title in board.findings}
     query = _board_query_string(request.args.items(multi=True))
     return render_template("analysis/notes_board.html", study=study, board=board, filters=filters,
-                           form=form, problems=problems, query=query, args=request.args)
+                           form=form, problems=problems, query=query, args=request.args,
+                           tag_colours=_tag_colours(study), kinds=KIND_LABELS)
 
 
 def _selected_note_ids() -> list[int]:
@@ -434,3 +458,257 @@ def export_csv(study_id: int, kind: str):
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="study-{study.id}-{kind}.csv"'
     return response
+
+
+# --- One note: its changes and history --------------------------------------------------------
+
+
+def _note(study: Study, note_id: int) -> Note:
+    note = db.session.get(Note, note_id)
+    if note is None or note.study_session.study_id != study.id:
+        abort(404)
+    policy.require(policy.can_edit_note(current_user, note))
+    return note
+
+
+def _note_form(study: Study, note: Note) -> NoteForm:
+    form = NoteForm()
+    tags = {tag.name: tag.name for tag in study.tags}
+    # A tag the note carries from before the set changed stays choosable, so saving keeps it.
+    for name in note.tags or []:
+        tags.setdefault(name, name)
+    form.tags.choices = list(tags.items())
+    form.task.choices = {"": "No task"} | {str(tid): label for tid, label in _task_choices(study).items()}
+    if not form.is_submitted():
+        form.body.data = note.body
+        form.kind.data = note.kind.value
+        form.tags.data = list(note.tags or [])
+        form.severity.data = "" if note.severity is None else str(note.severity)
+        form.task.data = "" if note.task_id is None else str(note.task_id)
+    return form
+
+
+def _history_rows(study: Study, note: Note) -> list[dict]:
+    tasks = _task_choices(study)
+    kinds = {kind.value: kind.label for kind in NoteKind}
+
+    def shown(name: str, value) -> str:
+        if value is None or value == []:
+            return "none"
+        if name == "tags":
+            return ", ".join(value)
+        if name == "severity":
+            return f"{value} – {SEVERITY_LABELS.get(value, '')}"
+        if name == "task_id":
+            return tasks.get(value, f"task {value} (removed)")
+        if name == "kind":
+            return kinds.get(value, value)
+        if name == "deleted_at":
+            return "deleted"
+        return str(value)
+
+    rows = []
+    for revision in reversed(observe_services.note_history(note)):
+        changes = [{"field": NOTE_FIELD_LABELS.get(name, name), "after": shown(name, value),
+                    "before": shown(name, revision.before.get(name))}
+                   for name, value in revision.after.items()]
+        rows.append({"at": revision.created_at, "changes": changes,
+                     "actor": revision.actor.name if revision.actor else "A removed user",
+                     "action": NOTE_ACTION_LABELS.get(revision.action, revision.action)})
+    return rows
+
+
+NOTE_FIELD_LABELS = {"body": "Text", "tags": "Tags", "severity": "Severity", "task_id": "Task",
+                     "kind": "Kind", "deleted_at": "Deleted"}
+NOTE_ACTION_LABELS = {"edit": "edited the note", "delete": "deleted the note", "tag.rename": "renamed a tag",
+                      "tag.merge": "merged tags", "tag.remove": "deleted a tag"}
+
+
+@bp.route("/studies/<int:study_id>/notes/<int:note_id>", methods=["GET", "POST"])
+@login_required
+def note_page(study_id: int, note_id: int):
+    """One note: change its text, kind, tags, severity and task, and read its history."""
+    study = _study(study_id)
+    note = _note(study, note_id)
+    form = _note_form(study, note)
+    deleted = note.deleted_at is not None
+    if not deleted and form.validate_on_submit():
+        values = {"body": form.body.data, "kind": form.kind.data, "tags": form.tags.data or [],
+                  "severity": int(form.severity.data) if form.severity.data else None,
+                  "task_id": int(form.task.data) if (form.task.data or "").isdigit() else None}
+        try:
+            observe_services.edit_note(note, current_user, values)
+        except DomainError as exc:
+            if exc.field == "task_id":
+                exc.field = "task"
+            show_refusal(form, exc)
+        else:
+            flash("Note saved. Its history below shows the change.", "success")
+            return redirect(url_for("analysis.note_page", study_id=study.id, note_id=note.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("analysis/note.html", study=study, note=note, form=form, deleted=deleted,
+                           history=_history_rows(study, note), tag_colours=_tag_colours(study),
+                           elapsed=format_elapsed(note.elapsed_ms or 0),
+                           back=_board_anchor(study, note)), status
+
+
+def _board_anchor(study: Study, note: Note) -> str:
+    return url_for("analysis.notes_board", study_id=study.id) + f"#note-row-{note.id}"
+
+
+def _tag_colours(study: Study) -> dict[str, str]:
+    return {tag.name: tag.colour for tag in study.tags}
+
+
+# --- The study's tag set ----------------------------------------------------------------------
+
+
+def _tag(study: Study, tag_id: int) -> StudyTag:
+    tag = db.session.get(StudyTag, tag_id)
+    if tag is None or tag.study_id != study.id:
+        abort(404)
+    return tag
+
+
+def _show_tag_refusal(form, exc: DomainError) -> None:
+    """Every field the service named gets its message (a tag can be wrong in several ways at once)."""
+    shown = False
+    for name, message in exc.fields.items():
+        target = getattr(form, name, None)
+        if target is not None and hasattr(target, "errors"):
+            target.errors = [*target.errors, message]
+            shown = True
+    if not shown:
+        show_refusal(form, exc)
+
+
+def _tag_values(form: TagForm) -> dict:
+    return {"name": form.name.data or "", "description": form.description.data or "",
+            "colour": form.colour.data or "", "shortcut": form.shortcut.data or None}
+
+
+def _tags_page(study: Study, form: TagForm, status: int = 200):
+    usage = observe_services.tag_usage(study)
+    return render_template("analysis/tags.html", study=study, tags=list(study.tags), form=form, usage=usage,
+                           reserved=tagset.RESERVED_SHORTCUTS, move_form=BoardActionForm()), status
+
+
+@bp.route("/studies/<int:study_id>/tags", methods=["GET", "POST"])
+@login_required
+def tags_page(study_id: int):
+    """The study's tag set: each tag's name, description, colour, console shortcut and use; add one."""
+    study = _study(study_id)
+    form = TagForm()
+    if form.validate_on_submit():
+        try:
+            tag = tagset.add_tag(study, current_user, **_tag_values(form))
+        except DomainError as exc:
+            _show_tag_refusal(form, exc)
+        else:
+            flash(f"Tag “{tag.name}” added.", "success")
+            return redirect(url_for("analysis.tags_page", study_id=study.id) + f"#tag-{tag.id}")
+    return _tags_page(study, form, 400 if form.errors or form.form_errors else 200)
+
+
+def _tag_edit_page(study: Study, tag: StudyTag, form: TagForm | None = None, merge_form=None, status=200):
+    form = form or TagForm(obj=tag)
+    merge_form = merge_form or TagMergeForm()
+    merge_form.target.choices = _other_tag_choices(study, tag)
+    return render_template("analysis/tag_edit.html", study=study, tag=tag, form=form, merge_form=merge_form,
+                           used=observe_services.tag_usage(study).get(tag.name_key, 0)), status
+
+
+@bp.route("/studies/<int:study_id>/tags/<int:tag_id>/edit", methods=["GET", "POST"])
+@login_required
+def tag_edit(study_id: int, tag_id: int):
+    """Change a tag; a new name is written into every note that carries it."""
+    study = _study(study_id)
+    tag = _tag(study, tag_id)
+    form = TagForm(obj=tag)
+    if form.validate_on_submit():
+        old = tag.name
+        try:
+            changed = observe_services.update_tag(tag, current_user, **_tag_values(form))
+        except DomainError as exc:
+            _show_tag_refusal(form, exc)
+        else:
+            renamed = f" Renamed from “{old}” on {_plural(changed)}." if old != tag.name else ""
+            flash(f"Tag “{tag.name}” saved.{renamed}", "success")
+            return redirect(url_for("analysis.tags_page", study_id=study.id) + f"#tag-{tag.id}")
+    return _tag_edit_page(study, tag, form=form, status=400 if form.errors or form.form_errors else 200)
+
+
+def _other_tag_choices(study: Study, tag: StudyTag) -> dict[str, str]:
+    return {"": "Choose a tag…"} | {str(t.id): t.name for t in study.tags if t.id != tag.id}
+
+
+def _plural(count: int, word: str = "note") -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _other_tag(study: Study, tag: StudyTag, raw: str | None) -> StudyTag | None:
+    if not (raw or "").isdigit():
+        return None
+    other = db.session.get(StudyTag, int(raw))
+    return other if other is not None and other.study_id == study.id and other.id != tag.id else None
+
+
+@bp.post("/studies/<int:study_id>/tags/<int:tag_id>/merge")
+@login_required
+def tag_merge(study_id: int, tag_id: int):
+    """Fold this tag into another: its notes carry the other tag, and this one leaves the set."""
+    study = _study(study_id)
+    tag = _tag(study, tag_id)
+    form = TagMergeForm()
+    if form.validate_on_submit():
+        target = _other_tag(study, tag, form.target.data)
+        if target is None:
+            form.target.errors = ["Choose the tag to merge this one into."]
+        else:
+            name = tag.name
+            changed = observe_services.merge_tag(tag, target, current_user)
+            flash(f"“{name}” was merged into “{target.name}” ({changed} note{'s' if changed != 1 else ''} "
+                  "changed).", "success")
+            return redirect(url_for("analysis.tags_page", study_id=study.id) + f"#tag-{target.id}")
+    return _tag_edit_page(study, tag, merge_form=form, status=400)
+
+
+@bp.route("/studies/<int:study_id>/tags/<int:tag_id>/delete", methods=["GET", "POST"])
+@login_required
+def tag_delete(study_id: int, tag_id: int):
+    """Delete a tag; when notes carry it, say whether they lose it or take another tag instead."""
+    study = _study(study_id)
+    tag = _tag(study, tag_id)
+    used = observe_services.tag_usage(study).get(tag.name_key, 0)
+    form = TagDeleteForm()
+    form.target.choices = _other_tag_choices(study, tag)
+    if form.validate_on_submit():
+        name = tag.name
+        if form.fate.data == "merge":
+            target = _other_tag(study, tag, form.target.data)
+            if target is None:
+                form.target.errors = ["Choose the tag those notes get instead."]
+            else:
+                changed = observe_services.merge_tag(tag, target, current_user)
+                flash(f"Tag “{name}” deleted; {changed} note{'s' if changed != 1 else ''} now carry "
+                      f"“{target.name}” instead.", "success")
+                return redirect(url_for("analysis.tags_page", study_id=study.id))
+        else:
+            changed = observe_services.delete_tag(tag, current_user)
+            flash(f"Tag “{name}” deleted" + (f" and removed from {changed} note{'s' if changed != 1 else ''}."
+                                              if changed else "."), "success")
+            return redirect(url_for("analysis.tags_page", study_id=study.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("analysis/tag_delete.html", study=study, tag=tag, form=form, used=used), status
+
+
+@bp.post("/studies/<int:study_id>/tags/<int:tag_id>/move/<direction>")
+@login_required
+def tag_move(study_id: int, tag_id: int, direction: str):
+    """Move a tag up or down in the set (the console lists tags in this order)."""
+    study = _study(study_id)
+    tag = _tag(study, tag_id)
+    if direction not in ("up", "down") or not BoardActionForm().validate_on_submit():
+        abort(400)
+    tagset.move_tag(tag, -1 if direction == "up" else 1, current_user)
+    return redirect(url_for("analysis.tags_page", study_id=study.id) + f"#tag-{tag.id}")

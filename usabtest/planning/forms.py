@@ -57,6 +57,8 @@ class StudyForm(FlaskForm):
     goals = TextAreaField("Goals", validators=[Optional(), Length(max=5000)])
     method = SelectField("Method", choices=METHOD_CHOICES, default=StudyMethod.IN_PERSON.value)
     status = SelectField("Status", choices=STATUS_CHOICES, default=StudyStatus.DRAFT.value)
+    # New studies only: where the study's tag set comes from ("" is the default set).
+    tags_from = SelectField("Tags", choices={}, default="")
     submit = SubmitField("Save study")
 
 

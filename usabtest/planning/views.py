@@ -28,7 +28,7 @@ from usabtest.core import mail
 from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.forms import show_refusal
 from usabtest.extensions import db
-from usabtest.planning import csv_import, queries, services
+from usabtest.planning import csv_import, queries, services, tagset
 from usabtest.planning.calendar import build_calendar, session_event
 from usabtest.planning.forms import (
     ImportConfirmForm,
@@ -132,15 +132,27 @@ def study_new():
     """Create a study."""
     form = StudyForm()
     del form.status
+    form.tags_from.choices = _tag_sources()
     if form.validate_on_submit():
+        source = db.session.get(Study, int(form.tags_from.data)) if form.tags_from.data else None
         study = services.create_study(
             current_user, organisation_name=form.organisation.data, title=form.title.data,
             product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
+            tags_from=source,
         )
         flash(f"Study “{study.title}” created. Add its tasks and participants next.", "success")
         return redirect(url_for("planning.study_overview", study_id=study.id))
     return render_template("planning/study_form.html", form=form, study=None,
                            organisations=queries.organisation_names()), _status(form)
+
+
+def _tag_sources() -> dict[str, str]:
+    """The study form's tag set choices: the default set, or the set of a study the user may open."""
+    default = ", ".join(spec.name for spec in tagset.DEFAULT_TAGS)
+    choices = {"": f"The default set ({default})"}
+    for study_id, title, count in tagset.studies_with_tags(policy.studies_visible_to(current_user)):
+        choices[str(study_id)] = f"Copy the tags of “{title}” ({count} tag{'' if count == 1 else 's'})"
+    return choices
 
 
 @bp.get("/studies/<int:study_id>")
@@ -164,6 +176,7 @@ def study_edit(study_id: int):
     """Edit a study's description, client and status."""
     study = _managed_study(study_id)
     form = StudyForm(obj=study)
+    del form.tags_from  # a study's tags are changed on its tag set page
     if request.method == "GET":
         # The form's field holds the client's name; `obj` would fill it with the record itself.
         form.organisation.data = study.organisation.name

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from usabtest.analysis import results as analysis
 from usabtest.db import utcnow
 from usabtest.extensions import db
+from usabtest.observe.models import NoteKind
 from usabtest.observe.sus import STATEMENTS
 from usabtest.planning.models import Participant, Study, StudySession, Task
 from usabtest.reports.document import (
@@ -131,7 +132,8 @@ def _finding(summary: analysis.FindingSummary) -> FindingItem:
         participants=summary.participants_observed, description=summary.description,
         recommendation=summary.recommendation,
         tasks=tuple(f"{t.number}. {t.title}" for t in summary.tasks),
-        quotes=tuple(Quote(note.body, note.attribution) for note in summary.evidence),
+        quotes=tuple(Quote(note.body, note.attribution, quoted=note.kind == NoteKind.QUOTE,
+                           label=note.kind.label) for note in summary.evidence),
         screenshots=tuple(Screenshot(s.data, s.width, s.height, s.caption)
                           for s in summary.screenshots if s.data),
     )

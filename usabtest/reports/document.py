@@ -70,10 +70,16 @@ class SusSummary:
 
 @dataclass(frozen=True)
 class Quote:
-    """An observer's note used as evidence, attributed like "P03, task 2, 12:41"."""
+    """An observer's note used as evidence, attributed like "P03, task 2, 12:41".
+
+    A participant's words are `quoted` (set in quotation marks); other notes are the observer's
+    own words, introduced by their kind's `label` ("Observation", "Positive", "Question").
+    """
 
     text: str
     attribution: str
+    quoted: bool = True
+    label: str = ""
 
 
 @dataclass(frozen=True)

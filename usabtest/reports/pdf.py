@@ -592,7 +592,10 @@ class _Story:
         if item.quotes:
             story.append(Para("Evidence", self.s["label"]))
         for quote in item.quotes:
-            story += _paragraphs(quote.text, self.s["quote"], "“", "”")
+            if quote.quoted:
+                story += _paragraphs(quote.text, self.s["quote"], "“", "”")
+            else:
+                story += _paragraphs(quote.text, self.s["quote"], f"{quote.label}: " if quote.label else "")
             story.append(Para("— " + markup(quote.attribution), self.s["attribution"]))
         return story
 
