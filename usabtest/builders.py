@@ -101,7 +101,11 @@ def make_study(owner: User | None = None, tasks: int = 0, *,
     for _ in range(tasks):
         make_task(made, flush=False)
     specs = [*(tagset.DEFAULT_TAGS if default_tags else ()), *(tagset.TagSpec(name) for name in custom_tags)]
-    for position, spec in enumerate(specs):
+    # A custom tag spelt like a default one is that tag (names are unique ignoring case).
+    unique = {}
+    for spec in specs:
+        unique.setdefault(tagset.name_key(spec.name), spec)
+    for position, spec in enumerate(unique.values()):
         made.tags.append(StudyTag(name=spec.name, name_key=tagset.name_key(spec.name), position=position,
                                   description=spec.description, colour=spec.colour, shortcut=spec.shortcut))
     return _save(made, flush)

@@ -40,7 +40,7 @@ def upgrade():
     sa.Column('study_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=50), nullable=False),
-    sa.Column('name_key', sa.String(length=50), nullable=False),
+    sa.Column('name_key', sa.String(length=200), nullable=False),
     sa.Column('description', sa.String(length=500), nullable=False),
     sa.Column('colour', sa.String(length=7), nullable=False),
     sa.Column('shortcut', sa.String(length=10), nullable=True),

@@ -133,7 +133,7 @@ class StudyTag(TimestampMixin, db.Model):
     study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     name: Mapped[str] = mapped_column(sa.String(50))
-    name_key: Mapped[str] = mapped_column(sa.String(50))
+    name_key: Mapped[str] = mapped_column(sa.String(200))  # case folding can lengthen a name
     description: Mapped[str] = mapped_column(sa.String(500), default="")
     colour: Mapped[str] = mapped_column(sa.String(7), default="#5d6d7e")
     # The console's key with Alt: "P" is Alt+P, "Shift+1" is Alt+Shift+1; None for no shortcut.
