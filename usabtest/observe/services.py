@@ -27,11 +27,6 @@ from usabtest.planning.models import SessionStatus, Study, StudySession, StudyTa
 NOTE_FIELDS = ("body", "tags", "severity", "task_id", "kind")
 
 
-def allowed_tags(study: Study) -> list[str]:
-    """The names of the study's tags, in the set's order."""
-    return tagset.tag_names(study)
-
-
 def check_note_references(study: Study, task_id: int | None, tags: list[str] | None) -> list[str] | None:
     """The note's task must be one of the study's, and its tags the study's; 422 naming the field.
 
