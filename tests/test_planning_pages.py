@@ -303,3 +303,34 @@ def test_moderator_cannot_also_observe_the_same_session(client, login, make_stud
     assert response.status_code == 400
     assert "The moderator cannot also be an observer of the same session." in response.get_data(as_text=True)
     assert scheduled.observers == []
+
+
+def test_a_client_name_differing_only_in_accented_capitals_is_the_same_organisation(client, login, db,
+                                                                                    make_study):
+    study = make_study(organisation=Organisation(name="Ärzte Kasse"))
+    login(study.owner)
+    response = client.post(f"/studies/{study.id}/edit", data={"title": "Same client", "organisation":
+                                                               "ärzte  KASSE ", "method": "in_person",
+                                                               "status": "draft"})
+    assert response.status_code == 302
+    assert study.organisation.name == "Ärzte Kasse"
+    assert db.session.scalar(db.select(db.func.count()).select_from(Organisation)) == 1
+
+
+def test_after_editing_a_study_in_its_form_the_client_still_gets_its_published_report(
+        client, login, db, make_study, make_user):
+    from usabtest.reports import services as report_services
+
+    study = make_study(tasks=1, organisation=Organisation(name="Northwind Savings Bank"),
+                       status=StudyStatus.ACTIVE)
+    reader = make_user(Role.CLIENT, organisation=study.organisation)
+    report = report_services.publish(study, study.owner, "A4", "First issue")
+    db.session.commit()
+    login(study.owner)
+    form = _form_values(client.get(f"/studies/{study.id}/edit").get_data(as_text=True))
+    assert client.post(f"/studies/{study.id}/edit", data={**form, "goals": "New goals"}).status_code == 302
+    client.post("/logout")
+    login(reader)
+    assert study.title in client.get("/portal").get_data(as_text=True)
+    download = client.get(f"/reports/{report.id}/download")
+    assert download.status_code == 200 and download.mimetype == "application/pdf"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from functools import cache
 
 import sqlalchemy as sa
@@ -54,13 +55,21 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
 
 
+def organisation_key(name: str) -> str:
+    """The form of an organisation name two spellings of it share: case folded, spaces collapsed.
+
+    Folded here in Python (NFKC, then `casefold`): SQL lower() folds only ASCII letters on SQLite
+    and in PostgreSQL's C locale, so "ärzte" and "Ärzte" would otherwise stay two organisations.
+    """
+    return unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
+
+
 def get_or_create_organisation(name: str) -> Organisation:
     """The organisation called `name` (ignoring case and surrounding spaces), created when missing."""
-    name = name.strip()
-    # The exact name first: SQL lower() folds only ASCII letters on SQLite (and in PostgreSQL's C
-    # locale), so a name such as "Ärzte" would otherwise miss itself and break the unique name.
-    org = db.session.scalar(sa.select(Organisation).where(Organisation.name == name)) or db.session.scalar(
-        sa.select(Organisation).where(sa.func.lower(Organisation.name) == name.lower()).limit(1)
+    name = " ".join(name.split())
+    key = organisation_key(name)
+    org = db.session.scalar(sa.select(Organisation).where(Organisation.name == name)) or next(
+        (o for o in db.session.scalars(sa.select(Organisation)) if organisation_key(o.name) == key), None
     )
     if org is None:
         org = Organisation(name=name)
