@@ -381,8 +381,8 @@ def login(client) -> Callable[..., FlaskClient]:
 def make_org(db) -> Callable[..., Organisation]:
     """Builder: a client organisation."""
 
-    def _make(name: str | None = None) -> Organisation:
-        org = builders.make_organisation(name)
+    def _make(name: str | None = None, created_by: User | None = None) -> Organisation:
+        org = builders.make_organisation(name, created_by=created_by)
         db.session.commit()
         return org
 

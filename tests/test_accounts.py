@@ -143,15 +143,18 @@ def test_each_role_gets_its_own_home(client, make_user, login):
         client.post("/logout")
 
 
-def test_admin_creates_client_user_with_organisation(db, client, make_user, login):
+def test_admin_creates_client_user_with_organisation(db, client, make_user, make_org, login):
     login(make_user(Role.ADMIN))
+    acme = make_org("Acme Ltd")
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert f'<option value="{acme.id}">Acme Ltd</option>' in page
     response = client.post("/admin/users", data={
         "email": "new@client.example", "name": "New Client", "role": "client",
-        "organisation": "Acme Ltd", "password": "long-enough-pw",
+        "organisation": str(acme.id), "password": "long-enough-pw",
     })
     assert response.status_code == 302
     created = db.session.scalar(sa.select(User).where(User.email == "new@client.example"))
-    assert created.organisation.name == "Acme Ltd"
+    assert created.organisation == acme
     assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "user.create"))
 
 

@@ -229,7 +229,7 @@ def test_personal_details_are_for_the_study_managers_only(db, api, cast):
 
 BAD_INPUT = [
     ("post", "/studies", {"title": "", "client": "C"}, "title"),
-    ("post", "/studies", {"title": "T"}, "client"),
+    ("post", "/studies", {"title": "T"}, "organisation_id"),
     ("post", "/studies", {"title": "T", "client": "C", "method": "by_carrier_pigeon"}, "method"),
     ("post", "/studies", {"title": "T", "client": "C", "owner": 1}, "owner"),
     ("post", "/studies", {"title": "T\x00", "client": "C"}, "title"),

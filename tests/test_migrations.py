@@ -56,3 +56,65 @@ def test_upgrade_from_empty_matches_models_on_postgresql(scratch_pg_url):
     diff, leftover = _schema_diff(scratch_pg_url)
     assert diff == []
     assert leftover == set()
+
+
+ORGANISATION_KEYS = "b7c1e0a4d2f9"  # the migration adding the name key and repairing names
+
+
+def _repaired_organisations(url: str) -> tuple[dict[int, str], dict[str, int], dict[str, int]]:
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "k"})
+    now = "2026-11-30 10:00:00"
+    junk = ["Northwind Savings Bank", "<Organisation 'Northwind Savings Bank'>",
+            "<Organisation \"<Organisation 'Northwind Savings Bank'>\">", "northwind  savings BANK ",
+            "Ärzte Kasse", "ärzte kasse", "<Organisation 'Solo GmbH'>"]
+    with app.app_context():
+        upgrade(revision="f545ece14419")
+        with db.engine.begin() as conn:
+            for number, name in enumerate(junk, start=1):
+                conn.execute(sa.text("INSERT INTO organisation (id, name, created_at, updated_at) "
+                                     "VALUES (:id, :name, :now, :now)"),
+                             {"id": number, "name": name, "now": now})
+            for number, (email, role, org) in enumerate([("rita@x.example", "researcher", None),
+                                                         ("ada@x.example", "client", 1),
+                                                         ("bo@x.example", "client", 4),
+                                                         ("cy@x.example", "client", 6)], start=1):
+                conn.execute(sa.text(
+                    'INSERT INTO "user" (id, email, name, password_hash, role, active, session_version, '
+                    "timezone, organisation_id, created_at, updated_at) VALUES (:id, :email, :email, 'x', "
+                    ":role, true, 1, 'UTC', :org, :now, :now)"),
+                    {"id": number, "email": email, "role": role, "org": org, "now": now})
+            for number, org in enumerate([3, 7, 5], start=1):
+                conn.execute(sa.text(
+                    "INSERT INTO study (id, organisation_id, title, product, goals, method, status, "
+                    "owner_id, last_participant_number, custom_tags, welcome_text, show_task_word, "
+                    "executive_summary, environment, created_at, updated_at) VALUES (:id, :org, :title, "
+                    "'', '', 'in_person', 'active', 1, 0, '[]', '', true, '', '', :now, :now)"),
+                    {"id": number, "org": org, "title": f"Study {number}", "now": now})
+        upgrade(revision=ORGANISATION_KEYS)
+        with db.engine.connect() as conn:
+            orgs = dict(conn.execute(sa.text("SELECT id, name FROM organisation")).all())
+            keys = dict(conn.execute(sa.text("SELECT name, name_key FROM organisation")).all())
+            users = dict(conn.execute(sa.text('SELECT email, organisation_id FROM "user"')).all())
+            studies = dict(conn.execute(sa.text("SELECT title, organisation_id FROM study")).all())
+        downgrade(revision="base")
+        db.engine.dispose()
+    return orgs, keys, {**users, **studies}
+
+
+def _assert_repaired(url: str) -> None:
+    orgs, keys, members = _repaired_organisations(url)
+    assert orgs == {1: "Northwind Savings Bank", 5: "Ärzte Kasse", 7: "Solo GmbH"}
+    assert keys == {"Northwind Savings Bank": "northwind savings bank", "Ärzte Kasse": "ärzte kasse",
+                    "Solo GmbH": "solo gmbh"}
+    # The study moved to a junk copy and the client filed under another spelling are back together.
+    assert members == {"rita@x.example": None, "ada@x.example": 1, "bo@x.example": 1, "cy@x.example": 5,
+                       "Study 1": 1, "Study 2": 7, "Study 3": 5}
+
+
+def test_upgrade_merges_repr_junk_and_respelt_organisations_on_sqlite(tmp_path):
+    _assert_repaired(f"sqlite:///{tmp_path / 'repair.sqlite'}")
+
+
+@pytest.mark.database
+def test_upgrade_merges_repr_junk_and_respelt_organisations_on_postgresql(scratch_pg_url):
+    _assert_repaired(scratch_pg_url)

@@ -52,9 +52,10 @@ def _save(row, flush: bool):
     return row
 
 
-def make_organisation(name: str | None = None, *, flush: bool = True) -> Organisation:
+def make_organisation(name: str | None = None, *, created_by: User | None = None,
+                      flush: bool = True) -> Organisation:
     """A client organisation, named `Client <n>` unless `name` is given."""
-    return _save(Organisation(name=name or f"Client {_next('organisation')}"), flush)
+    return _save(Organisation(name=name or f"Client {_next('organisation')}", created_by=created_by), flush)
 
 
 def make_user(role: Role | str = Role.RESEARCHER, *, email: str | None = None,

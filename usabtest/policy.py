@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user, login_required
 
-from usabtest.accounts.models import Role, User
+from usabtest.accounts.models import Organisation, Role, User
 from usabtest.extensions import db
 from usabtest.planning.models import Study, StudySession, session_observer, study_team
 from usabtest.reports.models import PublishedReport
@@ -181,3 +181,71 @@ def published_reports_visible_to(user: User) -> sa.Select:
     if not user.is_authenticated or user.role != Role.CLIENT or user.organisation_id is None:
         return query.where(sa.false())
     return query.where(Study.organisation_id == user.organisation_id)
+
+
+# --- client organisations ---------------------------------------------------------------------
+#
+# Who sees which organisation (its page, the study form's list, the API):
+# - admins: every organisation;
+# - researchers: the organisations of the studies they may open (owner or team member), and those
+#   they created themselves. A consultancy's clients are often confidential between its teams: a
+#   researcher learns of a client through working for it, and the list they pick from stays short.
+#   The name check on creation still says that a name is taken (and by which spelling), so nobody
+#   makes a duplicate; an admin, or a researcher already working for that client, starts the
+#   study there and adds them to its team;
+# - client users: their own organisation; observers: none (they plan nothing).
+# A study can be put only in an organisation its editor sees (`can_pick_organisation`), so a
+# study never lands with a client by a guessed id.
+
+
+def organisations_visible_to(user: User) -> sa.Select:
+    """A query for the organisations `user` may see."""
+    query = sa.select(Organisation)
+    if not user.is_authenticated:
+        return query.where(sa.false())
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.RESEARCHER:
+        studied = studies_visible_to(user).with_only_columns(Study.organisation_id)
+        return query.where(sa.or_(Organisation.id.in_(studied), Organisation.created_by_id == user.id))
+    if user.role == Role.CLIENT and user.organisation_id is not None:
+        return query.where(Organisation.id == user.organisation_id)
+    return query.where(sa.false())
+
+
+def can_see_organisation(user: User, org: Organisation) -> bool:
+    """The rule of `organisations_visible_to`, for one organisation."""
+    if not user.is_authenticated:
+        return False
+    if user.role == Role.ADMIN:
+        return True
+    if user.role == Role.CLIENT:
+        return user.organisation_id == org.id
+    if user.role != Role.RESEARCHER:
+        return False
+    if org.created_by_id == user.id:
+        return True
+    query = studies_visible_to(user).where(Study.organisation_id == org.id).limit(1)
+    return db.session.scalar(sa.select(query.exists())) is True
+
+
+def can_create_organisation(user: User) -> bool:
+    """Admins and researchers create client organisations."""
+    return is_staff(user)
+
+
+def can_pick_organisation(user: User, org: Organisation) -> bool:
+    """Whether `user` may put a study in `org`: staff, and only organisations they see."""
+    return is_staff(user) and can_see_organisation(user, org)
+
+
+def can_manage_client_users(user: User, org: Organisation) -> bool:
+    """Adding, creating and removing an organisation's client users: admins."""
+    return user.is_authenticated and user.role == Role.ADMIN
+
+
+def can_rename_organisation(user: User, org: Organisation) -> bool:
+    """Correcting an organisation's name: admins, and the researcher who created it."""
+    if not user.is_authenticated:
+        return False
+    return user.role == Role.ADMIN or (user.role == Role.RESEARCHER and org.created_by_id == user.id)

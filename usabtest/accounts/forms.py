@@ -4,11 +4,20 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from usabtest.accounts.models import Role
-from usabtest.accounts.services import MIN_PASSWORD_LENGTH
+from usabtest.accounts.services import MAX_ORGANISATION_NAME, MIN_PASSWORD_LENGTH
+from usabtest.core.forms import id_or_none
 
 
 @cache
@@ -58,13 +67,19 @@ class PasswordChangeForm(FlaskForm):
 
 class _RoleFields(FlaskForm):
     role = SelectField("Role", choices={r.value: r.label for r in Role})
-    organisation = StringField(
-        "Client organisation (clients only)", validators=[Length(max=200)]
-    )
+    # Choices (id, name): every organisation, set by the view with `set_organisations`.
+    organisation = SelectField("Client organisation (clients only)", coerce=id_or_none,
+                               validate_choice=False)
+
+    def set_organisations(self, organisations) -> None:
+        """Offer `organisations`, after a blank entry for users who are not clients."""
+        self.organisation.choices = [("", "No organisation")] + [(o.id, o.name) for o in organisations]
 
     def validate_organisation(self, field) -> None:
-        if self.role.data == Role.CLIENT.value and not (field.data or "").strip():
+        if self.role.data == Role.CLIENT.value and field.data is None:
             raise ValidationError("A client user must belong to a client organisation.")
+        if field.data is not None and field.data not in {value for value, _ in field.choices}:
+            raise ValidationError("Choose an organisation from the list.")
 
 
 class UserCreateForm(_RoleFields):
@@ -88,3 +103,28 @@ class ConfirmForm(FlaskForm):
     """A bare CSRF-protected button for state changes (sign out, activate, revoke)."""
 
     submit = SubmitField("Confirm")
+
+
+class OrganisationForm(FlaskForm):
+    """Create (or rename) a client organisation."""
+
+    name = StringField("Name", validators=[DataRequired(message="Give the organisation's name."),
+                                           Length(max=MAX_ORGANISATION_NAME)])
+    next = HiddenField()
+    submit = SubmitField("Create organisation")
+
+
+class ClientUserAddForm(FlaskForm):
+    """Admin: put an existing client user into an organisation (choices set by the view)."""
+
+    user = SelectField("Existing client user", coerce=id_or_none, validate_choice=False)
+    submit = SubmitField("Add to this organisation")
+
+
+class ClientUserCreateForm(FlaskForm):
+    """Admin: a new client user of an organisation, as the user administration page creates them."""
+
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("Initial password", validators=[DataRequired(), _password_length()])
+    submit = SubmitField("Create client user")

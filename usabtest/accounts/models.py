@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -27,16 +28,50 @@ class Role(enum.StrEnum):
         return self.value.capitalize()
 
 
+def organisation_key(name: str) -> str:
+    """The form two spellings of one organisation's name share: spaces collapsed, case folded.
+
+    Folded here in Python (NFKC, then `casefold`): SQL lower() folds only ASCII letters on SQLite
+    and in PostgreSQL's C locale, so "ärzte" and "Ärzte" would otherwise stay two organisations.
+    """
+    return unicodedata.normalize("NFKC", tidy_name(name)).casefold()
+
+
+def tidy_name(name: str) -> str:
+    """`name` without surrounding spaces, inner runs of spaces made one."""
+    return " ".join(name.split())
+
+
 class Organisation(TimestampMixin, db.Model):
-    """A client organisation; its client users see its published reports."""
+    """A client organisation; its client users see its published reports.
+
+    `name_key` is unique, so two spellings of one name (case, spaces) can never both be stored,
+    even when two people create the organisation at the same moment.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    name_key: Mapped[str] = mapped_column(sa.String(200), index=True, unique=True)
+    # Who created it: researchers see the organisations they created (usabtest.policy).
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", use_alter=True), index=True
+    )
 
-    users: Mapped[list[User]] = relationship(back_populates="organisation")
+    users: Mapped[list[User]] = relationship(back_populates="organisation",
+                                             foreign_keys="User.organisation_id")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    @validates("name")
+    def _tidy_name(self, _key: str, value: str) -> str:
+        value = tidy_name(value)
+        self.name_key = organisation_key(value)
+        return value
 
     def __repr__(self) -> str:
-        return f"<Organisation {self.name!r}>"
+        return f"<Organisation {self.id} {self.name!r}>"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class User(UserMixin, TimestampMixin, db.Model):
@@ -58,7 +93,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+    organisation: Mapped[Organisation | None] = relationship(back_populates="users",
+                                                             foreign_keys=[organisation_id])
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )

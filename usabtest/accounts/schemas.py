@@ -1,11 +1,12 @@
-"""API models of the accounts domain: who is signed in, and people as other objects name them."""
+"""API models of the accounts domain: who is signed in, people as other objects name them, and client
+organisations."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from usabtest.accounts.models import Role, User
-from usabtest.core.schemas import OutputModel
+from usabtest.accounts.models import Organisation, Role, User
+from usabtest.core.schemas import InputModel, OutputModel, Page, PageQuery, UtcDateTime, text
 
 
 class UserRef(OutputModel):
@@ -36,3 +37,43 @@ class CsrfToken(OutputModel):
     """A token for the `X-CSRFToken` header of cookie-authenticated writes."""
 
     csrf_token: str
+
+
+OrganisationName = text(200, min_length=1)
+
+
+class OrganisationRef(OutputModel):
+    """A client organisation as a study names it."""
+
+    id: int
+    name: str
+
+
+class ClientOrganisation(OutputModel):
+    """A client organisation: its client users download the published reports of its studies."""
+
+    id: int
+    name: str
+    created_at: UtcDateTime
+
+    @classmethod
+    def of(cls, org: Organisation) -> ClientOrganisation:
+        """`org` for the API."""
+        return cls(id=org.id, name=org.name, created_at=org.created_at)
+
+
+class ClientOrganisationPage(Page[ClientOrganisation]):
+    """A page of client organisations."""
+
+
+class ClientOrganisationQuery(PageQuery):
+    """`?q=` finds organisations whose name contains it, ignoring case and spaces."""
+
+    q: str = Field("", max_length=200, description="Part of the name (case and spaces ignored)")
+
+
+class ClientOrganisationCreate(InputModel):
+    """A new client organisation; a name matching an existing one (ignoring case and spaces) is refused."""
+
+    name: OrganisationName
+

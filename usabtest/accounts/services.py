@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import unicodedata
 from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from usabtest.accounts.models import ApiToken, Organisation, Role, User
+from usabtest.accounts.models import ApiToken, Organisation, Role, User, organisation_key, tidy_name
 from usabtest.core.audit import record
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.db import utcnow
@@ -55,27 +54,94 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
 
 
-def organisation_key(name: str) -> str:
-    """The form of an organisation name two spellings of it share: case folded, spaces collapsed.
+MAX_ORGANISATION_NAME = 200
 
-    Folded here in Python (NFKC, then `casefold`): SQL lower() folds only ASCII letters on SQLite
-    and in PostgreSQL's C locale, so "ärzte" and "Ärzte" would otherwise stay two organisations.
+
+class DuplicateOrganisation(Conflict):
+    """An organisation with the same name (ignoring case and spaces) exists already (409)."""
+
+    def __init__(self, existing: Organisation):
+        super().__init__(f"An organisation called “{existing.name}” already exists.", "name")
+        self.existing = existing
+
+
+def find_organisation(name: str) -> Organisation | None:
+    """The organisation whose name matches `name` ignoring case and surrounding spaces."""
+    return db.session.scalar(sa.select(Organisation).where(Organisation.name_key == organisation_key(name)))
+
+
+def create_organisation(name: str, actor: User | None = None) -> Organisation:
+    """A new client organisation; refused when another spelling of its name exists.
+
+    The unique name key settles a race: of two people creating one name at the same moment, the
+    second one's insert fails and is answered as the duplicate it is.
     """
-    return unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
-
-
-def get_or_create_organisation(name: str) -> Organisation:
-    """The organisation called `name` (ignoring case and surrounding spaces), created when missing."""
-    name = " ".join(name.split())
-    key = organisation_key(name)
-    org = db.session.scalar(sa.select(Organisation).where(Organisation.name == name)) or next(
-        (o for o in db.session.scalars(sa.select(Organisation)) if organisation_key(o.name) == key), None
-    )
-    if org is None:
-        org = Organisation(name=name)
-        db.session.add(org)
-        db.session.flush()
+    name = tidy_name(name)
+    if not name:
+        raise InvalidInput("Give the organisation's name.", "name")
+    if len(name) > MAX_ORGANISATION_NAME:
+        raise InvalidInput(f"At most {MAX_ORGANISATION_NAME} characters.", "name")
+    existing = find_organisation(name)
+    if existing is not None:
+        raise DuplicateOrganisation(existing)
+    org = Organisation(name=name, created_by=actor)
+    try:
+        with db.session.begin_nested():
+            db.session.add(org)
+    except sa.exc.IntegrityError:
+        existing = find_organisation(name)
+        if existing is None:
+            raise
+        raise DuplicateOrganisation(existing) from None
+    record(actor, "organisation.create", org, {"name": org.name})
     return org
+
+
+def rename_organisation(org: Organisation, name: str, actor: User | None) -> None:
+    """Correct an organisation's name; another organisation's spelling of it is refused."""
+    name = tidy_name(name)
+    if not name:
+        raise InvalidInput("Give the organisation's name.", "name")
+    existing = find_organisation(name)
+    if existing is not None and existing.id != org.id:
+        raise DuplicateOrganisation(existing)
+    old = org.name
+    org.name = name
+    record(actor, "organisation.rename", org, {"from": old, "to": org.name})
+
+
+def add_client_user(org: Organisation, user: User, actor: User | None) -> Organisation | None:
+    """Make `user` (a client) a member of `org`; returns the organisation they leave, if any."""
+    if user.role != Role.CLIENT:
+        raise InvalidInput(f"{user.email} is not a client user: only client users belong to an "
+                           "organisation.", "user")
+    if user.organisation_id == org.id:
+        raise Conflict(f"{user.email} already belongs to {org.name}.", "user")
+    previous = user.organisation
+    user.organisation = org
+    record(actor, "organisation.add_client", org, {"user": user.email,
+                                                   "from": previous.name if previous else None})
+    return previous
+
+
+def remove_client_user(org: Organisation, user: User, actor: User | None) -> None:
+    """Take `user` out of `org`: they stop seeing its reports at once and keep their account."""
+    if user.organisation_id != org.id:
+        raise Conflict(f"{user.email} does not belong to {org.name}.", "user")
+    user.organisation = None
+    record(actor, "organisation.remove_client", org, {"user": user.email})
+
+
+def get_or_create_organisation(name: str, actor: User | None = None) -> Organisation:
+    """The organisation called `name` (ignoring case and surrounding spaces), created when missing.
+
+    For the command line and the demo, which name organisations; pages and the API create them
+    explicitly with `create_organisation`, which refuses a second spelling of an existing name.
+    """
+    try:
+        return create_organisation(name, actor)
+    except DuplicateOrganisation as exc:
+        return exc.existing
 
 
 def create_user(

@@ -13,7 +13,7 @@ from usabtest.accounts.forms import (
     UserCreateForm,
     UserRoleForm,
 )
-from usabtest.accounts.models import Role, User
+from usabtest.accounts.models import Organisation, Role, User
 from usabtest.core.audit import record
 from usabtest.core.errors import DomainError
 from usabtest.core.forms import show_refusal
@@ -86,7 +86,9 @@ def profile():
 @role_required(Role.ADMIN)
 def admin_users():
     """List users and create new ones."""
+    organisations = _all_organisations()
     form = UserCreateForm()
+    form.set_organisations(organisations)
     if form.validate_on_submit():
         try:
             org = _organisation_for(form)
@@ -104,15 +106,25 @@ def admin_users():
             flash(f"User {user.email} created.", "success")
             return redirect(url_for("accounts.admin_users"))
     users = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
+
+    def role_form(**data) -> UserRoleForm:
+        row = UserRoleForm(**data)
+        row.set_organisations(organisations)
+        return row
+
     return render_template(
-        "admin/users.html", users=users, form=form, confirm=ConfirmForm(), role_form=UserRoleForm
+        "admin/users.html", users=users, form=form, confirm=ConfirmForm(), role_form=role_form
     ), 400 if form.errors else 200
 
 
-def _organisation_for(form):
+def _all_organisations() -> list[Organisation]:
+    return list(db.session.scalars(sa.select(Organisation).order_by(Organisation.name_key)))
+
+
+def _organisation_for(form) -> Organisation | None:
     if form.role.data != Role.CLIENT.value:
         return None
-    return services.get_or_create_organisation(form.organisation.data.strip())
+    return db.session.get(Organisation, form.organisation.data)
 
 
 @bp.post("/admin/users/<int:user_id>/active")
@@ -135,6 +147,7 @@ def admin_change_role(user_id: int):
     """Change a user's role."""
     user = db.get_or_404(User, user_id)
     form = UserRoleForm(prefix=f"u{user.id}")
+    form.set_organisations(_all_organisations())
     if form.validate_on_submit():
         if user.id == current_user.id:
             flash("You cannot change your own role.", "error")

@@ -12,7 +12,8 @@ from typing import Any
 from flask_login import current_user
 
 from usabtest import policy
-from usabtest.accounts.models import User
+from usabtest.accounts import services as account_services
+from usabtest.accounts.models import Organisation, User
 from usabtest.api import allow, bp, load, loads, page_of, reads, spec, writes
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.schemas import PageQuery
@@ -123,7 +124,10 @@ def create_study(json: StudyCreate):
         source = db.session.get(Study, json.tags_from)
         if source is None or not policy.can_view_study(current_user, source):
             raise InvalidInput(f"study {json.tags_from} not found", "tags_from")
-    study = services.create_study(current_user, organisation_name=json.client, title=json.title,
+    if json.organisation_id is None and json.client is None:
+        raise InvalidInput("Choose the client organisation (GET /organisations lists them).",
+                           "organisation_id")
+    study = services.create_study(current_user, organisation=_picked_organisation(json), title=json.title,
                                   product=json.product, goals=json.goals, method=json.method,
                                   tags_from=source)
     return _detail(study), 201
@@ -135,6 +139,29 @@ def create_study(json: StudyCreate):
 def list_study_tags(study: Study):
     """The study's tag set in order: names notes may carry, colours and console shortcuts."""
     return StudyTagList.of(study)
+
+
+def _picked_organisation(json: StudyCreate | StudyUpdate) -> Organisation:
+    """The organisation a study request names by `organisation_id` (or by the deprecated `client`).
+
+    Only organisations the caller may see can be picked; any other id is answered as unknown, so an
+    id does not reveal whether such an organisation exists.
+    """
+    if json.organisation_id is not None and json.client is not None:
+        raise InvalidInput("Send organisation_id only (client is its deprecated predecessor).", "client")
+    if json.organisation_id is not None:
+        org = db.session.get(Organisation, json.organisation_id)
+        if org is None or not policy.can_pick_organisation(current_user, org):
+            raise InvalidInput(f"There is no organisation {json.organisation_id} you can put a study in "
+                               "(GET /organisations lists them).", "organisation_id")
+        return org
+    existing = account_services.find_organisation(json.client)
+    if existing is None:
+        return account_services.create_organisation(json.client, current_user)
+    if not policy.can_pick_organisation(current_user, existing):
+        raise InvalidInput(f"The organisation “{existing.name}” exists, but you are not on any of its "
+                           "studies: ask an administrator.", "client")
+    return existing
 
 
 @bp.get("/studies/<int:study_id>")
@@ -150,10 +177,15 @@ def get_study(study: Study):
 @spec.validate(json=StudyUpdate, resp=writes(StudyDetail, 403, 404), tags=TAGS)
 def update_study(study: Study, json: StudyUpdate):
     """Change a study's description, client or status (closing it stops new sessions)."""
-    current = {"client": study.organisation.name, "title": study.title, "product": study.product,
-               "goals": study.goals, "method": study.method, "status": study.status}
-    values = {**current, **json.changes()}
-    services.update_study(study, current_user, organisation_name=values.pop("client"), **values)
+    changes = json.changes()
+    organisation = study.organisation
+    if "organisation_id" in changes or "client" in changes:
+        organisation = _picked_organisation(json)
+    changes.pop("organisation_id", None)
+    changes.pop("client", None)
+    current = {"title": study.title, "product": study.product, "goals": study.goals, "method": study.method,
+               "status": study.status}
+    services.update_study(study, current_user, organisation=organisation, **{**current, **changes})
     return _detail(study)
 
 

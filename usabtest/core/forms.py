@@ -17,3 +17,14 @@ def show_refusal(form: FlaskForm, exc: DomainError) -> None:
         target.errors = [*target.errors, exc.message]
     else:
         form.form_errors.append(exc.message)
+
+
+def id_or_none(value) -> int | None:
+    """A select's submitted id as an int; None for nothing chosen or a value that is no id."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None

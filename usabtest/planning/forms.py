@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from usabtest.accounts.forms import timezone_choices
+from usabtest.core.forms import id_or_none
 from usabtest.planning.models import StudyMethod, StudyStatus
 from usabtest.planning.scheduling import MAX_DURATION_MIN, MIN_DURATION_MIN
 
@@ -51,8 +52,8 @@ class StudyForm(FlaskForm):
     """Create or edit a study."""
 
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    organisation = StringField("Client organisation", validators=[DataRequired(), Length(max=200)],
-                               render_kw={"list": "organisation-names", "autocomplete": "off"})
+    # Choices (id, name) are the organisations the user may pick (usabtest.policy), set by the view.
+    organisation = SelectField("Client organisation", coerce=id_or_none, validate_choice=False)
     product = StringField("Product", validators=[Optional(), Length(max=200)])
     goals = TextAreaField("Goals", validators=[Optional(), Length(max=5000)])
     method = SelectField("Method", choices=METHOD_CHOICES, default=StudyMethod.IN_PERSON.value)
@@ -60,6 +61,19 @@ class StudyForm(FlaskForm):
     # New studies only: where the study's tag set comes from ("" is the default set).
     tags_from = SelectField("Tags", choices={}, default="")
     submit = SubmitField("Save study")
+
+    def set_organisations(self, organisations) -> None:
+        """Offer `organisations` (those the user may pick), a blank "choose" entry first."""
+        self.organisation.choices = [("", "Choose the client organisation")] + [
+            (org.id, org.name) for org in organisations]
+
+    def validate_organisation(self, field) -> None:
+        """Only one of the listed organisations; the policy made the list."""
+        if field.data is None:
+            raise ValidationError("Choose the client organisation.")
+        if field.data not in {value for value, _ in field.choices}:
+            raise ValidationError("You cannot put a study in that organisation: choose one from the list "
+                                  "(or create a new organisation).")
 
 
 class TaskForm(FlaskForm):

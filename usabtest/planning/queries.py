@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from usabtest.accounts.models import Organisation, User
+from usabtest.accounts.models import User
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning.models import Participant, SessionStatus, Study, StudySession, session_observer
@@ -21,11 +21,6 @@ def study_list_query(visible: sa.Select) -> sa.Select:
     return (visible
             .options(selectinload(Study.organisation), selectinload(Study.sessions))
             .order_by(Study.updated_at.desc(), Study.id.desc()))
-
-
-def organisation_names() -> list[str]:
-    """Existing client organisations, offered as suggestions on the study form."""
-    return list(db.session.scalars(sa.select(Organisation.name).order_by(Organisation.name)))
 
 
 def _involving(user: User) -> sa.ColumnElement[bool]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints
 
-from usabtest.accounts.schemas import UserRef
+from usabtest.accounts.schemas import OrganisationRef, UserRef
 from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, Page, UtcDateTime, storable, text
 from usabtest.planning import models, scheduling
 from usabtest.planning.models import SessionStatus, StudyMethod, StudyStatus
@@ -55,12 +55,20 @@ TimeZoneName = Annotated[
 
 # --- studies -------------------------------------------------------------------------------------
 
+# Marked in the OpenAPI document only (pydantic's own flag warns on every read of the field).
+DEPRECATED = {"deprecated": True}
+CLIENT_NAME_DEPRECATED = (
+    "Deprecated: send `organisation_id`. The client organisation's name, matched ignoring case and "
+    "spaces; a name no organisation has creates one (POST /organisations does that explicitly)")
+
+
 class StudyCreate(InputModel):
     """A new study (it starts as a draft)."""
 
     title: Title
-    client: Title = Field(description="The client organisation's name; matched ignoring case and "
-                                      "spaces, created when new")
+    organisation_id: Id | None = Field(None, description="The client organisation (one you may see: GET "
+                                                        "/organisations); required unless `client` is sent")
+    client: Title | None = Field(None, description=CLIENT_NAME_DEPRECATED, json_schema_extra=DEPRECATED)
     product: ShortText = ""
     goals: LongText = ""
     method: StudyMethod = StudyMethod.IN_PERSON
@@ -72,7 +80,9 @@ class StudyUpdate(ChangeModel):
     """Changes to a study's description, client or status."""
 
     title: Title = None
-    client: Title = None
+    organisation_id: Id = Field(None, description="Move the study to this client organisation (one you "
+                                                  "may see); left out, the study keeps its organisation")
+    client: Title = Field(None, description=CLIENT_NAME_DEPRECATED, json_schema_extra=DEPRECATED)
     product: ShortText = None
     goals: LongText = None
     method: StudyMethod = None
@@ -84,7 +94,8 @@ class StudySummary(OutputModel):
 
     id: int
     title: str
-    client: str
+    organisation: OrganisationRef = Field(description="The client organisation the study is for")
+    client: str = Field(description="Deprecated: `organisation.name`", json_schema_extra=DEPRECATED)
     product: str
     method: StudyMethod
     status: StudyStatus
@@ -100,6 +111,7 @@ class StudySummary(OutputModel):
 
 def _summary(study: models.Study) -> dict[str, Any]:
     return {"id": study.id, "title": study.title, "client": study.organisation.name,
+            "organisation": OrganisationRef(id=study.organisation.id, name=study.organisation.name),
             "product": study.product, "method": study.method, "status": study.status,
             "owner": UserRef.model_validate(study.owner), "created_at": study.created_at,
             "updated_at": study.updated_at}

@@ -11,8 +11,7 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from usabtest.accounts.models import Role, User
-from usabtest.accounts.services import get_or_create_organisation
+from usabtest.accounts.models import Organisation, Role, User
 from usabtest.core.audit import record
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.models import MailDelivery, MailStatus
@@ -53,11 +52,12 @@ class ConflictError(Conflict):
 
 # --- studies -------------------------------------------------------------------------------------
 
-def create_study(actor: User, *, organisation_name: str, title: str, product: str = "", goals: str = "",
+def create_study(actor: User, *, organisation: Organisation, title: str, product: str = "", goals: str = "",
                  method: StudyMethod | str = StudyMethod.IN_PERSON, tags_from: Study | None = None) -> Study:
-    """A new draft study owned by `actor`, with the default tag set or a copy of `tags_from`'s."""
+    """A new draft study owned by `actor` for the client `organisation`, with the default tag set or a
+    copy of `tags_from`'s."""
     study = Study(
-        organisation=get_or_create_organisation(organisation_name.strip()),
+        organisation=organisation,
         owner=actor, title=title.strip(), product=product.strip(), goals=goals.strip(),
         method=StudyMethod(method), status=StudyStatus.DRAFT,
     )
@@ -69,10 +69,12 @@ def create_study(actor: User, *, organisation_name: str, title: str, product: st
     return study
 
 
-def update_study(study: Study, actor: User, *, organisation_name: str, title: str, product: str,
+def update_study(study: Study, actor: User, *, organisation: Organisation, title: str, product: str,
                  goals: str, method: StudyMethod | str, status: StudyStatus | str) -> None:
     """Change a study's description, client and status."""
-    study.organisation = get_or_create_organisation(organisation_name.strip())
+    if organisation.id != study.organisation_id:
+        record(actor, "study.move", study, {"from": study.organisation.name, "to": organisation.name})
+    study.organisation = organisation
     study.title, study.product, study.goals = title.strip(), product.strip(), goals.strip()
     study.method, study.status = StudyMethod(method), StudyStatus(status)
     record(actor, "study.update", study, {"title": study.title, "status": study.status.value})

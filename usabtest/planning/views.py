@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from usabtest import policy
 from usabtest.accounts.forms import ConfirmForm
-from usabtest.accounts.models import Role
+from usabtest.accounts.models import Organisation, Role
 from usabtest.core import mail
 from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.forms import show_refusal
@@ -129,21 +129,39 @@ def study_list():
 @bp.route("/studies/new", methods=["GET", "POST"])
 @role_required(*PLANNERS)
 def study_new():
-    """Create a study."""
+    """Create a study for one of the client organisations the user may pick."""
     form = StudyForm()
     del form.status
     form.tags_from.choices = _tag_sources()
+    form.set_organisations(_pickable_organisations())
+    if request.method == "GET":
+        form.organisation.data = request.args.get("organisation", type=int)
     if form.validate_on_submit():
         source = db.session.get(Study, int(form.tags_from.data)) if form.tags_from.data else None
         study = services.create_study(
-            current_user, organisation_name=form.organisation.data, title=form.title.data,
+            current_user, organisation=_picked_organisation(form), title=form.title.data,
             product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
             tags_from=source,
         )
         flash(f"Study “{study.title}” created. Add its tasks and participants next.", "success")
         return redirect(url_for("planning.study_overview", study_id=study.id))
-    return render_template("planning/study_form.html", form=form, study=None,
-                           organisations=queries.organisation_names()), _status(form)
+    return render_template("planning/study_form.html", form=form, study=None), _status(form)
+
+
+def _pickable_organisations(current: Organisation | None = None) -> list[Organisation]:
+    """The organisations the user may put a study in, by name; `current` (the study's own) always."""
+    orgs = list(db.session.scalars(
+        policy.organisations_visible_to(current_user).order_by(Organisation.name_key)))
+    if current is not None and all(org.id != current.id for org in orgs):
+        orgs.insert(0, current)
+    return orgs
+
+
+def _picked_organisation(form: StudyForm) -> Organisation:
+    """The organisation chosen in `form` (its validator already kept it to the offered ones)."""
+    org = db.session.get(Organisation, form.organisation.data)
+    policy.require(org is not None)
+    return org
 
 
 def _tag_sources() -> dict[str, str]:
@@ -173,24 +191,24 @@ def study_overview(study_id: int):
 @bp.route("/studies/<int:study_id>/edit", methods=["GET", "POST"])
 @role_required(*PLANNERS)
 def study_edit(study_id: int):
-    """Edit a study's description, client and status."""
+    """Edit a study's description, client and status; the client stays unless another is picked."""
     study = _managed_study(study_id)
     form = StudyForm(obj=study)
     del form.tags_from  # a study's tags are changed on its tag set page
+    form.set_organisations(_pickable_organisations(study.organisation))
+    if request.method == "GET" or "organisation" not in request.form:
+        form.organisation.data = study.organisation_id
     if request.method == "GET":
-        # The form's field holds the client's name; `obj` would fill it with the record itself.
-        form.organisation.data = study.organisation.name
         form.method.data, form.status.data = study.method.value, study.status.value
     if form.validate_on_submit():
         services.update_study(
-            study, current_user, organisation_name=form.organisation.data, title=form.title.data,
+            study, current_user, organisation=_picked_organisation(form), title=form.title.data,
             product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
             status=form.status.data,
         )
         flash("Study saved.", "success")
         return redirect(url_for("planning.study_overview", study_id=study.id))
-    return render_template("planning/study_form.html", form=form, study=study,
-                           organisations=queries.organisation_names()), _status(form)
+    return render_template("planning/study_form.html", form=form, study=study), _status(form)
 
 
 @bp.post("/studies/<int:study_id>/close")

@@ -1,0 +1,1 @@
+"""Client organisations' pages: their client users, their studies and reports (a web-layer page)."""
