@@ -47,17 +47,11 @@ def _key(name: str) -> str:
 
 
 def upgrade():
-    sqlite = op.get_bind().dialect.name == "sqlite"
     # SQLite adds a NOT NULL column only with a default; the keys are filled in just below.
     op.add_column('organisation', sa.Column('name_key', sa.String(length=200), nullable=False,
                                             server_default=''))
-    if sqlite:
-        op.execute('ALTER TABLE organisation ADD COLUMN created_by_id INTEGER '
-                   'REFERENCES "user" (id)')
-    else:
-        op.add_column('organisation', sa.Column('created_by_id', sa.Integer(), nullable=True))
-        op.create_foreign_key(op.f('fk_organisation_created_by_id_user'), 'organisation', 'user',
-                              ['created_by_id'], ['id'])
+    op.add_column('organisation', sa.Column('created_by_id', sa.Integer(), nullable=True))
+    if op.get_bind().dialect.name != "sqlite":
         op.alter_column('organisation', 'name_key', server_default=None)
     _repair_names(op.get_bind())
     op.create_index(op.f('ix_organisation_name_key'), 'organisation', ['name_key'], unique=True)
@@ -90,7 +84,5 @@ def _repair_names(conn) -> None:
 def downgrade():
     op.drop_index(op.f('ix_organisation_created_by_id'), table_name='organisation')
     op.drop_index(op.f('ix_organisation_name_key'), table_name='organisation')
-    if op.get_bind().dialect.name != "sqlite":
-        op.drop_constraint(op.f('fk_organisation_created_by_id_user'), 'organisation', type_='foreignkey')
     op.drop_column('organisation', 'created_by_id')
     op.drop_column('organisation', 'name_key')

@@ -6,10 +6,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from usabtest.accounts.models import Role
+from usabtest.accounts.models import Organisation, Role
 from usabtest.planning.models import Study
 
 pytestmark = pytest.mark.browser
+
+
+def _only_organisation_id(db) -> int:
+    db.session.commit()  # a fresh transaction sees what the server committed meanwhile
+    return db.session.scalars(db.select(Organisation.id)).one()
 
 
 def test_researcher_plans_a_study_and_sees_the_session_in_the_agenda(page, live_server, make_user,
@@ -18,8 +23,12 @@ def test_researcher_plans_a_study_and_sees_the_session_in_the_agenda(page, live_
     browser_login(page, live_server, rita)
 
     page.get_by_role("link", name="New study").click()
+    page.get_by_role("link", name="Create a new organisation").click()
+    page.get_by_label("Name").fill("Northwind")
+    page.get_by_role("button", name="Create organisation").click()
+    page.get_by_text("Organisation “Northwind” created.").wait_for()
+    expect(page.get_by_label("Client organisation")).to_have_value(str(_only_organisation_id(db)))
     page.get_by_label("Title").fill("Checkout redesign")
-    page.get_by_label("Client organisation").fill("Northwind")
     page.get_by_label("Product").fill("Web shop")
     page.get_by_role("button", name="Save study").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Checkout redesign")

@@ -52,14 +52,15 @@ class Organisation(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     name_key: Mapped[str] = mapped_column(sa.String(200), index=True, unique=True)
-    # Who created it: researchers see the organisations they created (usabtest.policy).
-    created_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("user.id", use_alter=True), index=True
-    )
+    # Who created it: researchers see the organisations they created (usabtest.policy). No foreign
+    # key: user already refers to organisation, and a cycle between the two tables would need ALTER
+    # statements SQLite does not have. Users are deactivated, never deleted, so the id stays good.
+    created_by_id: Mapped[int | None] = mapped_column(index=True)
 
     users: Mapped[list[User]] = relationship(back_populates="organisation",
                                              foreign_keys="User.organisation_id")
-    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    created_by: Mapped[User | None] = relationship(
+        primaryjoin="foreign(Organisation.created_by_id) == User.id")
 
     @validates("name")
     def _tidy_name(self, _key: str, value: str) -> str:

@@ -121,7 +121,7 @@ def _latest_reports(study_ids: list[int]) -> dict[int, int]:
     """The newest published version number of each study that has one."""
     query = (sa.select(PublishedReport.study_id, sa.func.max(PublishedReport.version))
              .where(PublishedReport.study_id.in_(study_ids)).group_by(PublishedReport.study_id))
-    return dict(db.session.execute(query).tuples().all())
+    return {study_id: version for study_id, version in db.session.execute(query)}
 
 
 def _offer_client_users(form: ClientUserAddForm, org: Organisation) -> None:
