@@ -394,3 +394,20 @@ def test_openapi_marks_the_client_name_deprecated(client):
     document = client.get("/api/v1/openapi.json").get_json()
     create = document["components"]["schemas"]["StudyCreate"]["properties"]
     assert create["client"]["deprecated"] is True and "organisation_id" in create
+
+
+def test_creating_an_organisation_from_the_edit_form_comes_back_with_it_chosen(client, login, db, make_study):
+    study = make_study()
+    login(study.owner)
+    response = client.post("/organisations/new", data={"name": "Contoso",
+                                                       "next": f"/studies/{study.id}/edit"})
+    contoso = db.session.scalars(sa.select(Organisation).where(Organisation.name == "Contoso")).one()
+    assert response.headers["Location"] == f"/studies/{study.id}/edit?organisation={contoso.id}"
+    form = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f'<option selected value="{contoso.id}">Contoso</option>' in form
+    assert study.organisation != contoso  # nothing moves until the form is saved
+
+
+def test_api_search_ignores_characters_no_database_stores(api, make_user):
+    response = api(make_user()).get("/organisations?q=%00")
+    assert response.status_code == 422 and "q" in response.get_json()["error"]["fields"]

@@ -40,6 +40,7 @@ class CsrfToken(OutputModel):
 
 
 OrganisationName = text(200, min_length=1)
+SearchText = text(200)
 
 
 class OrganisationRef(OutputModel):
@@ -69,7 +70,7 @@ class ClientOrganisationPage(Page[ClientOrganisation]):
 class ClientOrganisationQuery(PageQuery):
     """`?q=` finds organisations whose name contains it, ignoring case and spaces."""
 
-    q: str = Field("", max_length=200, description="Part of the name (case and spaces ignored)")
+    q: SearchText = Field("", description="Part of the name (case and spaces ignored)")
 
 
 class ClientOrganisationCreate(InputModel):

@@ -135,7 +135,7 @@ def study_new():
     form.tags_from.choices = _tag_sources()
     form.set_organisations(_pickable_organisations())
     if request.method == "GET":
-        form.organisation.data = request.args.get("organisation", type=int)
+        form.organisation.data = _offered(form, request.args.get("organisation", type=int))
     if form.validate_on_submit():
         source = db.session.get(Study, int(form.tags_from.data)) if form.tags_from.data else None
         study = services.create_study(
@@ -155,6 +155,11 @@ def _pickable_organisations(current: Organisation | None = None) -> list[Organis
     if current is not None and all(org.id != current.id for org in orgs):
         orgs.insert(0, current)
     return orgs
+
+
+def _offered(form: StudyForm, org_id: int | None) -> int | None:
+    """`org_id` when the form offers it (a link's `?organisation=` preselects it), else None."""
+    return org_id if org_id in {value for value, _ in form.organisation.choices} else None
 
 
 def _picked_organisation(form: StudyForm) -> Organisation:
@@ -196,10 +201,13 @@ def study_edit(study_id: int):
     form = StudyForm(obj=study)
     del form.tags_from  # a study's tags are changed on its tag set page
     form.set_organisations(_pickable_organisations(study.organisation))
-    if request.method == "GET" or "organisation" not in request.form:
-        form.organisation.data = study.organisation_id
     if request.method == "GET":
+        # A link back from creating an organisation (`?organisation=`) preselects it.
+        preselect = _offered(form, request.args.get("organisation", type=int))
+        form.organisation.data = preselect or study.organisation_id
         form.method.data, form.status.data = study.method.value, study.status.value
+    elif "organisation" not in request.form:
+        form.organisation.data = study.organisation_id  # a form without the field keeps the client
     if form.validate_on_submit():
         services.update_study(
             study, current_user, organisation=_picked_organisation(form), title=form.title.data,
