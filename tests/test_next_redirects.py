@@ -19,7 +19,7 @@ HOSTILE = [
 LOCAL = ["/studies/1", "/studies/1/report?tab=versions#v2", "/"]
 
 # The view functions that read a `next` target, each covered by a test below.
-COVERED_VIEWS = {"login", "publish", "create_share_link", "revoke_share_link"}
+COVERED_VIEWS = {"login", "publish", "create_share_link", "revoke_share_link", "new"}
 PACKAGE = Path(__file__).resolve().parents[1] / "usabtest"
 
 
@@ -98,3 +98,20 @@ def test_report_forms_return_to_the_page_they_came_from(client, login, published
     for path, data in _report_forms(published):
         response = client.post(path, data={**data, "next": here})
         assert response.headers["Location"] == here, path
+
+
+@pytest.mark.parametrize("target", HOSTILE[:6])
+def test_creating_an_organisation_ignores_a_foreign_next(client, login, make_user, db, target):
+    from usabtest.accounts.models import Organisation
+
+    login(make_user())
+    response = client.post("/organisations/new", data={"name": f"Client {HOSTILE.index(target)}",
+                                                       "next": target})
+    org = db.session.scalars(db.select(Organisation)).one()
+    assert response.headers["Location"] == f"/organisations/{org.id}"
+
+
+def test_creating_an_organisation_returns_to_the_study_form(client, login, make_user, db):
+    login(make_user())
+    response = client.post("/organisations/new", data={"name": "Northwind", "next": "/studies/new"})
+    assert response.headers["Location"].startswith("/studies/new?organisation=")
