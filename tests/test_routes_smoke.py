@@ -41,6 +41,7 @@ def demo(db):
         "study_id": study.id, "session_id": study_session.id, "task_id": study.tasks[0].id,
         "finding_id": db.session.scalar(sa.select(Finding.id)), "report_id": report.id,
         "user_id": researcher.id, "note_uuid": str(note.client_uuid), "link_id": link.id,
+        "org_id": study.organisation_id,
         "kind": "notes", "direction": "up", "filename": "css/app.css",
         "token": {
             "observe.screen": study_session.screen_token,
