@@ -1,7 +1,7 @@
 """client organisations as records: a unique name key, who created each, junk names repaired
 
 Revision ID: b7c1e0a4d2f9
-Revises: f545ece14419
+Revises: 3b7c2d9e4f10
 Create Date: 2026-12-01 03:40:00
 
 Besides the two columns, the upgrade repairs what the study form's old bug left behind. Editing a
@@ -21,7 +21,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b7c1e0a4d2f9'
-down_revision = 'f545ece14419'
+down_revision = '3b7c2d9e4f10'
 branch_labels = None
 depends_on = None
 
