@@ -94,7 +94,7 @@ def test_deactivation_ends_sessions(app, db, client, make_user, login):
     victim = make_user(Role.OBSERVER)
     victim_client = login(victim, on=app.test_client())
     login(admin)
-    assert client.post(f"/admin/users/{victim.id}/active").status_code == 302
+    assert client.post(f"/admin/users/{victim.id}/active", data={"confirmed": "yes"}).status_code == 302
     assert victim_client.get("/").status_code == 302
     db.session.refresh(victim)
     assert victim.active is False

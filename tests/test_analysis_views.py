@@ -183,7 +183,7 @@ def test_findings_order_by_severity_and_by_hand(client, login, db, make_study):
     client.post(f"{url}/{low.id}/move/up")
     page = client.get(url).get_data(as_text=True)
     assert page.index("Low one") < page.index("High one") and "Ordered by hand" in page
-    client.post(f"{url}/reset-order")
+    client.post(f"{url}/reset-order", data={"confirmed": "yes"})
     page = client.get(url).get_data(as_text=True)
     assert page.index("High one") < page.index("Low one")
     assert client.post(f"{url}/{low.id}/move/sideways").status_code == 400
@@ -202,7 +202,7 @@ def test_merge_moves_evidence_and_keeps_the_higher_severity(client, login, db, s
     url = f"/studies/{study.id}/findings/{target_id}/merge"
     assert client.post(url, data={"source": str(target_id)}).status_code == 400
     assert client.post(url, data={"source": ""}).status_code == 400
-    response = client.post(url, data={"source": str(source_id)})
+    response = client.post(url, data={"source": str(source_id), "confirmed": "yes"})
     assert response.status_code == 302
     merged = db.session.get(Finding, target_id)
     assert {n.id for n in merged.notes} == {notes[0].id, notes[4].id}
@@ -255,7 +255,10 @@ def test_screenshot_upload_is_verified_stored_and_served(client, login, db, make
     image = client.get(f"{url}/{shots[0].id}")
     assert image.status_code == 200 and image.mimetype == "image/png" and image.data == shots[0].data
     first_id = shots[0].id
-    client.post(f"{url}/{first_id}/delete")
+    question = client.post(f"{url}/{first_id}/delete").get_data(as_text=True)
+    assert "Delete the screenshot “Checkout page” (shot.png)?" in question
+    assert client.get(f"{url}/{first_id}").status_code == 200
+    client.post(f"{url}/{first_id}/delete", data={"confirmed": "yes"})
     assert client.get(f"{url}/{first_id}").status_code == 404
 
 

@@ -76,9 +76,10 @@ def _report_forms(published):
     study = published.study
     link = services.create_share_link(published, study.owner, 7)
     return [
-        (f"/studies/{study.id}/report/publish", {"page_size": "A4", "change_note": "Second"}),
+        (f"/studies/{study.id}/report/publish",
+         {"page_size": "A4", "change_note": "Second", "confirmed": "yes"}),
         (f"/reports/{published.id}/share-links", {"days": 7}),
-        (f"/share-links/{link.id}/revoke", {}),
+        (f"/share-links/{link.id}/revoke", {"confirmed": "yes"}),
     ]
 
 

@@ -12,7 +12,7 @@ SOON = datetime(2030, 1, 15, 14, 0, tzinfo=UTC)
 
 
 def _feed_url(client) -> str:
-    client.post("/profile/calendar-feed")
+    client.post("/profile/calendar-feed", data={"confirmed": "yes"})
     profile = client.get("/profile").get_data(as_text=True)
     start = profile.index("http://localhost/calendar/")
     return profile[start:profile.index('"', start)].removeprefix("http://localhost")
@@ -60,7 +60,7 @@ def test_feed_keeps_uid_raises_sequence_on_reschedule_and_shows_cancellation(
     assert after["SEQUENCE"] == 1
     assert after.decoded("DTSTART") == datetime(2030, 1, 15, 10, 30, tzinfo=UTC)
 
-    assert client.post(f"/sessions/{study_session.id}/cancel").status_code == 302
+    assert client.post(f"/sessions/{study_session.id}/cancel", data={"confirmed": "yes"}).status_code == 302
     cancelled = _events(anonymous.get(feed).data)[study_session.ics_uid]
     assert str(cancelled["STATUS"]) == "CANCELLED" and cancelled["SEQUENCE"] == 2
 
@@ -85,7 +85,7 @@ def test_revoked_or_replaced_feed_token_gets_404(client, login, make_user, make_
     second = _feed_url(client)  # "Replace with a new address"
     assert second != first
     assert anonymous.get(first).status_code == 404
-    client.post("/profile/calendar-feed/revoke")
+    client.post("/profile/calendar-feed/revoke", data={"confirmed": "yes"})
     assert anonymous.get(second).status_code == 404
     assert "Create my calendar feed" in client.get("/profile").get_data(as_text=True)
     assert anonymous.get("/calendar/not-a-token.ics").status_code == 404

@@ -139,7 +139,9 @@ def test_reschedule_and_cancel_send_updates_with_the_same_uid(client, login, db,
     rita_event = _calendar_part(received["rita@example.com"])[0].walk("VEVENT")[0]
     assert (str(rita_event["UID"]), rita_event["SEQUENCE"]) == (study_session.ics_uid, 1)
     inbox.messages.clear()
-    client.post(f"/sessions/{study_session.id}/cancel")
+    question = client.post(f"/sessions/{study_session.id}/cancel").get_data(as_text=True)
+    assert "2 people will be e-mailed a cancellation: P01 and 1 team member." in question
+    client.post(f"/sessions/{study_session.id}/cancel", data={"confirmed": "yes"})
     mail.wait_for_outbox()
     received = _by_recipient(inbox)
     assert set(received) == {"rita@example.com", "ann@example.net"}

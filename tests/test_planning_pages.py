@@ -29,7 +29,7 @@ def test_researcher_creates_edits_closes_and_reopens_a_study(client, login, db, 
     client.post(f"/studies/{study.id}/edit", data={"title": "Checkout v2", "organisation": northwind.id,
                                                    "method": "in_person", "status": "active"})
     assert (study.title, study.status) == ("Checkout v2", StudyStatus.ACTIVE)
-    client.post(f"/studies/{study.id}/close")
+    client.post(f"/studies/{study.id}/close", data={"confirmed": "yes"})
     assert study.status == StudyStatus.CLOSED
     page = client.get(f"/studies/{study.id}").get_data(as_text=True)
     assert "Reopen study" in page and "Schedule session</a>" not in page
@@ -82,7 +82,7 @@ def test_task_script_add_edit_reorder_and_remove(client, login, db, make_study):
     assert client.post(f"/tasks/{pay.id}/move", data={"direction": "sideways"}).status_code == 400
     client.post(f"/tasks/{pay.id}/edit", data={"title": "Pay by card", "success_criteria": "Order placed"})
     assert (pay.title, pay.time_limit_s, pay.success_criteria) == ("Pay by card", None, "Order placed")
-    client.post(f"/tasks/{study.tasks[1].id}/remove")
+    client.post(f"/tasks/{study.tasks[1].id}/remove", data={"confirmed": "yes"})
     assert _titles(study) == ["Pay by card", "Add to basket"]
     assert [t.position for t in study.tasks] == [0, 1]
 
@@ -93,7 +93,7 @@ def test_task_with_recorded_attempts_is_archived_not_deleted(client, login, db, 
     db.session.add(TaskAttempt(study_session=study_session, task=task))
     db.session.commit()
     login(study_session.study.owner)
-    response = client.post(f"/tasks/{task.id}/remove", follow_redirects=True)
+    response = client.post(f"/tasks/{task.id}/remove", data={"confirmed": "yes"}, follow_redirects=True)
     html = response.get_data(as_text=True)
     assert "has recorded attempts, so it was archived instead of deleted" in html
     assert task.archived and db.session.get(type(task), task.id) is not None
@@ -187,12 +187,12 @@ def test_reschedule_cancel_and_no_show(client, login, db, make_session):
     assert upcoming.starts_at == datetime(2030, 1, 15, 19, tzinfo=UTC) and upcoming.ics_sequence == 1
     refused = client.post(f"/sessions/{upcoming.id}/no-show", follow_redirects=True)
     assert "once its start time has passed" in refused.get_data(as_text=True)
-    client.post(f"/sessions/{upcoming.id}/cancel")
+    client.post(f"/sessions/{upcoming.id}/cancel", data={"confirmed": "yes"})
     assert upcoming.status == SessionStatus.CANCELLED
     again = client.post(f"/sessions/{upcoming.id}/cancel", follow_redirects=True)
     assert "A cancelled session cannot be cancelled." in again.get_data(as_text=True)
     past = make_session(study=upcoming.study, starts_at=utcnow() - timedelta(minutes=20))
-    client.post(f"/sessions/{past.id}/no-show")
+    client.post(f"/sessions/{past.id}/no-show", data={"confirmed": "yes"})
     assert past.status == SessionStatus.NO_SHOW
 
 

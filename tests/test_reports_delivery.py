@@ -51,9 +51,10 @@ def test_draft_with_unknown_page_size_is_refused_with_a_message(client, login, s
 def test_publishing_freezes_numbered_versions(client, login, study, db):
     login(study.owner)
     first = client.post(f"/studies/{study.id}/report/publish",
-                        data={"page_size": "Letter", "change_note": "For the steering group"})
+                        data={"page_size": "Letter", "change_note": "For the steering group",
+                              "confirmed": "yes"})
     assert first.status_code == 302
-    client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4"})
+    client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", "confirmed": "yes"})
     versions = db.session.scalars(sa.select(PublishedReport).order_by(PublishedReport.version)).all()
     assert [v.version for v in versions] == [1, 2]
     assert versions[0].page_size == "Letter" and versions[0].change_note == "For the steering group"
@@ -175,7 +176,7 @@ def test_share_link_downloads_without_an_account_until_revoked(app, client, logi
     assert response.status_code == 200 and response.data == published.pdf
     assert response.headers["Content-Disposition"].startswith("attachment")
     link = db.session.scalar(sa.select(ShareLink))
-    assert client.post(f"/share-links/{link.id}/revoke").status_code == 302
+    assert client.post(f"/share-links/{link.id}/revoke", data={"confirmed": "yes"}).status_code == 302
     assert anonymous.get(url).status_code == 404
 
 
@@ -213,8 +214,11 @@ def test_publishing_mails_the_clients_a_portal_link_not_the_pdf(client, login, m
     make_user(Role.CLIENT, email="stranger@elsewhere.example")
     make_user(Role.CLIENT, organisation=study.organisation, email="gone@northwind.example", active=False)
     login(study.owner)
-    response = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4"},
-                           follow_redirects=True)
+    question = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4"})
+    assert "2 client users of Northwind will be e-mailed" in question.get_data(as_text=True)
+    assert sent == []
+    response = client.post(f"/studies/{study.id}/report/publish",
+                           data={"page_size": "A4", "confirmed": "yes"}, follow_redirects=True)
     assert "2 client users will get an email" in response.get_data(as_text=True)
     assert sorted(m["To"] for m, _ in sent) == ["ada@northwind.example", "bo@northwind.example"]
     message, options = sent[0]
@@ -226,7 +230,7 @@ def test_publishing_mails_the_clients_a_portal_link_not_the_pdf(client, login, m
 
 def test_without_mail_publishing_says_nobody_was_notified(client, login, study):
     login(study.owner)
-    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4"},
+    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", "confirmed": "yes"},
                        follow_redirects=True).get_data(as_text=True)
     assert "Mail is not configured" in page
 
@@ -263,7 +267,7 @@ def test_simultaneous_publish_of_the_same_number_is_reported_not_crashed(client,
                                                                          monkeypatch, db):
     monkeypatch.setattr(services, "next_version", lambda _study: 1)
     login(study.owner)
-    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4"},
+    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", "confirmed": "yes"},
                        follow_redirects=True).get_data(as_text=True)
     assert "Another version was published at the same moment" in page
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PublishedReport)) == 1

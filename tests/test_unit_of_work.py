@@ -67,7 +67,7 @@ def test_redirecting_refusal_is_rolled_back(client, login, db, make_session, mon
 
     monkeypatch.setattr(planning_services, "cancel_session", change_then_refuse)
     login(study_session.study.owner)
-    response = client.post(f"/sessions/{study_session.id}/cancel")
+    response = client.post(f"/sessions/{study_session.id}/cancel", data={"confirmed": "yes"})
     assert response.status_code == 302
     assert "The room was given away in the meantime." in client.get(response.location).get_data(as_text=True)
     assert (study_session.location, study_session.status) == ("Lab 1", SessionStatus.SCHEDULED)

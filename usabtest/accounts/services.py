@@ -192,6 +192,12 @@ def set_active(user: User, active: bool, actor: User | None) -> None:
     record(actor, "user.activate" if active else "user.deactivate", user)
 
 
+def live_token_count(user: User) -> int:
+    """How many of the user's API tokens still work."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))) or 0
+
+
 def set_role(
     user: User, role: Role, organisation: Organisation | None, actor: User | None
 ) -> None:

@@ -14,7 +14,9 @@ from usabtest.accounts.forms import (
     UserRoleForm,
 )
 from usabtest.accounts.models import Organisation, Role, User
+from usabtest.core import confirm
 from usabtest.core.audit import record
+from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError
 from usabtest.core.forms import show_refusal
 from usabtest.core.urls import safe_next
@@ -127,17 +129,40 @@ def _organisation_for(form) -> Organisation | None:
     return db.session.get(Organisation, form.organisation.data)
 
 
-@bp.post("/admin/users/<int:user_id>/active")
+def _deactivation_question(user: User) -> Confirmation:
+    tokens = services.live_token_count(user)
+    lines = [f"{user.name} can no longer sign in, and is signed out everywhere at once.",
+             f"{plural(tokens, 'API token')} stop{'s' if tokens == 1 else ''} working." if tokens
+             else "They have no API tokens.",
+             "Their private calendar feed stops answering, and they can no longer be put on sessions.",
+             "Sessions they are already on keep them listed: re-staff those you still need."]
+    if user.role == Role.CLIENT:
+        lines[2] = "Their organisation's report notices are no longer e-mailed to them."
+        lines.pop()
+    lines.append("Nothing they wrote is deleted. You can reactivate the account later.")
+    return Confirmation(title=f"Deactivate {user.name} ({user.email})?", consequences=lines,
+                        confirm_label="Deactivate", cancel_url=url_for("accounts.admin_users"),
+                        fields={"active": "no"})
+
+
+@bp.route("/admin/users/<int:user_id>/active", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def admin_toggle_active(user_id: int):
-    """Deactivate (or reactivate) a user."""
+    """Deactivate (after asking) or reactivate a user."""
     user = db.get_or_404(User, user_id)
-    if ConfirmForm().validate_on_submit():
-        if user.id == current_user.id:
-            flash("You cannot deactivate yourself.", "error")
-        else:
-            services.set_active(user, not user.active, current_user)
-            flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.", "success")
+    if user.id == current_user.id:
+        flash("You cannot deactivate yourself.", "error")
+        return redirect(url_for("accounts.admin_users"))
+    # The buttons name the state they want, so a repeated or stale click never flips it back.
+    wanted = {"yes": True, "no": False}.get(request.form.get("active", ""), not user.active)
+    if wanted == user.active:
+        flash(f"{user.email} is already {'active' if user.active else 'deactivated'}.", "info")
+        return redirect(url_for("accounts.admin_users"))
+    if not wanted and not confirm.confirmed():
+        return confirm.ask(_deactivation_question(user))
+    if request.method == "POST" and ConfirmForm().validate_on_submit():
+        services.set_active(user, wanted, current_user)
+        flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("accounts.admin_users"))
 
 

@@ -34,6 +34,8 @@ from usabtest.analysis.forms import (
     TagMergeForm,
 )
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot
+from usabtest.core import confirm
+from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, InvalidInput, discard_changes
 from usabtest.core.forms import show_refusal
 from usabtest.extensions import db
@@ -318,7 +320,27 @@ def unlink_note(study_id: int, finding_id: int, note_id: int):
     return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=finding.id))
 
 
-@bp.post("/studies/<int:study_id>/findings/<int:finding_id>/merge")
+def _merge_question(study: Study, target: Finding, source: Finding) -> Confirmation:
+    notes = len({n.id for n in source.notes if n.deleted_at is None} - {n.id for n in target.notes})
+    tasks = len({t.id for t in source.tasks} - {t.id for t in target.tasks})
+    shots = len(source.screenshots)
+    severity = max(target.severity, source.severity)
+    return Confirmation(
+        title=f"Merge “{source.title}” into “{target.title}”?",
+        consequences=[
+            f"{plural(notes, 'evidence note')}, {plural(shots, 'screenshot')} and "
+            f"{plural(tasks, 'affected task')} of “{source.title}” move to “{target.title}” "
+            "(those it already has are not doubled).",
+            f"The severity becomes {severity} – {SEVERITY_LABELS[severity]}, the higher of the two; the "
+            "descriptions and recommendations are joined.",
+            f"“{source.title}” is then removed. A merge cannot be undone.",
+        ],
+        confirm_label="Merge", danger=False,
+        cancel_url=url_for("analysis.finding_page", study_id=study.id, finding_id=target.id),
+    )
+
+
+@bp.route("/studies/<int:study_id>/findings/<int:finding_id>/merge", methods=["POST"])
 @login_required
 def merge_finding(study_id: int, finding_id: int):
     """Fold another finding into this one."""
@@ -331,6 +353,8 @@ def merge_finding(study_id: int, finding_id: int):
         if source is None:
             form.source.errors = ["Choose the finding to merge into this one."]
         else:
+            if source.id != target.id and not confirm.confirmed():
+                return confirm.ask(_merge_question(study, target, source))
             try:
                 services.merge_findings(target, source, current_user)
             except DomainError as exc:
@@ -352,11 +376,23 @@ def move_finding(study_id: int, finding_id: int, direction: str):
     return redirect(url_for("analysis.findings_page", study_id=study.id) + f"#finding-{finding_id}")
 
 
-@bp.post("/studies/<int:study_id>/findings/reset-order")
+@bp.route("/studies/<int:study_id>/findings/reset-order", methods=["GET", "POST"])
 @login_required
 def reset_order(study_id: int):
-    """Go back to ranking by severity then frequency."""
+    """Go back to ranking by severity then frequency (asks first when an order was made by hand)."""
     study = _study(study_id)
+    by_hand = [f for f in results.ranked_findings(study.id) if f.position is not None]
+    if by_hand and not confirm.confirmed():
+        return confirm.ask(Confirmation(
+            title="Forget the hand-made order of the findings?",
+            consequences=[f"The order you gave {plural(len(by_hand), 'finding')} by hand is forgotten: "
+                          "they are ranked by severity, then by how many participants each affects, in the "
+                          "pages, the exports and the next report.",
+                          "The old order cannot be brought back, except by moving the findings again."],
+            confirm_label="Rank by severity and frequency", danger=False,
+            cancel_url=url_for("analysis.findings_page", study_id=study.id)))
+    if request.method == "GET":
+        return redirect(url_for("analysis.findings_page", study_id=study.id))
     if not BoardActionForm().validate_on_submit():
         abort(400)
     services.reset_order(study.id, current_user)
@@ -406,12 +442,23 @@ def screenshot(study_id: int, finding_id: int, screenshot_id: int):
     return response
 
 
-@bp.post("/studies/<int:study_id>/findings/<int:finding_id>/screenshots/<int:screenshot_id>/delete")
+@bp.route("/studies/<int:study_id>/findings/<int:finding_id>/screenshots/<int:screenshot_id>/delete",
+          methods=["GET", "POST"])
 @login_required
 def delete_screenshot(study_id: int, finding_id: int, screenshot_id: int):
-    """Remove a screenshot from a finding."""
+    """Remove a screenshot from a finding (asks first)."""
     study = _study(study_id)
     shot = _screenshot(study, finding_id, screenshot_id)
+    if not confirm.confirmed():
+        name = f"“{shot.caption}” ({shot.filename})" if shot.caption else f"“{shot.filename}”"
+        return confirm.ask(Confirmation(
+            title=f"Delete the screenshot {name}?",
+            consequences=[f"The image is removed from the finding “{shot.finding.title}” and deleted for "
+                          "good: this cannot be undone.",
+                          "The finding itself, its other screenshots and its evidence notes stay."],
+            confirm_label="Delete screenshot",
+            cancel_url=url_for("analysis.finding_page", study_id=study.id, finding_id=finding_id,
+                               _anchor="screenshots")))
     if not BoardActionForm().validate_on_submit():
         abort(400)
     services.delete_screenshot(shot, current_user)

@@ -107,7 +107,9 @@ class Note(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     study_session: Mapped[StudySession] = relationship()
-    task: Mapped[Task | None] = relationship()
+    # `Task.notes` lets planning count a task's notes before removing it; the database clears
+    # `task_id` when a task is deleted (passive: the notes are not loaded for it).
+    task: Mapped[Task | None] = relationship(backref=backref("notes", passive_deletes=True))
     author: Mapped[User] = relationship()
 
     __table_args__ = (

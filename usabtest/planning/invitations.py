@@ -99,7 +99,7 @@ def _staff_message(study_session: StudySession, user: User, kind: str) -> EmailM
 
 def _participant_message(study_session: StudySession, kind: str) -> EmailMessage | None:
     personal = study_session.participant.personal
-    if personal is None or not personal.email or study_session.participant.erased:
+    if not participant_reachable(study_session):
         return None
     when = format_local(study_session.starts_at, study_session.timezone, "%A %d %B %Y at %H:%M")
     first = personal.name.split()[0] if personal.name.strip() else "there"
@@ -127,6 +127,12 @@ def _participant_message(study_session: StudySession, kind: str) -> EmailMessage
     _attach(message, build_calendar([event], method="CANCEL" if cancelled else "REQUEST"),
             "CANCEL" if cancelled else "REQUEST")
     return message
+
+
+def participant_reachable(study_session: StudySession) -> bool:
+    """True when the session's participant has an e-mail address on record (and was not erased)."""
+    personal = study_session.participant.personal
+    return bool(personal is not None and personal.email and not study_session.participant.erased)
 
 
 def send_invitations(study_session: StudySession, kind: str, only: list[User] | None = None) -> int:

@@ -169,6 +169,29 @@ def task_has_attempts(task: Task) -> bool:
     return bool(task.attempts)
 
 
+@dataclass(frozen=True)
+class TaskRemoval:
+    """What removing a task would do: archive it (attempts recorded) or delete it, and what it touches."""
+
+    archive: bool
+    attempts: int
+    notes: int
+
+
+def task_removal(task: Task) -> TaskRemoval:
+    """Whether `remove_task` would archive or delete `task`, with its attempts and live notes.
+
+    `Task.attempts` and `Task.notes` are back-references declared by the observe domain.
+    """
+    notes = sum(1 for note in task.notes if note.deleted_at is None)
+    return TaskRemoval(archive=task_has_attempts(task), attempts=len(task.attempts), notes=notes)
+
+
+def upcoming_sessions(study: Study) -> list[StudySession]:
+    """The study's sessions still scheduled."""
+    return [s for s in study.sessions if s.status == SessionStatus.SCHEDULED]
+
+
 def remove_task(task: Task, actor: User) -> str:
     """Delete a task, or archive it when attempts are recorded; returns "deleted" or "archived"."""
     if task_has_attempts(task):
@@ -451,22 +474,32 @@ def reschedule_session(study_session: StudySession, draft: SessionDraft, actor: 
         invitations.send_invitations(study_session, "removed", only=dropped)
 
 
-def cancel_session(study_session: StudySession, actor: User) -> None:
-    """Cancel a scheduled session and tell everyone's calendar."""
+def check_cancellable(study_session: StudySession) -> None:
+    """Refuse (409) unless the session is still scheduled."""
     if study_session.status != SessionStatus.SCHEDULED:
         raise Conflict(f"A {study_session.status.label.lower()} session cannot be cancelled.")
+
+
+def cancel_session(study_session: StudySession, actor: User) -> None:
+    """Cancel a scheduled session and tell everyone's calendar."""
+    check_cancellable(study_session)
     study_session.status = SessionStatus.CANCELLED
     study_session.ics_sequence += 1
     record(actor, "session.cancel", study_session)
     invitations.send_invitations(study_session, "cancelled")
 
 
-def mark_no_show(study_session: StudySession, actor: User) -> None:
-    """Record that the participant did not come (only once the session's time has begun)."""
+def check_no_show(study_session: StudySession) -> None:
+    """Refuse (409) unless the session is scheduled and its start time has passed."""
     if study_session.status != SessionStatus.SCHEDULED:
         raise Conflict(f"A {study_session.status.label.lower()} session cannot be marked no-show.")
     if study_session.starts_at > utcnow():
         raise Conflict("A session can be marked no-show once its start time has passed.")
+
+
+def mark_no_show(study_session: StudySession, actor: User) -> None:
+    """Record that the participant did not come (only once the session's time has begun)."""
+    check_no_show(study_session)
     study_session.status = SessionStatus.NO_SHOW
     record(actor, "session.no_show", study_session)
 

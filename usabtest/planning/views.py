@@ -24,7 +24,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from usabtest import policy
 from usabtest.accounts.forms import ConfirmForm
 from usabtest.accounts.models import Organisation, Role
-from usabtest.core import mail
+from usabtest.core import confirm, mail
+from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.forms import show_refusal
 from usabtest.extensions import db
@@ -40,7 +41,7 @@ from usabtest.planning.forms import (
     format_segments,
     parse_segments,
 )
-from usabtest.planning.invitations import team_event_text
+from usabtest.planning.invitations import participant_reachable, team_event_text
 from usabtest.planning.models import Participant, SessionStatus, Study, StudySession, StudyStatus, Task
 from usabtest.planning.scheduling import group_by_local_day
 from usabtest.policy import role_required
@@ -219,10 +220,25 @@ def study_edit(study_id: int):
     return render_template("planning/study_form.html", form=form, study=study), _status(form)
 
 
-@bp.post("/studies/<int:study_id>/close")
+@bp.route("/studies/<int:study_id>/close", methods=["GET", "POST"])
 @role_required(*PLANNERS)
 def study_close(study_id: int):
-    """Close a study: no new sessions are scheduled in it."""
+    """Close a study: no new sessions are scheduled in it (asks first)."""
+    study = _managed_study(study_id)
+    if study.status != StudyStatus.CLOSED and not confirm.confirmed():
+        upcoming = len(services.upcoming_sessions(study))
+        return confirm.ask(Confirmation(
+            title=f"Close the study “{study.title}”?",
+            consequences=[
+                "No new sessions can be scheduled in it while it is closed.",
+                f"Its {plural(upcoming, 'scheduled session')} stay{'s' if upcoming == 1 else ''} "
+                "scheduled: cancel them one by one if they should not happen." if upcoming
+                else "It has no scheduled sessions.",
+                "Nobody is e-mailed. You can reopen the study at any time.",
+            ],
+            confirm_label="Close study", cancel_url=url_for("planning.study_overview", study_id=study.id),
+            danger=False,
+        ))
     return _set_status(study_id, StudyStatus.CLOSED, "Study closed. Reopen it to schedule more sessions.")
 
 
@@ -308,11 +324,39 @@ def task_move(task_id: int):
     return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor=f"task-{task.id}"))
 
 
-@bp.post("/tasks/<int:task_id>/remove")
+def _task_removal_question(task: Task) -> Confirmation:
+    removal = services.task_removal(task)
+    if removal.notes == 1:
+        notes = "The 1 note filed under it stays on the notes board, without a task."
+    elif removal.notes:
+        notes = f"The {removal.notes} notes filed under it stay on the notes board, without a task."
+    else:
+        notes = "No notes are filed under it."
+    if removal.archive:
+        title, label = f"Archive the task “{task.title}”?", "Archive task"
+        lines = [f"It has {plural(removal.attempts, 'recorded attempt')}, so it is archived rather than "
+                 "deleted: its results stay in the analysis and the report.",
+                 "It leaves the task script, so new sessions no longer include it.",
+                 "You can restore it to the end of the script later."]
+    else:
+        title, label = f"Delete the task “{task.title}”?", "Delete task"
+        lines = ["It is deleted for good: this cannot be undone.", notes,
+                 "Findings that list it as an affected task no longer do."]
+    return Confirmation(title=title, consequences=lines, confirm_label=label, danger=not removal.archive,
+                        cancel_url=url_for("planning.study_overview", study_id=task.study_id,
+                                           _anchor=f"task-{task.id}"))
+
+
+@bp.route("/tasks/<int:task_id>/remove", methods=["GET", "POST"])
 @role_required(*PLANNERS)
 def task_remove(task_id: int):
-    """Delete a task, or archive it when attempts at it are recorded."""
+    """Delete a task, or archive it when attempts at it are recorded (asks first)."""
     task = _managed_task(task_id)
+    if task.archived:
+        flash(f"“{task.title}” is already archived.", "info")
+        return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor="tasks"))
+    if not confirm.confirmed():
+        return confirm.ask(_task_removal_question(task))
     if ConfirmForm().validate_on_submit():
         title = task.title
         outcome = services.remove_task(task, current_user)
@@ -561,8 +605,16 @@ def session_reschedule(session_id: int):
                            study_session=study_session, conflicts=conflicts), status
 
 
-def _session_action(session_id: int, action, message: str):
+def _session_action(session_id: int, check, question, action, message: str):
+    """Ask `question(session)` first unless `check(session)` already refuses; then do `action`."""
     study_session = _managed_session(session_id)
+    try:
+        check(study_session)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("planning.session_detail", session_id=study_session.id))
+    if not confirm.confirmed():
+        return confirm.ask(question(study_session))
     if ConfirmForm().validate_on_submit():
         try:
             action(study_session, current_user)
@@ -574,18 +626,60 @@ def _session_action(session_id: int, action, message: str):
     return redirect(url_for("planning.session_detail", session_id=study_session.id))
 
 
-@bp.post("/sessions/<int:session_id>/cancel")
+def _when(study_session: StudySession) -> str:
+    return format_local(study_session.starts_at, current_user.timezone)
+
+
+def _cancel_question(study_session: StudySession) -> Confirmation:
+    code = study_session.participant.code
+    staff = [study_session.moderator, *study_session.observers]
+    if mail.mail_configured():
+        people = [f"{code}" if participant_reachable(study_session) else None,
+                  plural(len(staff), "team member")]
+        told = " and ".join(p for p in people if p)
+        count = len(staff) + (1 if participant_reachable(study_session) else 0)
+        mailing = f"{plural(count, 'person', 'people')} will be e-mailed a cancellation: {told}."
+        if not participant_reachable(study_session):
+            mailing += f" {code} has no e-mail address on record: tell them yourself."
+    else:
+        mailing = (f"E-mail is not configured on this server, so nobody is told automatically: let {code}, "
+                   "the moderator and the observers know yourself.")
+    return Confirmation(
+        title=f"Cancel the session with {code} on {_when(study_session)}?",
+        consequences=[mailing, "Calendars subscribed to the team's feeds show it as cancelled, and its "
+                      "time slot is freed.",
+                      f"This cannot be undone: to see {code} again, schedule a new session."],
+        confirm_label="Cancel session", cancel_label="Keep the session",
+        cancel_url=url_for("planning.session_detail", session_id=study_session.id),
+    )
+
+
+def _no_show_question(study_session: StudySession) -> Confirmation:
+    code = study_session.participant.code
+    return Confirmation(
+        title=f"Mark the session with {code} on {_when(study_session)} as a no-show?",
+        consequences=[f"It is recorded that {code} did not come: the session no longer counts as planned "
+                      "and its time slot is freed.", "Nobody is e-mailed.",
+                      f"This cannot be undone: to see {code} again, schedule a new session."],
+        confirm_label="Mark no-show",
+        cancel_url=url_for("planning.session_detail", session_id=study_session.id),
+    )
+
+
+@bp.route("/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
 @role_required(*PLANNERS)
 def session_cancel(session_id: int):
-    """Cancel a scheduled session."""
-    return _session_action(session_id, services.cancel_session, "Session cancelled.")
+    """Cancel a scheduled session (asks first, saying who will be e-mailed)."""
+    return _session_action(session_id, services.check_cancellable, _cancel_question, services.cancel_session,
+                           "Session cancelled.")
 
 
-@bp.post("/sessions/<int:session_id>/no-show")
+@bp.route("/sessions/<int:session_id>/no-show", methods=["GET", "POST"])
 @role_required(*PLANNERS)
 def session_no_show(session_id: int):
-    """Record that the participant did not come."""
-    return _session_action(session_id, services.mark_no_show, "Session marked as no-show.")
+    """Record that the participant did not come (asks first)."""
+    return _session_action(session_id, services.check_no_show, _no_show_question, services.mark_no_show,
+                           "Session marked as no-show.")
 
 
 def _ics_response(body: bytes, filename: str | None = None) -> Response:
@@ -627,10 +721,23 @@ def calendar_feed(token: str):
     return _ics_response(build_calendar(events, name=f"usabtest sessions · {user.name}"))
 
 
-@bp.post("/profile/calendar-feed")
+def _feed_question(title: str, label: str) -> Confirmation:
+    return Confirmation(
+        title=title, confirm_label=label,
+        consequences=["The current feed address stops working at once: calendar apps subscribed to it "
+                      "stop updating.", "This cannot be undone; you can always create a new address and "
+                      "subscribe to it again."],
+        cancel_url=url_for("accounts.profile", _anchor="calendar-feed"))
+
+
+@bp.route("/profile/calendar-feed", methods=["GET", "POST"])
 @role_required(*TEAM)
 def calendar_token_new():
-    """Create (or replace) the private feed URL."""
+    """Create (or replace, after asking) the private feed URL."""
+    if request.method == "GET" and current_user.calendar_token is None:
+        return redirect(url_for("accounts.profile", _anchor="calendar-feed"))
+    if current_user.calendar_token is not None and not confirm.confirmed():
+        return confirm.ask(_feed_question("Replace your calendar feed address?", "Create a new address"))
     if ConfirmForm().validate_on_submit():
         had_one = current_user.calendar_token is not None
         services.new_calendar_token(current_user)
@@ -639,10 +746,15 @@ def calendar_token_new():
     return redirect(url_for("accounts.profile", _anchor="calendar-feed"))
 
 
-@bp.post("/profile/calendar-feed/revoke")
+@bp.route("/profile/calendar-feed/revoke", methods=["GET", "POST"])
 @role_required(*TEAM)
 def calendar_token_revoke():
-    """Switch the private feed off."""
+    """Switch the private feed off (asks first)."""
+    if current_user.calendar_token is None:
+        flash("Your calendar feed is already switched off.", "info")
+        return redirect(url_for("accounts.profile", _anchor="calendar-feed"))
+    if not confirm.confirmed():
+        return confirm.ask(_feed_question("Switch your calendar feed off?", "Switch the feed off"))
     if ConfirmForm().validate_on_submit():
         services.revoke_calendar_token(current_user)
         flash("Calendar feed switched off. Calendar apps subscribed to it will stop updating.", "success")

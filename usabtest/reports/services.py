@@ -70,16 +70,21 @@ def publish(study: Study, publisher: User | None, page_size: str = "A4",
     return report
 
 
+def client_recipients(study: Study) -> list[User]:
+    """The active client users of the study's organisation: who a publication notice goes to."""
+    return list(db.session.scalars(
+        sa.select(User).where(User.organisation_id == study.organisation_id, User.role == Role.CLIENT,
+                              User.active.is_(True)).order_by(User.id)
+    ))
+
+
 def notify_clients(report: PublishedReport) -> int:
     """Queue a mail to each active client user of the study's organisation; returns how many.
 
     The mail links to the portal, never attaches the PDF: access stays behind sign-in.
     """
     study = report.study
-    users = db.session.scalars(
-        sa.select(User).where(User.organisation_id == study.organisation_id, User.role == Role.CLIENT,
-                              User.active.is_(True)).order_by(User.id)
-    ).all()
+    users = client_recipients(study)
     portal = _portal_url()
     queued = 0
     for user in users:

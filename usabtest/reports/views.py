@@ -10,6 +10,8 @@ from sqlalchemy.orm import defer, selectinload
 
 from usabtest import policy
 from usabtest.accounts.models import Role
+from usabtest.core import confirm
+from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.mail import mail_configured
 from usabtest.core.urls import safe_next
@@ -94,6 +96,26 @@ def draft(study_id: int):
     return _pdf_response(services.render_draft(study, form.page_size.data), services.draft_name(study))
 
 
+def _publish_question(study: Study, form: PublishForm) -> Confirmation:
+    version = services.next_version(study)
+    clients = len(services.client_recipients(study))
+    org = study.organisation.name
+    if not mail_configured():
+        told = "Mail is not configured on this server, so nobody is notified: tell the client yourself."
+    elif clients:
+        told = f"{plural(clients, 'client user')} of {org} will be e-mailed a link to their portal."
+    else:
+        told = f"{org} has no active client users, so nobody is e-mailed."
+    return Confirmation(
+        title=f"Publish version {version} of the report on “{study.title}”?",
+        consequences=[f"Version {version} is frozen as it stands now ({form.page_size.data}); published "
+                      "versions never change: to correct it, publish another version.",
+                      f"Client users of {org} can download it from their portal at once.", told],
+        confirm_label=f"Publish version {version}", danger=False,
+        cancel_url=safe_next(form.next.data) or url_for("reports.study_reports", study_id=study.id),
+    )
+
+
 @bp.post("/studies/<int:study_id>/report/publish")
 @login_required
 def publish(study_id: int):
@@ -102,6 +124,8 @@ def publish(study_id: int):
     form = PublishForm()
     if not form.validate():
         return _report_page(study, 400, publish_form=form)
+    if not confirm.confirmed():
+        return confirm.ask(_publish_question(study, form))
     try:
         report = services.publish(study, current_user, form.page_size.data, form.change_note.data or "")
     except DomainError as exc:
@@ -144,13 +168,24 @@ def create_share_link(report_id: int):
     return _back(form.next.data, report.study)
 
 
-@bp.post("/share-links/<int:link_id>/revoke")
+@bp.route("/share-links/<int:link_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke_share_link(link_id: int):
-    """Stop a share link from working."""
+    """Stop a share link from working (asks first while it is live)."""
     link = db.get_or_404(ShareLink, link_id)
     study = link.report.study
     policy.require(policy.can_manage_study(current_user, study))
+    if services.link_is_live(link) and not confirm.confirmed():
+        return confirm.ask(Confirmation(
+            title=f"Revoke this share link to version {link.report.version}?",
+            consequences=[f"Anyone holding the link can no longer download version {link.report.version} "
+                          f"(it would have worked until {link.expires_at:%d %b %Y}, UTC).",
+                          "This cannot be undone: create a new link if someone still needs the report."],
+            confirm_label="Revoke link",
+            cancel_url=safe_next(request.values.get("next"))
+            or url_for("reports.study_reports", study_id=study.id)))
+    if request.method == "GET":
+        return _back(request.args.get("next"), study)
     services.revoke_share_link(link, current_user)
     flash("Share link revoked.", "success")
     return _back(request.form.get("next"), study)
