@@ -89,7 +89,7 @@ def test_console_page_runs_only_module_scripts_from_the_site(client, login, mode
     assert scripts, "the console has scripts"
     for attributes in scripts:
         assert 'type="application/json"' in attributes or (
-            'type="module"' in attributes and 'src="/static/js/observe/' in attributes), attributes
+            'type="module"' in attributes and 'src="/static/js/' in attributes), attributes
 
 
 def test_console_modules_hold_no_copy_of_server_labels_or_limits():
