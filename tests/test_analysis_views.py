@@ -221,8 +221,9 @@ def test_unlink_and_delete_keep_the_notes(client, login, db, study_with_notes):
     client.post(f"{base}/notes/{notes[0].id}/unlink")
     assert [n.id for n in db.session.get(Finding, finding.id).notes] == [notes[1].id]
     finding_id = finding.id
-    client.post(f"{base}/delete")
-    assert db.session.get(Finding, finding_id) is None
+    client.post(f"{base}/delete", data={"confirmed": "yes"})
+    assert db.session.get(Finding, finding_id).deleted_at is not None  # in Recently deleted
+    assert client.get(base).status_code == 404
     assert "6 notes" in client.get(f"/studies/{study.id}/notes").get_data(as_text=True)
 
 

@@ -165,7 +165,7 @@ def test_help_lists_every_command_without_building_the_app(app):
     help_text, imported = output.split("IMPORTED:")
     listed = {line.split()[0] for line in help_text.split("Commands:")[1].splitlines() if line.strip()}
     assert set(app.cli.list_commands(None)) <= listed
-    assert {"db", "demo", "report", "users", "run", "routes", "shell"} <= listed
+    assert {"db", "demo", "report", "users", "run", "routes", "shell", "purge-deleted"} <= listed
     assert ast.literal_eval(imported.strip()) == ["usabtest.cli"]
 
 

@@ -35,15 +35,22 @@ function showQuestion(html, opener) {
 
 document.addEventListener("submit", async (event) => {
   const form = event.target;
-  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-confirm")) { return; }
+  if (!(form instanceof HTMLFormElement)) { return; }
+  const submitter = event.submitter || null;
+  // A whole form asks (`<form data-confirm>`), or only one of its buttons (`<button data-confirm>`).
+  const asks = form.hasAttribute("data-confirm") || (submitter && submitter.hasAttribute("data-confirm"));
+  if (!asks) { return; }
   if (form.dataset.confirmNative === "1") { delete form.dataset.confirmNative; return; }
   event.preventDefault();
-  const submitter = event.submitter || null;
   const body = new FormData(form, submitter);
   body.delete("confirmed");
+  // getAttribute: `form.action` is shadowed by a field named "action" (the notes board has one).
+  const target = submitter && submitter.hasAttribute("formaction")
+    ? submitter.getAttribute("formaction") : form.getAttribute("action");
+  const action = new URL(target || window.location.href, window.location.href).href;
   let response;
   try {
-    response = await fetch(form.action, {
+    response = await fetch(action, {
       method: "POST", body, credentials: "same-origin", headers: { [DIALOG_HEADER]: "1" },
     });
   } catch (error) {

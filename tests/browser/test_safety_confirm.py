@@ -1,4 +1,4 @@
-"""Destructive actions in a real browser: the question shows in a dialog with JavaScript, as a page without."""
+"""Destructive actions in a real browser: a dialog with JavaScript, a page without."""
 
 import pytest
 from playwright.sync_api import expect
@@ -55,3 +55,29 @@ def test_without_javascript_the_question_is_a_page(page, live_server, make_sessi
     page.get_by_role("button", name="Cancel session").click()
     page.get_by_text("Session cancelled.").wait_for()
     assert _status(db, session_id) == SessionStatus.CANCELLED
+
+
+def test_deleting_notes_from_the_board_asks_in_a_dialog(page, live_server, make_session, make_note,
+                                                       browser_login, db):
+    study_session = make_session()
+    study = study_session.study
+    kept = make_note(study_session, study.owner, "Keeps this one")
+    gone = make_note(study_session, study.owner, "Deletes this one")
+    gone_id, study_id = gone.id, study.id
+    browser_login(page, live_server, study.owner)
+    page.goto(f"{live_server}/studies/{study_id}/notes")
+
+    page.get_by_label(f"Select note {gone_id} by P01").check()
+    page.get_by_role("button", name="Delete notes").click()
+    dialog = page.get_by_role("dialog", name="Delete 1 note?")
+    expect(dialog).to_contain_text("1 note goes to Recently deleted for 30 days")
+    dialog.get_by_role("button", name="Delete 1 note").click()
+    page.get_by_text("1 note moved to Recently deleted.").wait_for()
+    expect(page.locator(".notes-table")).not_to_contain_text("Deletes this one")
+    expect(page.locator(".notes-table")).to_contain_text(kept.body)
+
+    page.get_by_role("link", name="Recently deleted").first.click()
+    page.get_by_role("button", name="Restore the note by").click()
+    page.get_by_text("Note restored").wait_for()
+    page.goto(f"{live_server}/studies/{study_id}/notes")
+    expect(page.locator(".notes-table")).to_contain_text("Deletes this one")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from usabtest.db import TimestampMixin
+from usabtest.db import TimestampMixin, UTCDateTime
 from usabtest.extensions import db
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class Finding(TimestampMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL")
     )
+    # Set while the finding is in Recently deleted (with its screenshots and evidence links);
+    # `usabtest purge-deleted` removes it for good 30 days later.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     study: Mapped[Study] = relationship()
     notes: Mapped[list[Note]] = relationship(secondary=finding_note)

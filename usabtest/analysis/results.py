@@ -439,7 +439,7 @@ def _evidence_rows(study_id: int) -> list:
         .join(Finding, Finding.id == finding_note.c.finding_id)
         .join(StudySession, StudySession.id == Note.session_id)
         .join(Participant, Participant.id == StudySession.participant_id)
-        .where(Finding.study_id == study_id, Note.deleted_at.is_(None))
+        .where(Finding.study_id == study_id, Finding.deleted_at.is_(None), Note.deleted_at.is_(None))
         .order_by(Participant.number, Note.session_id, Note.elapsed_ms, Note.id)
     ).all()
 
@@ -483,7 +483,7 @@ def _load_findings(study_id: int, with_screenshot_data: bool) -> tuple[list[Find
     if not with_screenshot_data:
         screenshots = screenshots.options(defer(Screenshot.data))
     findings = db.session.scalars(
-        sa.select(Finding).where(Finding.study_id == study_id)
+        sa.select(Finding).where(Finding.study_id == study_id, Finding.deleted_at.is_(None))
         .options(selectinload(Finding.tasks), screenshots)
         .order_by(Finding.id)
     ).all()

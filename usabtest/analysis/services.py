@@ -134,7 +134,7 @@ def _note_findings(study_id: int) -> dict[int, list[tuple[int, str]]]:
     rows = db.session.execute(
         sa.select(finding_note.c.note_id, Finding.id, Finding.title)
         .join(Finding, Finding.id == finding_note.c.finding_id)
-        .where(Finding.study_id == study_id)
+        .where(Finding.study_id == study_id, Finding.deleted_at.is_(None))
         .order_by(Finding.id)
     )
     links: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -180,7 +180,8 @@ def notes_board(study_id: int, filters: NoteFilters, tag_names: list[str], page:
     links = _note_findings(study_id)
     chosen = rows[(page - 1) * per_page: page * per_page]
     findings = db.session.execute(
-        sa.select(Finding.id, Finding.title).where(Finding.study_id == study_id).order_by(Finding.title)
+        sa.select(Finding.id, Finding.title).where(Finding.study_id == study_id, Finding.deleted_at.is_(None))
+        .order_by(Finding.title)
     ).all()
     return NotesBoard(
         rows=[_note_row(row, tasks, links) for row in chosen], total=total, page=page, pages=pages,
@@ -318,13 +319,6 @@ def merge_findings(target: Finding, source: Finding, actor: User) -> None:
     db.session.flush()
 
 
-def delete_finding(finding: Finding, actor: User) -> None:
-    """Delete a finding; its notes stay on the board."""
-    audit.record(actor, "finding.delete", finding, {"title": finding.title})
-    db.session.delete(finding)
-    db.session.flush()
-
-
 def move_finding(study_id: int, finding_id: int, offset: int, actor: User) -> None:
     """Move a finding up (-1) or down (+1) in the report's order; this fixes the order by hand."""
     order = [f.id for f in results.ranked_findings(study_id)]
@@ -334,7 +328,8 @@ def move_finding(study_id: int, finding_id: int, offset: int, actor: User) -> No
     other = index + offset
     if 0 <= other < len(order):
         order[index], order[other] = order[other], order[index]
-    findings = {f.id: f for f in db.session.scalars(sa.select(Finding).where(Finding.study_id == study_id))}
+    findings = {f.id: f for f in db.session.scalars(
+        sa.select(Finding).where(Finding.study_id == study_id, Finding.deleted_at.is_(None)))}
     for position, fid in enumerate(order):
         findings[fid].position = position
     db.session.flush()
@@ -392,9 +387,10 @@ def delete_screenshot(shot: Screenshot, actor: User) -> None:
 
 
 def load_finding(study_id: int, finding_id: int) -> Finding | None:
-    """A finding of the study with its notes and tasks, or None."""
+    """A live finding of the study with its notes and tasks, or None (also when it is deleted)."""
     return db.session.scalar(
-        sa.select(Finding).where(Finding.id == finding_id, Finding.study_id == study_id)
+        sa.select(Finding).where(Finding.id == finding_id, Finding.study_id == study_id,
+                                 Finding.deleted_at.is_(None))
         .options(selectinload(Finding.notes), selectinload(Finding.tasks))
     )
 

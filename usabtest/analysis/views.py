@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from usabtest import policy
-from usabtest.analysis import charts, export, results, services
+from usabtest.analysis import charts, export, results, services, trash
 from usabtest.analysis.forms import (
     BoardActionForm,
     FindingForm,
@@ -187,6 +187,8 @@ def board_action(study_id: int):
     if not form.validate_on_submit():
         flash("The form expired or was incomplete; please try again.", "error")
         return redirect(back_to)
+    if request.form.get("action") == "delete":
+        return _delete_notes(study, back_to)
     try:
         note_ids = _selected_note_ids()
         if request.form.get("action") == "attach":
@@ -204,6 +206,38 @@ def board_action(study_id: int):
         return redirect(back_to)
     flash(message, "success")
     return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=finding.id))
+
+
+def _delete_notes(study: Study, back_to: str):
+    """Move the selected notes to Recently deleted, after asking."""
+    try:
+        notes = trash.study_notes_for_deletion(study.id, _selected_note_ids())
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(back_to)
+    live = [note for note in notes if note.deleted_at is None]
+    if not live:
+        flash("Those notes are already in Recently deleted.", "info")
+        return redirect(url_for("analysis.recently_deleted", study_id=study.id))
+    if not confirm.confirmed():
+        backed = trash.findings_backed_by(live)
+        lines = [f"{plural(len(live), 'note')} go{'es' if len(live) == 1 else ''} to Recently deleted for "
+                 f"{trash.RETENTION_DAYS} days; the study's researchers can restore "
+                 f"{'it' if len(live) == 1 else 'them'} until then.",
+                 "Until restored, they are left out of the notes board, the metrics, the exports, the report "
+                 "and the live consoles."]
+        if backed:
+            titles = ", ".join(f"“{title}”" for _, title in backed)
+            lines.append(f"They are evidence for {plural(len(backed), 'finding')} ({titles}), which lose "
+                         f"{'it' if len(live) == 1 else 'them'} until restored.")
+        lines.append(f"After {trash.RETENTION_DAYS} days they are deleted for good.")
+        return confirm.ask(Confirmation(
+            title=f"Delete {plural(len(live), 'note')}?", consequences=lines,
+            confirm_label=f"Delete {plural(len(live), 'note')}", cancel_url=back_to))
+    moved = trash.delete_notes(live, current_user)
+    flash(f"{plural(moved, 'note')} moved to Recently deleted. You can restore "
+          f"{'it' if moved == 1 else 'them'} for {trash.RETENTION_DAYS} days.", "success")
+    return redirect(back_to)
 
 
 def _attach_target(study: Study, raw: str | None) -> Finding:
@@ -294,17 +328,83 @@ def finding_page(study_id: int, finding_id: int):
     return _finding_page(_study(study_id), finding_id)
 
 
-@bp.post("/studies/<int:study_id>/findings/<int:finding_id>/delete")
+def _finding_deletion_question(study: Study, finding: Finding) -> Confirmation:
+    counts = trash.finding_counts(finding)
+    return Confirmation(
+        title=f"Delete the finding “{finding.title}”?",
+        consequences=[
+            f"The finding and its {plural(counts.screenshots, 'screenshot')} and "
+            f"{plural(counts.evidence, 'evidence link')} go to Recently deleted for {trash.RETENTION_DAYS} "
+            "days; the study's researchers can restore it with all of them until then.",
+            "Until restored, it is left out of the findings, the matrix, the exports and new report versions "
+            "(versions already published keep it).",
+            "Its notes stay on the notes board.",
+            f"After {trash.RETENTION_DAYS} days it is deleted for good, screenshots included.",
+        ],
+        confirm_label="Delete finding",
+        cancel_url=url_for("analysis.finding_page", study_id=study.id, finding_id=finding.id))
+
+
+@bp.route("/studies/<int:study_id>/findings/<int:finding_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_finding(study_id: int, finding_id: int):
-    """Delete a finding; its notes stay on the board."""
+    """Move a finding to Recently deleted (asks first); its notes stay on the board."""
     study = _study(study_id)
-    finding = _finding(study, finding_id)
+    finding = trash.study_finding(study.id, finding_id)
+    if finding.deleted_at is not None:
+        flash(f"“{finding.title}” is already in Recently deleted.", "info")
+        return redirect(url_for("analysis.recently_deleted", study_id=study.id))
+    if not confirm.confirmed():
+        return confirm.ask(_finding_deletion_question(study, finding))
     if not BoardActionForm().validate_on_submit():
         abort(400)
-    services.delete_finding(finding, current_user)
-    flash("Finding deleted. Its notes are still on the notes board.", "success")
+    trash.delete_finding(finding, current_user)
+    flash(f"“{finding.title}” moved to Recently deleted, with its screenshots and evidence links. You can "
+          f"restore it for {trash.RETENTION_DAYS} days. Its notes are still on the notes board.", "success")
     return redirect(url_for("analysis.findings_page", study_id=study.id))
+
+
+# --- Recently deleted -------------------------------------------------------------------------
+
+
+@bp.get("/studies/<int:study_id>/deleted")
+@login_required
+def recently_deleted(study_id: int):
+    """Findings and notes deleted in the last 30 days, with a Restore button each."""
+    study = _study(study_id)
+    findings, notes = trash.recently_deleted(study.id)
+    return render_template("analysis/deleted.html", study=study, findings=findings, notes=notes,
+                           retention_days=trash.RETENTION_DAYS, form=BoardActionForm())
+
+
+@bp.post("/studies/<int:study_id>/deleted/findings/<int:finding_id>/restore")
+@login_required
+def restore_finding(study_id: int, finding_id: int):
+    """Bring a finding back with its evidence links and screenshots."""
+    study = _study(study_id)
+    finding = trash.study_finding(study.id, finding_id, to_restore=True)
+    if not BoardActionForm().validate_on_submit():
+        abort(400)
+    if trash.restore_finding(finding, current_user):
+        flash(f"“{finding.title}” restored with its screenshots and evidence links.", "success")
+    else:
+        flash(f"“{finding.title}” was not deleted (or was restored already).", "info")
+    return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=finding.id))
+
+
+@bp.post("/studies/<int:study_id>/deleted/notes/<int:note_id>/restore")
+@login_required
+def restore_note(study_id: int, note_id: int):
+    """Bring a note back to the board, the metrics and the live consoles."""
+    study = _study(study_id)
+    note = trash.deleted_note(study.id, note_id)
+    if not BoardActionForm().validate_on_submit():
+        abort(400)
+    if trash.restore_note(note, current_user):
+        flash("Note restored: it is back on the notes board and in the findings it backs.", "success")
+    else:
+        flash("That note was not deleted (or was restored already).", "info")
+    return redirect(url_for("analysis.recently_deleted", study_id=study.id))
 
 
 @bp.post("/studies/<int:study_id>/findings/<int:finding_id>/notes/<int:note_id>/unlink")
@@ -427,7 +527,8 @@ def upload_screenshot(study_id: int, finding_id: int):
 
 def _screenshot(study: Study, finding_id: int, screenshot_id: int) -> Screenshot:
     shot = db.session.get(Screenshot, screenshot_id)
-    if shot is None or shot.finding_id != finding_id or shot.finding.study_id != study.id:
+    if (shot is None or shot.finding_id != finding_id or shot.finding.study_id != study.id
+            or shot.finding.deleted_at is not None):
         abort(404)
     return shot
 

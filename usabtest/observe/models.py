@@ -104,7 +104,8 @@ class Note(db.Model):
     elapsed_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while the note is in Recently deleted; `usabtest purge-deleted` removes it 30 days later.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     study_session: Mapped[StudySession] = relationship()
     # `Task.notes` lets planning count a task's notes before removing it; the database clears

@@ -271,6 +271,16 @@ def delete_tag(tag: StudyTag, actor) -> int:
     return changed
 
 
+def restore_note(note: Note, actor) -> bool:
+    """Bring a deleted note back (board, metrics, consoles); False when it was not deleted."""
+    if note.deleted_at is None:
+        return False
+    write_note(note, actor, {"deleted_at": None}, action="restore", event="note.restored")
+    return True
+
+
+
+
 def _actor(actor) -> dict[str, Any]:
     return {"actor": {"id": actor.id, "name": actor.name}}
 

@@ -298,7 +298,7 @@ class Console {
         return true;
       });
     }
-    if (action === "delete" && window.confirm("Delete this note? Researchers can still see it was deleted.")) {
+    if (action === "delete" && window.confirm("Delete this note? It goes to the study's Recently deleted list, where researchers can restore it for 30 days.")) {
       this.queue.change(uuid, "delete", null);
     }
     if (action === "retry") { this.queue.retry(uuid); }
