@@ -43,7 +43,7 @@ from usabtest.accounts.models import Organisation, Role, User
 from usabtest.extensions import db as _db
 from usabtest.extensions import limiter
 from usabtest.observe.models import Note
-from usabtest.planning.models import Participant, Study, StudySession, StudyTag
+from usabtest.planning.models import Participant, Study, StudyMember, StudySession, StudyTag, TeamRole
 
 PASSWORD = builders.DEFAULT_PASSWORD
 # Fixtures whose tests need committed data: another thread or process serves the requests.
@@ -403,7 +403,10 @@ def make_user(db) -> Callable[..., User]:
 
 @pytest.fixture
 def make_study(db) -> Callable[..., Study]:
-    """Builder: a study owned by a researcher, with `tasks` tasks."""
+    """Builder: a study owned by a researcher (on its team), with `tasks` tasks.
+
+    `researchers=[...]` and `observers=[...]` put more people on its team.
+    """
 
     def _make(owner: User | None = None, tasks: int = 0, **fields) -> Study:
         study = builders.make_study(owner, tasks, **fields)
@@ -421,6 +424,18 @@ def make_tag(db) -> Callable[..., StudyTag]:
         tag = builders.make_tag(study, name, **fields)
         db.session.commit()
         return tag
+
+    return _make
+
+
+@pytest.fixture
+def make_member(db) -> Callable[..., StudyMember]:
+    """Builder: `user` on `study`'s team (researcher for researcher and admin accounts by default)."""
+
+    def _make(study: Study, user: User, role: TeamRole | str | None = None) -> StudyMember:
+        member = builders.make_member(study, user, role)
+        db.session.commit()
+        return member
 
     return _make
 

@@ -86,6 +86,8 @@ def test_a_study_is_set_up_end_to_end_through_the_write_api(db, api, make_user):
                               "consent_version": "v2"}).get_json()
     assert (bob["code"], bob["has_consent"], bob["personal"]["email"]) == ("P02", True, "bob@example.net")
 
+    joined = as_rita.post(f"{base}/team", json={"user_id": olive.id, "role": "observer"})
+    assert joined.status_code == 201 and joined.get_json()["role"] == "observer"
     scheduled = as_rita.post(f"{base}/sessions", json={
         "participant": ann["id"], "day": DAY, "time": "10:00", "timezone": "Europe/London",
         "duration_min": 45, "observers": [olive.id], "video_link": "https://meet.example.com/abc"})
@@ -170,13 +172,12 @@ WRITES = [
 
 
 @pytest.fixture
-def cast(db, make_user, make_session):
+def cast(db, make_user, make_session, make_member):
     """A session and one user of every relationship to its study."""
     observer = make_user(Role.OBSERVER)
     study_session = make_session(observers=[observer], location="Lab 1")
     teammate = make_user()
-    study_session.study.team.append(teammate)
-    db.session.commit()
+    make_member(study_session.study, teammate)
     return study_session, {
         "teammate": teammate, "admin": make_user(Role.ADMIN), "observer": observer,
         "other_researcher": make_user(), "other_observer": make_user(Role.OBSERVER),
@@ -267,7 +268,9 @@ BAD_INPUT = [
     ("post", "/studies/{study}/sessions", {"participant": "{participant}", "day": "2001-01-01",
                                            "time": "10:00", "location": "x"}, "day"),
     ("post", "/studies/{study}/sessions", {"participant": "{participant}", "day": DAY, "time": "10:00",
-                                           "moderator": "{client}", "location": "x"}, "observers"),
+                                           "moderator": "{client}", "location": "x"}, "moderator"),
+    ("post", "/studies/{study}/sessions", {"participant": "{participant}", "day": DAY, "time": "10:00",
+                                           "observers": ["{outsider}"], "location": "x"}, "observers"),
 ]
 
 
@@ -277,9 +280,14 @@ def test_bad_input_is_a_422_naming_each_field_never_a_500(db, api, make_user, ma
     study_session = make_session(location="Lab 1")
     client_user = make_user(Role.CLIENT)
     ids = {"study": study_session.study_id, "participant": study_session.participant_id,
-           "client": client_user.id}
-    body = {key: int(value.format(**ids)) if isinstance(value, str) and value.startswith("{") else value
-            for key, value in body.items()}
+           "client": client_user.id, "outsider": make_user(Role.OBSERVER).id}
+
+    def fill(value):
+        if isinstance(value, list):
+            return [fill(item) for item in value]
+        return int(value.format(**ids)) if isinstance(value, str) and value.startswith("{") else value
+
+    body = {key: fill(value) for key, value in body.items()}
     response = getattr(api(study_session.moderator), method)(path.format(**ids), json=body)
     assert response.status_code == 422, response.get_json()
     error = response.get_json()["error"]

@@ -177,13 +177,12 @@ RUNS = [
 
 
 @pytest.fixture
-def cast(db, make_user, make_session, make_org):
+def cast(db, make_user, make_session, make_org, make_member):
     """A session and one user of every relationship to it."""
     observer = make_user(Role.OBSERVER)
     study_session = make_session(observers=[observer])
     teammate = make_user(Role.RESEARCHER)
-    study_session.study.team.append(teammate)
-    db.session.commit()
+    make_member(study_session.study, teammate)
     return study_session, {
         "moderator": study_session.moderator,
         "teammate": teammate,

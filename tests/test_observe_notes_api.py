@@ -172,10 +172,11 @@ def test_delete_is_soft_audited_idempotent_and_hidden_from_list(db, client, runn
     assert client.patch(url, json={"body": "again"}).status_code == 409
 
 
-def test_other_observer_cannot_edit_or_delete_a_note(db, client, login, running, make_user):
+def test_other_observer_cannot_edit_or_delete_a_note(db, client, login, running, make_user, make_member):
     study_session, _ = running
     _, payload = _post(client, study_session)
     colleague = make_user(Role.OBSERVER)
+    make_member(study_session.study, colleague)
     study_session.observers.append(colleague)
     db.session.commit()
     login(colleague)

@@ -142,15 +142,14 @@ def test_rows_added_meanwhile_send_the_researcher_back_to_the_preview(client, lo
     assert _codes(db, study) == ["P01"]
 
 
-def test_tampered_or_foreign_payload_is_refused(client, login, db, make_study):
+def test_tampered_or_foreign_payload_is_refused(client, login, db, make_study, make_member):
     study, other = make_study(), make_study()
     login(study.owner)
     payload = _payload(_upload(client, study, GOOD_AND_BAD).get_data(as_text=True))
     confirm_url = f"/studies/{study.id}/participants/import/confirm"
     tampered = client.post(confirm_url, data={"payload": payload + "x"})
     assert tampered.status_code == 302 and _codes(db, study) == []
-    other.team.append(study.owner)
-    db.session.commit()
+    make_member(other, study.owner)
     foreign = client.post(f"/studies/{other.id}/participants/import/confirm", data={"payload": payload})
     assert foreign.status_code == 302 and _codes(db, other) == []
 

@@ -59,7 +59,7 @@ def team(db, make_user, make_study, make_participant):
                      timezone="Europe/Berlin")
     olive = make_user(Role.OBSERVER, name="Olive Observer", email="olive@example.com",
                       timezone="America/New_York")
-    study = make_study(owner=rita, title="Checkout study")
+    study = make_study(owner=rita, title="Checkout study", observers=[olive])
     participant = make_participant(study, name="Ann Lee", email="ann@example.net")
     return rita, olive, study, participant
 

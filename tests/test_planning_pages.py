@@ -164,14 +164,15 @@ def test_scheduling_warns_about_missing_consent(client, login, make_study, make_
 
 def test_conflict_is_refused_on_the_page_naming_the_session(client, login, make_user, make_study,
                                                             make_participant, make_session):
-    study = make_study()
+    mo = make_user(name="Mo")
+    study = make_study(researchers=[mo])
     olive = make_user(Role.OBSERVER, name="Olive")
     existing = make_session(study=study, observers=[olive],
                             starts_at=datetime(2030, 1, 15, 10, 30, tzinfo=UTC))
     newcomer = make_participant(study)
     login(study.owner)
     response = client.post(f"/studies/{study.id}/sessions/new", data=_session_form(
-        newcomer, make_user(name="Mo"), observers=[olive.id]))
+        newcomer, mo, observers=[olive.id]))
     assert response.status_code == 409
     assert (f"Olive is already observing session #{existing.id} (Checkout study · P01) on "
             "Tue 15 Jan 2030, 10:30–11:30 UTC.") in response.get_data(as_text=True)

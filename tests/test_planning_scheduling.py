@@ -24,9 +24,10 @@ def _draft(participant, moderator, day, at, tz="UTC", minutes=60, observers=()):
 
 @pytest.fixture
 def two_studies(make_user, make_study, make_participant):
-    """Two studies of two researchers, each with a participant."""
+    """Two studies of two researchers, each with a participant; each researcher observes the other's."""
     rita, sam = make_user(Role.RESEARCHER, name="Rita"), make_user(Role.RESEARCHER, name="Sam")
-    first, second = make_study(owner=rita, title="First"), make_study(owner=sam, title="Second")
+    first = make_study(owner=rita, title="First", observers=[sam])
+    second = make_study(owner=sam, title="Second", observers=[rita])
     return (rita, sam, first, second, make_participant(first, email="first@example.net"),
             make_participant(second, email="second@example.net"))
 
@@ -91,9 +92,11 @@ def test_clash_message_names_no_other_study_without_a_visibility_rule(db, two_st
                                   "Tue 15 Jan 2030, 10:00–11:00 UTC."]
 
 
-def test_observer_booked_elsewhere_is_refused(db, two_studies, make_user):
+def test_observer_booked_elsewhere_is_refused(db, two_studies, make_user, make_member):
     rita, sam, first, second, p1, p2 = two_studies
     olive = make_user(Role.OBSERVER, name="Olive")
+    make_member(first, olive)
+    make_member(second, olive)
     services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(10), observers=[olive]), rita)
     db.session.commit()
     with pytest.raises(services.ConflictError, match="Olive is already observing session #"):
@@ -109,9 +112,10 @@ def test_moderator_cannot_observe_an_overlapping_session(db, two_studies):
         services.schedule_session(second, _draft(p2, sam, FUTURE_WINTER, time(10, 45), observers=[rita]), sam)
 
 
-def test_same_participant_twice_at_once_is_refused(db, two_studies, make_user):
+def test_same_participant_twice_at_once_is_refused(db, two_studies, make_user, make_member):
     rita, _sam, first, _second, p1, _p2 = two_studies
     other_moderator = make_user(Role.RESEARCHER, name="Mo")
+    make_member(first, other_moderator)
     services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(10)), rita)
     db.session.commit()
     with pytest.raises(services.ConflictError, match="Participant P01 is already taking part in"):

@@ -14,9 +14,7 @@ def _visible(db, user):
 def test_researcher_sees_own_and_team_studies_only(db, make_user, make_study):
     me = make_user(Role.RESEARCHER)
     mine = make_study(owner=me)
-    team_study = make_study()
-    team_study.team.append(me)
-    db.session.commit()
+    team_study = make_study(researchers=[me])
     make_study()  # somebody else's
     assert _visible(db, me) == {mine, team_study}
     assert policy.can_manage_study(me, team_study)

@@ -26,9 +26,11 @@ from usabtest.planning.models import (
     Participant,
     ParticipantPersonal,
     Study,
+    StudyMember,
     StudySession,
     StudyTag,
     Task,
+    TeamRole,
 )
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -86,19 +88,30 @@ def make_user(role: Role | str = Role.RESEARCHER, *, email: str | None = None,
 def make_study(owner: User | None = None, tasks: int = 0, *,
                organisation: Organisation | None = None, title: str = "Checkout study",
                product: str = "Web shop", custom_tags: Sequence[str] = (), default_tags: bool = True,
+               team: Iterable[User] = (), researchers: Iterable[User] = (), observers: Iterable[User] = (),
                flush: bool = True, **fields) -> Study:
     """A study owned by `owner` (a new researcher by default) with `tasks` numbered tasks.
 
-    Its tag set is the default one (unless `default_tags=False`) followed by `custom_tags`.
+    Its tag set is the default one (unless `default_tags=False`) followed by `custom_tags`. The
+    owner is on its team as a researcher, with `researchers` and `observers` beside them, and `team`
+    in the role their account suggests (researcher for researchers and admins, else observer).
     """
+    owner = owner or make_user(Role.RESEARCHER)
     made = Study(
-        owner=owner or make_user(Role.RESEARCHER),
+        owner=owner,
         organisation=organisation or make_organisation(),
         title=title,
         product=product,
         **fields,
     )
     db.session.add(made)
+    made.members.append(StudyMember(user=owner, role=TeamRole.RESEARCHER))
+    for person in team:
+        make_member(made, person, flush=False)
+    for person in researchers:
+        make_member(made, person, TeamRole.RESEARCHER, flush=False)
+    for person in observers:
+        make_member(made, person, TeamRole.OBSERVER, flush=False)
     for _ in range(tasks):
         make_task(made, flush=False)
     specs = [*(tagset.DEFAULT_TAGS if default_tags else ()), *(tagset.TagSpec(name) for name in custom_tags)]
@@ -120,6 +133,22 @@ def make_tag(study: Study, name: str | None = None, *, description: str = "",
     made = StudyTag(name=name, name_key=tagset.name_key(name), description=description, colour=colour,
                     shortcut=shortcut, position=len(study.tags))
     study.tags.append(made)
+    return _save(made, flush)
+
+
+def make_member(study: Study, user: User, role: TeamRole | str | None = None, *,
+                flush: bool = True) -> StudyMember:
+    """`user` on the study's team (kept as they are when already on it).
+
+    The role defaults to researcher for researcher and admin accounts, observer for the others.
+    """
+    existing = study.member(user)
+    if existing is not None:
+        return existing
+    if role is None:
+        role = TeamRole.RESEARCHER if user.role in (Role.RESEARCHER, Role.ADMIN) else TeamRole.OBSERVER
+    made = StudyMember(user=user, role=TeamRole(role))
+    study.members.append(made)
     return _save(made, flush)
 
 
@@ -158,13 +187,22 @@ def make_session(study: Study | None = None, participant: Participant | None = N
                  moderator: User | None = None, observers: Sequence[User] | None = None,
                  starts_at: datetime | None = None, *, flush: bool = True,
                  **fields) -> StudySession:
-    """A session (scheduled for tomorrow by default); study, participant and moderator made when absent."""
+    """A session (scheduled for tomorrow by default); study, participant and moderator made when absent.
+
+    A moderator or observer not yet on the study's team joins it as an observer (as the pages
+    require), so a test states only who takes part.
+    """
     study = study or make_study(tasks=2)
+    moderator = moderator or study.owner
+    observers = list(observers or ())
+    for person in [moderator, *observers]:
+        if study.member(person) is None:
+            make_member(study, person, TeamRole.OBSERVER, flush=False)
     made = StudySession(
         study=study,
         participant=participant or make_participant(study),
-        moderator=moderator or study.owner,
-        observers=list(observers or ()),
+        moderator=moderator,
+        observers=observers,
         starts_at=starts_at or utcnow() + timedelta(days=1),
         **fields,
     )

@@ -10,12 +10,13 @@ from usabtest.planning.models import (
     ParticipantPersonal,
     SessionStatus,
     Study,
+    StudyMember,
     StudyMethod,
     StudySession,
     StudyStatus,
     Task,
+    TeamRole,
     session_observer,
-    study_team,
 )
 from usabtest.reports.models import PublishedReport, ShareLink
 
@@ -23,6 +24,6 @@ __all__ = [
     "ApiToken", "AuditEvent", "ConsentRecord", "Finding", "MailDelivery", "MailStatus", "Note",
     "Organisation", "Outcome", "Participant", "ParticipantPersonal", "PublishedReport", "Role",
     "Screenshot", "SessionEvent", "SessionStatus", "ShareLink", "Study", "StudyMethod",
-    "StudySession", "StudyStatus", "SusResponse", "Task", "TaskAttempt", "User",
-    "finding_note", "finding_task", "session_observer", "study_team",
+    "StudyMember", "StudySession", "StudyStatus", "SusResponse", "Task", "TaskAttempt", "TeamRole",
+    "User", "finding_note", "finding_task", "session_observer",
 ]

@@ -8,6 +8,10 @@ Two kinds of refusal, used consistently:
 - a page reserved to other *roles* (admin pages for a researcher) answers 403;
 - an *object* the user may not see (another team's study, another client's report) answers 404,
   so its existence is not revealed.
+
+Study access follows from the study's team: researchers on it do the study's work, observers on it
+read the study and use the consoles of the sessions they moderate or observe, and the owner (with
+admins) manages the team. Admins open every study without being on its team.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from flask_login import current_user, login_required
 
 from usabtest.accounts.models import Organisation, Role, User
 from usabtest.extensions import db
-from usabtest.planning.models import Study, StudySession, session_observer, study_team
+from usabtest.planning.models import Study, StudyMember, StudySession, TeamRole
 from usabtest.reports.models import PublishedReport
 
 STAFF_ROLES = (Role.ADMIN, Role.RESEARCHER)
@@ -69,34 +73,44 @@ def is_staff(user: User) -> bool:
     return user.is_authenticated and user.has_role(*STAFF_ROLES)
 
 
+def team_role(user: User, study: Study) -> TeamRole | None:
+    """`user`'s role on the study's team, or None when they are not on it (clients never are)."""
+    if not user.is_authenticated or user.role == Role.CLIENT:
+        return None
+    member = study.member(user)
+    return member.role if member is not None else None
+
+
+def is_on_team(user: User, study: Study) -> bool:
+    """True for every member of the study's team, researcher or observer."""
+    return team_role(user, study) is not None
+
+
 def can_manage_study(user: User, study: Study) -> bool:
-    """Admins, and researchers who own the study or are on its team."""
+    """Full study work (plan, analyse, report): admins, and researchers on the study's team.
+
+    A researcher account on the team as an observer only observes; an account whose role was
+    changed away from researcher loses the study work even while still listed on the team.
+    """
     if not user.is_authenticated:
         return False
     if user.role == Role.ADMIN:
         return True
-    if user.role != Role.RESEARCHER:
+    return user.role == Role.RESEARCHER and team_role(user, study) == TeamRole.RESEARCHER
+
+
+def can_manage_team(user: User, study: Study) -> bool:
+    """Adding and removing members and handing ownership over: the study's owner, and admins."""
+    if not user.is_authenticated:
         return False
-    return study.owner_id == user.id or any(member.id == user.id for member in study.team)
-
-
-def _session_ids_for_observer(user: User) -> sa.Select:
-    moderated = sa.select(StudySession.id).where(StudySession.moderator_id == user.id)
-    observed = sa.select(session_observer.c.session_id).where(session_observer.c.user_id == user.id)
-    return sa.union(moderated, observed)
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.RESEARCHER and study.owner_id == user.id and can_manage_study(user, study)
 
 
 def can_view_study(user: User, study: Study) -> bool:
-    """Study managers, and anyone moderating or observing one of its sessions."""
-    if can_manage_study(user, study):
-        return True
-    if not user.is_authenticated or user.role == Role.CLIENT:
-        return False
-    query = sa.select(sa.func.count()).select_from(StudySession).where(
-        StudySession.study_id == study.id,
-        StudySession.id.in_(_session_ids_for_observer(user)),
-    )
-    return db.session.scalar(query) > 0
+    """The study's managers, and everyone on its team (observers read it; they change nothing)."""
+    return can_manage_study(user, study) or is_on_team(user, study)
 
 
 def studies_visible_to(user: User) -> sa.Select:
@@ -104,26 +118,24 @@ def studies_visible_to(user: User) -> sa.Select:
     query = sa.select(Study)
     if user.role == Role.ADMIN:
         return query
-    if user.role == Role.RESEARCHER:
-        team = sa.select(study_team.c.study_id).where(study_team.c.user_id == user.id)
-        return query.where(sa.or_(Study.owner_id == user.id, Study.id.in_(team)))
-    if user.role == Role.OBSERVER:
-        sessions = sa.select(StudySession.study_id).where(
-            StudySession.id.in_(_session_ids_for_observer(user))
-        )
-        return query.where(Study.id.in_(sessions))
+    if user.role in (Role.RESEARCHER, Role.OBSERVER):
+        member_of = sa.select(StudyMember.study_id).where(StudyMember.user_id == user.id)
+        return query.where(Study.id.in_(member_of))
     return query.where(sa.false())
 
 
 def can_observe_session(user: User, study_session: StudySession) -> bool:
-    """The moderator, the session's observers and the study's managers."""
-    if not user.is_authenticated or user.role == Role.CLIENT:
+    """The console: the study's managers, and its moderator and observers while they are on the team.
+
+    Someone taken off the team keeps their place in past sessions' records (and their notes stay),
+    but no longer reaches them.
+    """
+    if can_manage_study(user, study_session.study):
+        return True
+    if not is_on_team(user, study_session.study):
         return False
-    if study_session.moderator_id == user.id:
-        return True
-    if any(observer.id == user.id for observer in study_session.observers):
-        return True
-    return can_manage_study(user, study_session.study)
+    return study_session.moderator_id == user.id or any(
+        observer.id == user.id for observer in study_session.observers)
 
 
 def can_view_session(user: User, study_session: StudySession) -> bool:
@@ -137,10 +149,10 @@ def can_manage_session(user: User, study_session: StudySession) -> bool:
 
 
 def can_run_session(user: User, study_session: StudySession) -> bool:
-    """Starting, ending, timing tasks and entering SUS: the moderator and study managers."""
-    if not user.is_authenticated:
-        return False
-    return study_session.moderator_id == user.id or can_manage_study(user, study_session.study)
+    """Starting, ending, timing tasks and entering SUS: the moderator (on the team) and study managers."""
+    if can_manage_study(user, study_session.study):
+        return True
+    return is_on_team(user, study_session.study) and study_session.moderator_id == user.id
 
 
 def can_edit_note(user: User, note) -> bool:

@@ -240,6 +240,7 @@ def test_stream_resumes_after_being_offline_without_missing_or_repeating_notes(
     console, study_session, observer = observer_console
     db.session.rollback()
     colleague = make_user(Role.OBSERVER, name="Colin Colleague")
+    builders.make_member(study_session.study, colleague)
     study_session.observers.append(colleague)
     db.session.commit()
     other_context = browser.new_context()

@@ -234,6 +234,6 @@ def document() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Declare every endpoint and mount the API on `app`."""
-    from usabtest.api import accounts, observe, planning  # noqa: F401  (their routes join `bp`)
+    from usabtest.api import accounts, observe, planning, team  # noqa: F401  (their routes join `bp`)
 
     app.register_blueprint(bp)

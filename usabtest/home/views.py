@@ -10,7 +10,8 @@ from sqlalchemy.orm import selectinload
 from usabtest.accounts.models import Role
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.planning.models import SessionStatus, Study, StudySession, session_observer
+from usabtest.planning.models import SessionStatus, Study, StudySession
+from usabtest.planning.queries import involving
 from usabtest.policy import published_reports_visible_to, studies_visible_to
 from usabtest.reports.models import PublishedReport
 
@@ -37,12 +38,11 @@ def _researcher_home():
 
 
 def upcoming_sessions_for(user, *, include_recent_hours: int = 4) -> list[StudySession]:
-    """Scheduled or running sessions the user moderates or observes, soonest first."""
-    observed = sa.select(session_observer.c.session_id).where(session_observer.c.user_id == user.id)
+    """Scheduled or running sessions the user moderates or observes (on the study's team), soonest first."""
     query = (
         sa.select(StudySession)
         .where(
-            sa.or_(StudySession.moderator_id == user.id, StudySession.id.in_(observed)),
+            involving(user),
             StudySession.status.in_([SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS]),
             StudySession.starts_at >= utcnow() - timedelta(hours=include_recent_hours),
         )

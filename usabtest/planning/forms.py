@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     HiddenField,
@@ -21,11 +22,15 @@ from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Op
 
 from usabtest.accounts.forms import timezone_choices
 from usabtest.core.forms import id_or_none
-from usabtest.planning.models import StudyMethod, StudyStatus
+from usabtest.planning.models import StudyMethod, StudyStatus, TeamRole
 from usabtest.planning.scheduling import MAX_DURATION_MIN, MIN_DURATION_MIN
 
 METHOD_CHOICES = {m.value: m.label for m in StudyMethod}
 STATUS_CHOICES = {s.value: s.label for s in StudyStatus}
+TEAM_ROLE_CHOICES = {
+    TeamRole.OBSERVER.value: "Observer: joins sessions and takes notes",
+    TeamRole.RESEARCHER.value: "Researcher: plans, runs and analyses the study",
+}
 
 
 def parse_segments(text: str) -> dict[str, str]:
@@ -146,9 +151,42 @@ class SessionForm(FlaskForm):
         "Duration in minutes", default=60,
         validators=[DataRequired(), NumberRange(min=MIN_DURATION_MIN, max=MAX_DURATION_MIN)],
     )
-    moderator = SelectField("Moderator", coerce=int, validators=[DataRequired()])
-    observers = SelectMultipleField("Observers", coerce=int, validators=[Optional()])
+    # Choices are the study's team; the scheduler refuses anyone else with a message naming them.
+    moderator = SelectField("Moderator", coerce=int, validators=[DataRequired()], validate_choice=False)
+    observers = SelectMultipleField("Observers", coerce=int, validators=[Optional()], validate_choice=False)
     location = StringField("Location", validators=[Optional(), Length(max=500)])
     video_link = URLField("Video link", validators=[
         Optional(), URL(message="Give a full link, starting with https://."), Length(max=500)])
     submit = SubmitField("Schedule session")
+
+
+class TeamAddForm(FlaskForm):
+    """Put a colleague on the study's team, by the e-mail address of their account."""
+
+    email = EmailField("E-mail address", validators=[
+        DataRequired(message="Give the e-mail address of the person to add."),
+        Email(message="Give a valid e-mail address."), Length(max=254)])
+    role = SelectField("Role on this study", choices=TEAM_ROLE_CHOICES, default=TeamRole.OBSERVER.value,
+                       validators=[DataRequired()])
+    submit = SubmitField("Add to team")
+
+
+class TeamRoleForm(FlaskForm):
+    """Make a member a researcher or an observer of the study."""
+
+    role = SelectField("Role on this study", choices={r.value: r.label for r in TeamRole},
+                       validators=[DataRequired()])
+    submit = SubmitField("Change role")
+
+
+class HandOverForm(FlaskForm):
+    """Hand the study's ownership to another researcher on its team (a checkbox confirms it)."""
+
+    new_owner = SelectField(
+        "New owner", coerce=int, validate_choice=False,
+        validators=[DataRequired(message="Choose the researcher who will own the study.")])
+    confirm = BooleanField(
+        "I understand: the new owner manages the team from now on, and the current owner stays on "
+        "it as a researcher.",
+        validators=[DataRequired(message="Tick the box to confirm the hand-over.")])
+    submit = SubmitField("Hand over ownership")

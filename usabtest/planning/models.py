@@ -57,12 +57,17 @@ class SessionStatus(enum.StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
-study_team = sa.Table(
-    "study_team",
-    db.metadata,
-    sa.Column("study_id", sa.ForeignKey("study.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
-)
+class TeamRole(enum.StrEnum):
+    """What a member does on one study's team (their account's role still limits it)."""
+
+    RESEARCHER = "researcher"
+    OBSERVER = "observer"
+
+    @property
+    def label(self) -> str:
+        """Human-readable team role."""
+        return self.value.capitalize()
+
 
 session_observer = sa.Table(
     "session_observer",
@@ -101,7 +106,9 @@ class Study(TimestampMixin, db.Model):
 
     organisation: Mapped[Organisation] = relationship()
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])
-    team: Mapped[list[User]] = relationship(secondary=study_team)
+    members: Mapped[list[StudyMember]] = relationship(
+        back_populates="study", cascade="all, delete-orphan", order_by="StudyMember.created_at"
+    )
     tasks: Mapped[list[Task]] = relationship(
         back_populates="study", order_by="Task.position", cascade="all, delete-orphan"
     )
@@ -117,6 +124,38 @@ class Study(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Study {self.id} {self.title!r}>"
+
+
+    def member(self, user: User | None) -> StudyMember | None:
+        """`user`'s place on the team, or None when they are not on it."""
+        if user is None or getattr(user, "id", None) is None:
+            return None
+        return next((m for m in self.members if m.user_id == user.id), None)
+
+
+class StudyMember(TimestampMixin, db.Model):
+    """One person on a study's team: researchers plan and analyse it, observers join its sessions.
+
+    The owner is a member too (always a researcher); `Study.owner_id` says which member owns it.
+    """
+
+    __tablename__ = "study_member"
+
+    study_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("study.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[TeamRole] = mapped_column(str_enum(TeamRole, "team_role"))
+
+    study: Mapped[Study] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_owner(self) -> bool:
+        """True for the member who owns the study."""
+        return self.study is not None and self.study.owner_id == self.user_id
 
 
 class StudyTag(TimestampMixin, db.Model):

@@ -10,7 +10,14 @@ from sqlalchemy.orm import selectinload
 from usabtest.accounts.models import User
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.planning.models import Participant, SessionStatus, Study, StudySession, session_observer
+from usabtest.planning.models import (
+    Participant,
+    SessionStatus,
+    Study,
+    StudyMember,
+    StudySession,
+    session_observer,
+)
 
 FEED_HISTORY_DAYS = 90
 FEED_LIMIT = 1000
@@ -23,9 +30,12 @@ def study_list_query(visible: sa.Select) -> sa.Select:
             .order_by(Study.updated_at.desc(), Study.id.desc()))
 
 
-def _involving(user: User) -> sa.ColumnElement[bool]:
+def involving(user: User) -> sa.ColumnElement[bool]:
+    """Sessions `user` moderates or observes, in studies whose team they are still on."""
     observed = sa.select(session_observer.c.session_id).where(session_observer.c.user_id == user.id)
-    return sa.or_(StudySession.moderator_id == user.id, StudySession.id.in_(observed))
+    member_of = sa.select(StudyMember.study_id).where(StudyMember.user_id == user.id)
+    return sa.and_(sa.or_(StudySession.moderator_id == user.id, StudySession.id.in_(observed)),
+                   StudySession.study_id.in_(member_of))
 
 
 def _with_people(query: sa.Select) -> sa.Select:
@@ -38,7 +48,7 @@ def agenda_sessions(user: User) -> list[StudySession]:
     now = utcnow()
     query = _with_people(
         sa.select(StudySession)
-        .where(_involving(user),
+        .where(involving(user),
                StudySession.status.in_([SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS]),
                StudySession.starts_at >= now - timedelta(hours=10))
         .order_by(StudySession.starts_at)
@@ -51,7 +61,7 @@ def feed_sessions(user: User) -> list[StudySession]:
     since = utcnow() - timedelta(days=FEED_HISTORY_DAYS)
     query = _with_people(
         sa.select(StudySession)
-        .where(_involving(user), StudySession.starts_at >= since)
+        .where(involving(user), StudySession.starts_at >= since)
         .order_by(StudySession.starts_at)
         .limit(FEED_LIMIT)
     )

@@ -6,12 +6,13 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints, model_validator
 
+from usabtest.accounts.models import Role
 from usabtest.accounts.schemas import OrganisationRef, UserRef
 from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, Page, UtcDateTime, storable, text
 from usabtest.planning import models, scheduling
-from usabtest.planning.models import SessionStatus, StudyMethod, StudyStatus
+from usabtest.planning.models import SessionStatus, StudyMethod, StudyStatus, TeamRole
 
 Title = text(200, min_length=1)
 ShortText = text(200)
@@ -303,8 +304,9 @@ class SessionCreate(InputModel):
     time: dt.time = Field(description="Start time on the wall clock of `timezone`")
     timezone: TimeZoneName | None = Field(None, description="Default: your own time zone")
     duration_min: int = Field(60, ge=scheduling.MIN_DURATION_MIN, le=scheduling.MAX_DURATION_MIN)
-    moderator: Id | None = Field(None, description="A user id; default: you")
-    observers: list[Id] = Field(default_factory=list, max_length=MAX_OBSERVERS, description="User ids")
+    moderator: Id | None = Field(None, description="A user id on the study's team; default: you")
+    observers: list[Id] = Field(default_factory=list, max_length=MAX_OBSERVERS,
+                                description="User ids, each on the study's team")
     location: Location = ""
     video_link: VideoLink = ""
 
@@ -379,3 +381,67 @@ class StudyTagList(OutputModel):
         """`study`'s tags."""
         return cls(items=[StudyTag(id=t.id, name=t.name, description=t.description, colour=t.colour,
                                    shortcut=t.shortcut) for t in study.tags])
+
+
+# --- study team -----------------------------------------------------------------------------------
+
+class TeamMember(OutputModel):
+    """One person on a study's team."""
+
+    user: UserRef
+    email: str
+    account_role: Role = Field(description="The account's role, which limits what the team role grants")
+    role: TeamRole = Field(description="Role on this study: researchers do the study's work, observers "
+                                       "read it and join its sessions")
+    owner: bool = Field(description="True for the member who owns the study (always a researcher)")
+    active: bool = Field(description="False when the account is deactivated")
+    added_at: UtcDateTime
+
+    @classmethod
+    def of(cls, member: models.StudyMember) -> TeamMember:
+        """`member` for the API."""
+        return cls(user=UserRef.model_validate(member.user), email=member.user.email,
+                   account_role=member.user.role, role=member.role, owner=member.is_owner,
+                   active=member.user.active, added_at=member.created_at)
+
+
+class Team(OutputModel):
+    """A study's team: the owner first, then researchers, then observers."""
+
+    study_id: int
+    owner: UserRef
+    items: list[TeamMember]
+
+
+class TeamMemberCreate(InputModel):
+    """Someone to put on the team, named by user id or by the e-mail address of their account."""
+
+    user_id: Id | None = Field(None, description="The account's id (or give `email`)")
+    email: Email | None = Field(None, description="The account's e-mail address (or give `user_id`)")
+    role: TeamRole = Field(description="researcher or observer")
+
+    @model_validator(mode="after")
+    def _one_person(self) -> TeamMemberCreate:
+        if (self.user_id is None) == (self.email is None):
+            raise ValueError("give either user_id or email")
+        return self
+
+
+class TeamMemberUpdate(InputModel):
+    """A member's new role on the study."""
+
+    role: TeamRole
+
+
+class TeamRemoval(OutputModel):
+    """What taking a member off the team did."""
+
+    user: UserRef
+    sessions_left: list[int] = Field(description="Sessions that had not ended, which they were taken off")
+    past_sessions: int = Field(description="Finished sessions that still list them (their notes stay)")
+
+
+class OwnershipHandOver(InputModel):
+    """The researcher on the team who becomes the owner; the old owner stays as a researcher."""
+
+    user_id: Id

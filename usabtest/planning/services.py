@@ -25,10 +25,12 @@ from usabtest.planning.models import (
     ParticipantPersonal,
     SessionStatus,
     Study,
+    StudyMember,
     StudyMethod,
     StudySession,
     StudyStatus,
     Task,
+    TeamRole,
 )
 from usabtest.timefmt import to_zone
 
@@ -61,6 +63,7 @@ def create_study(actor: User, *, organisation: Organisation, title: str, product
         owner=actor, title=title.strip(), product=product.strip(), goals=goals.strip(),
         method=StudyMethod(method), status=StudyStatus.DRAFT,
     )
+    study.members.append(StudyMember(user=actor, role=TeamRole.RESEARCHER))
     db.session.add(study)
     db.session.flush()
     tagset.seed_tags(study, tags_from)
@@ -318,12 +321,6 @@ class SessionDraft:
     video_link: str = ""
 
 
-def eligible_staff() -> list[User]:
-    """Active users who may moderate or observe sessions (everyone but client users)."""
-    query = sa.select(User).where(User.active.is_(True), User.role != Role.CLIENT).order_by(User.name)
-    return list(db.session.scalars(query))
-
-
 def _people(participant: Participant, moderator: User, observers: list[User]) -> dict[str, str]:
     people = {f"participant:{participant.id}": "participant"}
     email = participant.personal.email if participant.personal else None
@@ -404,9 +401,13 @@ def _validate(study: Study, draft: SessionDraft, current: StudySession | None = 
         raise PlanningError("Choose a participant of this study.", "participant")
     if draft.participant.erased:
         raise PlanningError(f"{draft.participant.code} has been erased and cannot take part.", "participant")
-    for person in [draft.moderator, *draft.observers]:
+    people = [(draft.moderator, "moderator"), *((observer, "observers") for observer in draft.observers)]
+    for person, person_field in people:
         if person.role == Role.CLIENT or not person.active:
-            raise PlanningError(f"{person.name} cannot take part in sessions.", "observers")
+            raise PlanningError(f"{person.name} cannot take part in sessions.", person_field)
+        if study.member(person) is None:
+            raise PlanningError(f"{person.name} is not on this study's team: the study's owner adds them on "
+                                "its Team page first.", person_field)
     if draft.moderator in draft.observers:
         raise PlanningError("The moderator cannot also be an observer of the same session.", "observers")
     if not (draft.location.strip() or draft.video_link.strip()):

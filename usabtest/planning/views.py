@@ -23,26 +23,37 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from usabtest import policy
 from usabtest.accounts.forms import ConfirmForm
-from usabtest.accounts.models import Organisation, Role
+from usabtest.accounts.models import Organisation, Role, User
 from usabtest.core import confirm, mail
 from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.forms import show_refusal
 from usabtest.extensions import db
-from usabtest.planning import csv_import, queries, services, tagset
+from usabtest.planning import csv_import, queries, services, tagset, team
 from usabtest.planning.calendar import build_calendar, session_event
 from usabtest.planning.forms import (
+    HandOverForm,
     ImportConfirmForm,
     ImportForm,
     ParticipantForm,
     SessionForm,
     StudyForm,
     TaskForm,
+    TeamAddForm,
+    TeamRoleForm,
     format_segments,
     parse_segments,
 )
 from usabtest.planning.invitations import participant_reachable, team_event_text
-from usabtest.planning.models import Participant, SessionStatus, Study, StudySession, StudyStatus, Task
+from usabtest.planning.models import (
+    Participant,
+    SessionStatus,
+    Study,
+    StudySession,
+    StudyStatus,
+    Task,
+    TeamRole,
+)
 from usabtest.planning.scheduling import group_by_local_day
 from usabtest.policy import role_required
 from usabtest.timefmt import format_local, to_zone
@@ -191,6 +202,7 @@ def study_overview(study_id: int):
         archived=[t for t in study.tasks if t.archived], confirm=ConfirmForm(),
         failed_mail=services.failed_deliveries_for_study(study) if manager else [],
         console_access=_console_access(study.sessions), panels=_study_panels(study),
+        members=team.members(study), team_manager=policy.can_manage_team(current_user, study),
     )
 
 
@@ -496,21 +508,29 @@ def _session_form(study: Study, **data) -> SessionForm:
               f"{'' if p.has_consent else ' (no consent yet)'}"
         for p in study.participants if not p.erased
     }
-    staff = services.eligible_staff()
-    form.moderator.choices = {u.id: f"{u.name} ({u.role.label})" for u in staff}
-    form.observers.choices = {u.id: f"{u.name} ({u.role.label})" for u in staff}
+    # The study's team; anyone else is refused by the scheduler with a message naming them.
+    staff = team.session_people(study)
+    labels = {m.user_id: m.role.label for m in study.members}
+    form.moderator.choices = {u.id: f"{u.name} ({labels[u.id]})" for u in staff}
+    form.observers.choices = {u.id: f"{u.name} ({labels[u.id]})" for u in staff}
     return form
 
 
+def _person(user_id: int, field_name: str):
+    user = db.session.get(User, user_id) if user_id else None
+    if user is None:
+        raise services.PlanningError("Choose a member of the study's team.", field_name)
+    return user
+
+
 def _draft(form: SessionForm, study: Study) -> services.SessionDraft:
-    by_id = {u.id: u for u in services.eligible_staff()}
     participant = db.session.get(Participant, form.participant.data)
     if participant is None or participant.study_id != study.id:
         raise services.PlanningError("Choose a participant of this study.", "participant")
     return services.SessionDraft(
         participant=participant, day=form.day.data, at=form.at.data, tz_name=form.timezone.data,
-        duration_min=form.duration_min.data, moderator=by_id[form.moderator.data],
-        observers=[by_id[i] for i in form.observers.data or []],
+        duration_min=form.duration_min.data, moderator=_person(form.moderator.data, "moderator"),
+        observers=[_person(i, "observers") for i in dict.fromkeys(form.observers.data or [])],
         location=form.location.data or "", video_link=form.video_link.data or "",
     )
 
@@ -531,7 +551,8 @@ def _mail_notice() -> None:
 def session_new(study_id: int):
     """Schedule a session; double-bookings are refused, naming the clashing session."""
     study = _managed_study(study_id)
-    defaults = {"timezone": current_user.timezone, "moderator": current_user.id}
+    moderator = current_user if study.member(current_user) is not None else study.owner
+    defaults = {"timezone": current_user.timezone, "moderator": moderator.id}
     if request.method == "GET" and request.args.get("participant", type=int):
         defaults["participant"] = request.args.get("participant", type=int)
     form = _session_form(study, **defaults)
@@ -759,3 +780,133 @@ def calendar_token_revoke():
         services.revoke_calendar_token(current_user)
         flash("Calendar feed switched off. Calendar apps subscribed to it will stop updating.", "success")
     return redirect(url_for("accounts.profile", _anchor="calendar-feed"))
+
+
+# --- study team -----------------------------------------------------------------------------------
+
+def _team_study(study_id: int) -> Study:
+    """The study, 404 when hidden, 403 unless the user manages its team (its owner, or an admin)."""
+    study = _visible_study(study_id)
+    policy.forbid_unless(policy.can_manage_team(current_user, study))
+    return study
+
+
+def _team_member(study: Study, user_id: int):
+    member = next((m for m in study.members if m.user_id == user_id), None)
+    if member is None:
+        abort(404)
+    return member
+
+
+def _hand_over_form(study: Study, **data) -> HandOverForm:
+    form = HandOverForm(**data)
+    form.new_owner.choices = [(0, "Choose a researcher")] + [
+        (m.user_id, m.user.name) for m in team.members(study)
+        if m.role == TeamRole.RESEARCHER and not m.is_owner and m.user.active
+        and m.user.role in team.ACCOUNTS_FOR[TeamRole.RESEARCHER]
+    ]
+    return form
+
+
+def _team_page(study: Study, *, add_form: TeamAddForm | None = None,
+               hand_over_form: HandOverForm | None = None, status: int = 200):
+    manager = policy.can_manage_team(current_user, study)
+    add_form = add_form or TeamAddForm()
+    candidates = team.candidates(study) if manager else []
+    if candidates:
+        add_form.email.render_kw = {"list": "team-candidates", "autocomplete": "off"}
+    return render_template(
+        "planning/team.html", study=study, members=team.members(study), manager=manager,
+        add_form=add_form, hand_over_form=hand_over_form or _hand_over_form(study),
+        role_form=TeamRoleForm, candidates=candidates,
+    ), status
+
+
+@bp.get("/studies/<int:study_id>/team")
+@role_required(*TEAM)
+def team_page(study_id: int):
+    """Who works on the study and in which role; its owner and admins change the team here."""
+    return _team_page(_visible_study(study_id))
+
+
+@bp.post("/studies/<int:study_id>/team")
+@role_required(*PLANNERS)
+def team_add(study_id: int):
+    """Put a colleague on the team as a researcher or an observer."""
+    study = _team_study(study_id)
+    form = TeamAddForm()
+    if form.validate_on_submit():
+        try:
+            person = team.find_person(email=form.email.data)
+            member = team.add_member(study, person, form.role.data, current_user, person_field="email")
+        except DomainError as exc:
+            show_refusal(form, exc)
+        else:
+            flash(f"{person.name} joined the team as {member.role.label.lower()}: they can open the study "
+                  "now.", "success")
+            return redirect(url_for("planning.team_page", study_id=study.id))
+    return _team_page(study, add_form=form, status=_status(form))
+
+
+@bp.post("/studies/<int:study_id>/team/<int:user_id>/role")
+@role_required(*PLANNERS)
+def team_role(study_id: int, user_id: int):
+    """Make a member a researcher or an observer of the study."""
+    study = _team_study(study_id)
+    member = _team_member(study, user_id)
+    form = TeamRoleForm(prefix=f"m{user_id}")
+    if not form.validate_on_submit():
+        flash("Choose researcher or observer.", "error")
+    else:
+        try:
+            team.change_role(study, member, form.role.data, current_user)
+        except DomainError as exc:
+            discard_changes()
+            flash(exc.message, "error")
+        else:
+            flash(f"{member.user.name} is now {member.role.label.lower()} on this study.", "success")
+    return redirect(url_for("planning.team_page", study_id=study.id, _anchor=f"member-{user_id}"))
+
+
+@bp.route("/studies/<int:study_id>/team/<int:user_id>/remove", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def team_remove(study_id: int, user_id: int):
+    """Ask first (saying what will happen to their sessions), then take a member off the team."""
+    study = _team_study(study_id)
+    member = _team_member(study, user_id)
+    removal = team.removal_of(study, member)
+    form = ConfirmForm()
+    form.submit.label.text = f"Remove {member.user.name}"
+    if request.method == "POST" and removal.refusal is None and form.validate_on_submit():
+        name = member.user.name
+        done = team.remove_member(study, member, current_user)
+        taken_off = len(done.taken_off)
+        flash(f"{name} is no longer on the team"
+              + (f" and was taken off {taken_off} session{'s' if taken_off != 1 else ''} that had not ended"
+                 if taken_off else "") + ". Their notes stay in the study.", "success")
+        return redirect(url_for("planning.team_page", study_id=study.id))
+    status = 409 if removal.refusal else (400 if request.method == "POST" else 200)
+    return render_template("planning/team_remove.html", study=study, member=member, removal=removal,
+                           form=form), status
+
+
+@bp.post("/studies/<int:study_id>/team/ownership")
+@role_required(*PLANNERS)
+def team_hand_over(study_id: int):
+    """Hand the study to another researcher on its team; the old owner stays as a researcher."""
+    study = _team_study(study_id)
+    form = _hand_over_form(study)
+    if form.validate_on_submit():
+        old_owner = study.owner
+        try:
+            new_owner = team.find_person(user_id=form.new_owner.data)
+            team.hand_over(study, new_owner, current_user)
+        except DomainError as exc:
+            show_refusal(form, DomainError(exc.message, "new_owner"))
+        else:
+            flash(f"{new_owner.name} owns the study now; {old_owner.name} stays on the team as a researcher.",
+                  "success")
+            if policy.can_manage_team(current_user, study):
+                return redirect(url_for("planning.team_page", study_id=study.id))
+            return redirect(url_for("planning.study_overview", study_id=study.id))
+    return _team_page(study, hand_over_form=form, status=_status(form))
