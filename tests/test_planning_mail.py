@@ -153,6 +153,24 @@ def test_reschedule_and_cancel_send_updates_with_the_same_uid(client, login, db,
     assert "has been cancelled" in received["ann@example.net"].get_body(("plain",)).get_content()
 
 
+def test_removing_an_observer_from_the_team_cancels_their_invitation_only(client, login, db, inbox, team):
+    rita, olive, study, participant = team
+    _schedule(client, login, rita, study, participant, olive)
+    mail.wait_for_outbox()
+    study_session = study.sessions[0]
+    inbox.messages.clear()
+    assert client.post(f"/studies/{study.id}/team/{olive.id}/remove").status_code == 302
+    mail.wait_for_outbox()
+    received = _by_recipient(inbox)
+    assert set(received) == {"olive@example.com"}  # the participant and the moderator hear nothing
+    calendar, method = _calendar_part(received["olive@example.com"])
+    event = calendar.walk("VEVENT")[0]
+    assert method == "CANCEL" and (str(event["UID"]), event["SEQUENCE"]) == (study_session.ics_uid, 1)
+    body = received["olive@example.com"].get_body(("plain",)).get_content()
+    assert "taken off this usability session" in body
+    _settle(db)
+
+
 @pytest.mark.config(MAIL_SERVER="127.0.0.1", MAIL_TIMEOUT=2)
 def test_mail_server_down_still_saves_the_session_and_shows_the_failure(app, client, login, db, team):
     app.config["MAIL_PORT"] = _free_port()  # nothing listens there

@@ -4,6 +4,7 @@ import hashlib
 
 from usabtest import policy
 from usabtest.accounts.models import Role
+from usabtest.planning.models import TeamRole
 from usabtest.reports.models import PublishedReport
 
 
@@ -58,3 +59,46 @@ def test_client_sees_no_planning_and_only_own_organisation_reports(db, make_user
     assert not policy.can_download_report(stranger, report)
     assert policy.can_download_report(study.owner, report)
     assert not policy.can_download_report(make_user(Role.OBSERVER), report)
+
+
+def test_team_roles_decide_what_members_may_do(db, make_user, make_study, make_session):
+    colleague, olive, helper = make_user(), make_user(Role.OBSERVER), make_user(Role.RESEARCHER)
+    study = make_study(researchers=[colleague], observers=[olive, helper])
+    observed = make_session(study=study, observers=[olive])
+    other = make_session(study=study)
+    for member in (study.owner, colleague):
+        assert policy.can_manage_study(member, study) and policy.can_view_study(member, study)
+        assert policy.can_observe_session(member, other) and policy.can_run_session(member, other)
+    # An observer on the team, and a researcher account on it as an observer, read without planning.
+    for member in (olive, helper):
+        assert policy.can_view_study(member, study) and not policy.can_manage_study(member, study)
+        assert policy.team_role(member, study) == TeamRole.OBSERVER
+        assert _visible(db, member) == {study}
+        assert not policy.can_observe_session(member, other)
+        assert policy.can_view_session(member, other)
+    assert policy.can_observe_session(olive, observed) and not policy.can_run_session(olive, observed)
+    assert policy.can_manage_team(study.owner, study) and policy.can_manage_team(make_user(Role.ADMIN), study)
+    assert not policy.can_manage_team(colleague, study) and not policy.can_manage_team(olive, study)
+
+
+def test_an_account_role_limits_the_team_role(db, make_user, make_study):
+    colleague = make_user()
+    study = make_study(researchers=[colleague])
+    colleague.role = Role.OBSERVER  # an admin changed the account
+    db.session.commit()
+    assert policy.can_view_study(colleague, study) and not policy.can_manage_study(colleague, study)
+    colleague.role = Role.CLIENT
+    db.session.commit()
+    assert not policy.can_view_study(colleague, study) and _visible(db, colleague) == set()
+
+
+def test_leaving_the_team_ends_access_even_to_past_sessions(db, make_user, make_session):
+    olive = make_user(Role.OBSERVER)
+    past = make_session(observers=[olive])
+    moderated = make_session(study=past.study, moderator=olive)
+    assert policy.can_observe_session(olive, past) and policy.can_run_session(olive, moderated)
+    db.session.delete(past.study.member(olive))
+    db.session.commit()
+    assert olive in past.observers  # the record of who was there stays
+    assert not policy.can_observe_session(olive, past) and not policy.can_run_session(olive, moderated)
+    assert not policy.can_view_study(olive, past.study) and _visible(db, olive) == set()

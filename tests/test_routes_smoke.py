@@ -86,3 +86,21 @@ def test_every_get_route_answers_without_error_for_each_role(app, client, demo, 
         if role == Role.CLIENT and path.startswith(STUDY_SCOPED_PREFIXES) and path != "/api/v1/studies":
             assert status in (403, 404), (path, status)
     assert visited > 40
+
+
+
+@pytest.mark.parametrize(("role", "team_page", "remove_owner", "remove_observer", "api_team"), [
+    (Role.ADMIN, 200, 409, 200, 200), (Role.RESEARCHER, 200, 409, 200, 200),
+    (Role.OBSERVER, 200, 403, 403, 200), (Role.CLIENT, 403, 403, 403, 404),
+])
+def test_team_pages_answer_each_role_as_the_policy_says(client, db, demo, role, team_page, remove_owner,
+                                                        remove_observer, api_team):
+    """The demo's researcher owns the study (removing them is refused); its observer is on the team."""
+    email, _name, _role, password = next(u for u in DEMO_USERS if u[2] == role)
+    _sign_in(client, email, password)
+    study_id = demo["study_id"]
+    observer_id = db.session.scalar(sa.select(User.id).where(User.role == Role.OBSERVER))
+    assert client.get(f"/studies/{study_id}/team").status_code == team_page
+    assert client.get(f"/studies/{study_id}/team/{demo['user_id']}/remove").status_code == remove_owner
+    assert client.get(f"/studies/{study_id}/team/{observer_id}/remove").status_code == remove_observer
+    assert client.get(f"/api/v1/studies/{study_id}/team").status_code == api_team

@@ -160,10 +160,14 @@ class SessionForm(FlaskForm):
     submit = SubmitField("Schedule session")
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
 class TeamAddForm(FlaskForm):
     """Put a colleague on the study's team, by the e-mail address of their account."""
 
-    email = EmailField("E-mail address", validators=[
+    email = EmailField("E-mail address", filters=[_strip], validators=[
         DataRequired(message="Give the e-mail address of the person to add."),
         Email(message="Give a valid e-mail address."), Length(max=254)])
     role = SelectField("Role on this study", choices=TEAM_ROLE_CHOICES, default=TeamRole.OBSERVER.value,
