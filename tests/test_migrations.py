@@ -118,3 +118,64 @@ def test_upgrade_merges_repr_junk_and_respelt_organisations_on_sqlite(tmp_path):
 @pytest.mark.database
 def test_upgrade_merges_repr_junk_and_respelt_organisations_on_postgresql(scratch_pg_url):
     _assert_repaired(scratch_pg_url)
+
+
+TEAMS_REVISION = "b7d2e4a91c03"  # study teams: members with a team role
+
+
+def _old_study_with_people(conn) -> None:
+    """A study as the first schema kept it: an owner, a `study_team` row and session people."""
+    now = "2026-11-01 10:00:00"
+    people = [(1, "owner", "researcher"), (2, "mate", "researcher"), (3, "olive", "observer"),
+              (4, "guest", "researcher"), (5, "carl", "client")]
+    for user_id, name, role in people:
+        conn.execute(sa.text(
+            'INSERT INTO "user" (id, email, name, password_hash, role, active, session_version, timezone, '
+            "created_at, updated_at) VALUES (:id, :email, :name, 'x', :role, true, 1, 'UTC', :now, :now)"),
+            {"id": user_id, "email": f"{name}@example.com", "name": name, "role": role, "now": now})
+    conn.execute(sa.text("INSERT INTO organisation (id, name, created_at, updated_at) "
+                         "VALUES (1, 'Northwind', :now, :now)"), {"now": now})
+    conn.execute(sa.text(
+        "INSERT INTO study (id, organisation_id, title, product, goals, method, status, owner_id, "
+        "last_participant_number, custom_tags, welcome_text, show_task_word, executive_summary, environment, "
+        "created_at, updated_at) VALUES (1, 1, 'Old study', '', '', 'in_person', 'active', 1, 1, '[]', '', "
+        "true, '', '', :now, :now)"), {"now": now})
+    conn.execute(sa.text("INSERT INTO study_team (study_id, user_id) VALUES (1, 2), (1, 5)"))
+    conn.execute(sa.text("INSERT INTO participant (id, study_id, number, code, segments, erased, created_at, "
+                         "updated_at) VALUES (1, 1, 1, 'P01', '{}', false, :now, :now)"), {"now": now})
+    conn.execute(sa.text(
+        "INSERT INTO study_session (id, study_id, participant_id, starts_at, timezone, duration_min, "
+        "location, video_link, moderator_id, status, ics_uid, ics_sequence, created_at, updated_at) VALUES "
+        "(1, 1, 1, :now, 'UTC', 60, 'Lab', '', 4, 'completed', 'uid-1', 0, :now, :now)"), {"now": now})
+    conn.execute(sa.text("INSERT INTO session_observer (session_id, user_id) VALUES (1, 3), (1, 2)"))
+
+
+def _members_after_upgrade(url: str) -> set[tuple]:
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "k"})
+    with app.app_context():
+        upgrade(revision="f545ece14419")
+        with db.engine.begin() as conn:
+            _old_study_with_people(conn)
+        upgrade(revision=TEAMS_REVISION)
+        with db.engine.connect() as conn:
+            query = sa.text("SELECT study_id, user_id, role FROM study_member")
+            rows = {tuple(r) for r in conn.execute(query)}
+        downgrade(revision="f545ece14419")
+        with db.engine.connect() as conn:
+            old_team = {tuple(r) for r in conn.execute(sa.text("SELECT study_id, user_id FROM study_team"))}
+        db.engine.dispose()
+    assert old_team == {(1, 2)}  # the downgrade gives back the researchers beside the owner
+    return rows
+
+
+EXPECTED_MEMBERS = {(1, 1, "researcher"), (1, 2, "researcher"), (1, 3, "observer"), (1, 4, "observer")}
+
+
+def test_upgrade_puts_owners_old_teams_and_session_people_on_the_team_on_sqlite(tmp_path):
+    # The client user once listed on the old team is left out: clients never join a study team.
+    assert _members_after_upgrade(f"sqlite:///{tmp_path / 'data.sqlite'}") == EXPECTED_MEMBERS
+
+
+@pytest.mark.database
+def test_upgrade_puts_owners_old_teams_and_session_people_on_the_team_on_postgresql(scratch_pg_url):
+    assert _members_after_upgrade(scratch_pg_url) == EXPECTED_MEMBERS
