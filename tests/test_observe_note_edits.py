@@ -22,8 +22,7 @@ def analysed(db, make_user, make_study, make_session, make_note, make_tag):
     owner = make_user(Role.RESEARCHER, name="Rita Owner")
     colleague = make_user(Role.RESEARCHER, name="Carl Colleague")
     observer = make_user(Role.OBSERVER, name="Olga Observer")
-    study = make_study(owner, tasks=2)
-    study.team.append(colleague)
+    study = make_study(owner, tasks=2, researchers=[colleague])
     make_tag(study, "navigation", colour="#1f618d", shortcut="G")
     study_session = make_session(study=study, observers=[observer], status=SessionStatus.COMPLETED)
     note = make_note(study_session, observer, "Looks for the basket in the menu", tags=["problem"],

@@ -57,8 +57,7 @@ def test_a_researcher_retags_an_observers_note_from_the_board(
         db, page, live_server, browser_login, make_user, make_study, make_session, make_note, make_tag):
     owner, colleague = make_user(Role.RESEARCHER), make_user(Role.RESEARCHER, name="Carl Colleague")
     observer = make_user(Role.OBSERVER, name="Olga Observer")
-    study = make_study(owner, tasks=1)
-    study.team.append(colleague)
+    study = make_study(owner, tasks=1, researchers=[colleague])
     make_tag(study, "navigation", colour="#1f618d")
     study_session = make_session(study=study, observers=[observer], status=SessionStatus.COMPLETED)
     note = make_note(study_session, observer, "Opens the menu to find the basket", tags=["problem"],
