@@ -167,9 +167,10 @@ def test_researcher_changes_any_note_through_the_api_and_reads_its_history(db, c
 
 
 def test_observer_edits_only_their_own_note_through_the_api(db, client, login, analysed, make_user,
-                                                            make_note):
+                                                            make_note, make_member):
     study, note, people = analysed
     second = make_user(Role.OBSERVER)
+    make_member(study, second)
     note.study_session.observers.append(second)
     own = make_note(note.study_session, second, "My own note")
     login(second)
