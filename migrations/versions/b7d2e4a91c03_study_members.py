@@ -5,7 +5,7 @@ access: the old team rows, every study's owner (as researcher) and every person 
 the study who was not on its team yet (as observer, which is what they could do before).
 
 Revision ID: b7d2e4a91c03
-Revises: 3b7c2d9e4f10
+Revises: b7c1e0a4d2f9
 Create Date: 2026-12-01 03:40:00.000000
 
 """
@@ -16,7 +16,7 @@ import usabtest.db
 
 # revision identifiers, used by Alembic.
 revision = 'b7d2e4a91c03'
-down_revision = '3b7c2d9e4f10'
+down_revision = 'b7c1e0a4d2f9'
 branch_labels = None
 depends_on = None
 
