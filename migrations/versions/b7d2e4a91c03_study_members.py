@@ -5,7 +5,7 @@ access: the old team rows, every study's owner (as researcher) and every person 
 the study who was not on its team yet (as observer, which is what they could do before).
 
 Revision ID: b7d2e4a91c03
-Revises: b7c1e0a4d2f9
+Revises: b7d4e2a91c05
 Create Date: 2026-12-01 03:40:00.000000
 
 """
@@ -16,7 +16,7 @@ import usabtest.db
 
 # revision identifiers, used by Alembic.
 revision = 'b7d2e4a91c03'
-down_revision = 'b7c1e0a4d2f9'
+down_revision = 'b7d4e2a91c05'
 branch_labels = None
 depends_on = None
 
