@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.observe_fixtures import login  # noqa: F401  (also sends the CSRF header)
+from usabtest import builders
 from usabtest.accounts.models import Role
 from usabtest.observe.models import NoteRevision
 from usabtest.planning.models import SessionStatus, Study, StudyTag
@@ -199,10 +200,11 @@ def test_only_the_studys_researchers_reach_the_tag_pages(db, client, login, code
 
 def test_a_new_study_starts_with_the_default_set(db, client, login, make_user):
     researcher = make_user(Role.RESEARCHER)
+    acme = builders.make_organisation("Acme", created_by=researcher)
     login(researcher)
     form = client.get("/studies/new").get_data(as_text=True)
     assert "The default set (problem, quote, positive, idea, bug)" in form
-    response = client.post("/studies/new", data={"title": "Fresh", "organisation": "Acme",
+    response = client.post("/studies/new", data={"title": "Fresh", "organisation": acme.id,
                                                  "method": "in_person", "tags_from": ""})
     assert response.status_code == 302
     study = db.session.scalar(sa.select(Study).where(Study.title == "Fresh"))
@@ -215,8 +217,9 @@ def test_a_new_study_copies_another_studys_set(db, client, login, coded):
     login(owner)
     form = client.get("/studies/new").get_data(as_text=True)
     assert f'<option value="{study.id}">Copy the tags of “Checkout study” (7 tags)</option>' in form
-    response = client.post("/studies/new", data={"title": "Second round", "organisation": "Acme",
-                                                 "method": "in_person", "tags_from": str(study.id)})
+    response = client.post("/studies/new", data={
+        "title": "Second round", "organisation": study.organisation_id, "method": "in_person",
+        "tags_from": str(study.id)})
     assert response.status_code == 302
     copy = db.session.scalar(sa.select(Study).where(Study.title == "Second round"))
     assert [(t.name, t.colour, t.shortcut) for t in copy.tags] == [
