@@ -1,4 +1,5 @@
-"""A study's owner adds a colleague to the team in a real browser; the colleague signs in and opens it.
+"""A study's owner adds a colleague to the team in a real browser; the colleague signs in, opens it
+and retags an observer's note.
 
 The helpers are meant for more team journeys: `add_to_team` drives the Team page from the study's
 overview, `colleague_page` is a second browser (its own cookies) for the colleague, and
@@ -7,13 +8,16 @@ overview, `colleague_page` is a second browser (its own cookies) for the colleag
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from usabtest.accounts.models import Role
 from usabtest.db import utcnow
+from usabtest.observe.models import Note
 from usabtest.planning.models import SessionStatus, Study, TeamRole
 
 pytestmark = pytest.mark.browser
@@ -56,8 +60,8 @@ def team_study(db, make_user, make_study, make_session, make_note) -> Study:
     return study
 
 
-def test_the_owner_adds_a_colleague_who_then_opens_the_study(page, colleague_page, live_server, browser_login,
-                                                             make_user, team_study, db):
+def test_the_owner_adds_a_colleague_who_then_retags_a_note(page, colleague_page, live_server, browser_login,
+                                                           make_user, team_study, db):
     colleague = make_user(name="Cleo Colleague", email="cleo@example.com")
     browser_login(colleague_page, live_server, colleague)
     missing = colleague_page.goto(f"{live_server}/studies/{team_study.id}")
@@ -76,3 +80,18 @@ def test_the_owner_adds_a_colleague_who_then_opens_the_study(page, colleague_pag
     expect(colleague_page.get_by_role("link", name="Add task")).to_be_visible()
     colleague_page.get_by_role("link", name="Notes board").click()
     expect(colleague_page.locator(".note-body")).to_contain_text("Could not find the coupon field")
+
+    # The colleague retags the observer's note, and its history names them.
+    note = db.session.scalars(sa.select(Note).where(Note.body == "Could not find the coupon field")).one()
+    colleague_page.get_by_role("link", name=re.compile(rf"^Edit note {note.id} by ")).click()
+    form = colleague_page.get_by_role("form", name="Change the note")
+    form.get_by_role("checkbox", name="problem").uncheck()
+    form.get_by_role("checkbox", name="bug").check()
+    form.get_by_role("button", name="Save changes").click()
+    expect(colleague_page.get_by_role("status").first).to_contain_text("Note saved")
+    history_tags = colleague_page.locator("#history").get_by_role("row", name="Tags")
+    expect(colleague_page.locator("#history")).to_contain_text("Cleo Colleague edited the note")
+    expect(history_tags).to_contain_text("problem")
+    expect(history_tags).to_contain_text("bug")
+    db.session.rollback()
+    assert db.session.get(Note, note.id).tags == ["bug"]
