@@ -162,7 +162,7 @@ def test_finding_form_creates_edits_and_shows_errors(client, login, db, make_stu
     finding = db.session.scalar(sa.select(Finding))
     assert (finding.severity, [t.id for t in finding.tasks]) == (1, [study.tasks[1].id])
     edit = client.post(f"/studies/{study.id}/findings/{finding.id}/edit",
-                       data={"title": "Jargon everywhere", "severity": "4", "tasks": []})
+                       data={"title": "Jargon everywhere", "severity": "4", "tasks": [], "version": 1})
     assert edit.status_code == 302
     db.session.refresh(finding)
     assert (finding.title, finding.severity, finding.tasks) == ("Jargon everywhere", 4, [])

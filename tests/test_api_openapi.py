@@ -62,7 +62,33 @@ def test_every_error_answer_is_declared_with_the_one_error_schema(client):
                 assert "401" in errors, (method, path)
             for code, answer in errors.items():
                 schema = answer["content"]["application/json"]["schema"]
+                if code == "409" and schema["$ref"].endswith("Conflict"):
+                    # An edit based on a version: the one error shape, plus the record now in `current`.
+                    stale = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+                    assert stale["required"] == ["error"], (method, path)
+                    assert stale["properties"]["error"] == {"$ref": "#/components/schemas/ErrorDetail"}
+                    assert set(stale["properties"]) == {"error", "current"}, (method, path)
+                    continue
                 assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
+
+
+def test_every_patch_of_an_edited_record_requires_the_version_it_was_based_on(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    patches = {path: item["patch"] for path, item in document["paths"].items() if "patch" in item}
+    assert set(patches) >= {"/api/v1/studies/{study_id}", "/api/v1/tasks/{task_id}",
+                            "/api/v1/participants/{participant_id}", "/api/v1/sessions/{session_id}",
+                            "/api/v1/sessions/{session_id}/notes/{note_id}", "/api/v1/findings/{finding_id}"}
+    schemas = document["components"]["schemas"]
+    for path, operation in patches.items():
+        body_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        body = schemas[body_ref.rsplit("/", 1)[1]]
+        assert "version" in body["required"], path
+        assert body["minProperties"] == 2, path  # the version and at least one change
+        answer = schemas[operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+                         .rsplit("/", 1)[1]]
+        assert "version" in answer["required"], path
+        conflict = operation["responses"]["409"]["content"]["application/json"]["schema"]["$ref"]
+        assert conflict.endswith("Conflict"), path
 
 
 def test_writes_declare_400_and_object_paths_declare_404(client):

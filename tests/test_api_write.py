@@ -68,8 +68,10 @@ def test_a_study_is_set_up_end_to_end_through_the_write_api(db, api, make_user):
     order = [tasks[2]["id"], tasks[0]["id"], tasks[1]["id"]]
     reordered = as_rita.put(f"{base}/tasks/order", json={"task_ids": order}).get_json()
     assert [(t["id"], t["position"]) for t in reordered["items"]] == list(zip(order, [1, 2, 3], strict=True))
-    edited = as_rita.patch(f"/tasks/{tasks[0]['id']}", json={"title": "Find a gift", "time_limit_s": None})
-    assert edited.get_json() == {**tasks[0], "title": "Find a gift", "time_limit_s": None, "position": 2}
+    edited = as_rita.patch(f"/tasks/{tasks[0]['id']}", json={"version": tasks[0]["version"],
+                                                               "title": "Find a gift", "time_limit_s": None})
+    assert edited.get_json() == {**tasks[0], "title": "Find a gift", "time_limit_s": None, "position": 2,
+                                 "version": tasks[0]["version"] + 1}
     removed = as_rita.delete(f"/tasks/{tasks[1]['id']}").get_json()
     assert removed["result"] == "deleted" and removed["task"]["title"] == "Task 2"
 
@@ -82,8 +84,8 @@ def test_a_study_is_set_up_end_to_end_through_the_write_api(db, api, make_user):
     assert (ann["code"], ann["has_consent"], ann["personal"]["email"]) == ("P01", True, "ann@example.net")
     assert ann["consents"] == [{"consented_on": SIGNED, "form_version": "v2"}]
     bob = as_rita.patch(f"/participants/{second.get_json()['id']}",
-                        json={"email": "bob@example.net", "consent_date": SIGNED,
-                              "consent_version": "v2"}).get_json()
+                        json={"version": second.get_json()["version"], "email": "bob@example.net",
+                              "consent_date": SIGNED, "consent_version": "v2"}).get_json()
     assert (bob["code"], bob["has_consent"], bob["personal"]["email"]) == ("P02", True, "bob@example.net")
 
     joined = as_rita.post(f"{base}/team", json={"user_id": olive.id, "role": "observer"})
@@ -95,7 +97,8 @@ def test_a_study_is_set_up_end_to_end_through_the_write_api(db, api, make_user):
     booked = scheduled.get_json()
     assert booked["moderator"]["id"] == rita.id and [o["name"] for o in booked["observers"]] == ["Olive"]
     assert booked["participant"] == {"id": ann["id"], "code": "P01", "has_consent": True}
-    moved = as_rita.patch(f"/sessions/{booked['id']}", json={"time": "14:30", "participant": bob["id"]})
+    moved = as_rita.patch(f"/sessions/{booked['id']}", json={"version": booked["version"], "time": "14:30",
+                                                             "participant": bob["id"]})
     assert moved.status_code == 200
     assert moved.get_json()["ics_sequence"] == 1 and moved.get_json()["participant"]["code"] == "P02"
     assert moved.get_json()["starts_at"].endswith("+00:00")
@@ -106,7 +109,8 @@ def test_a_study_is_set_up_end_to_end_through_the_write_api(db, api, make_user):
     assert detail["status"] == "active" and [t["title"] for t in detail["tasks"]] == ["Task 3", "Find a gift"]
     assert {"tasks": 2, "participants": 2, "consented": 2, "sessions_cancelled": 1}.items() <= (
         detail["counts"].items())
-    closed = as_rita.patch(base, json={"status": "closed", "goals": "Why people abandon carts"}).get_json()
+    closed = as_rita.patch(base, json={"version": detail["version"], "status": "closed",
+                                       "goals": "Why people abandon carts"}).get_json()
     assert (closed["status"], closed["goals"], closed["client"]) == ("closed", "Why people abandon carts",
                                                                      "Northwind")
     refused = as_rita.post(f"{base}/sessions", json={"participant": ann["id"], "day": DAY, "time": "16:00",
@@ -151,7 +155,8 @@ def test_a_moderator_cannot_also_observe_the_same_session(db, api, make_user, ma
     assert scheduled.status_code == 422
     assert scheduled.get_json()["error"]["fields"] == {
         "observers": "The moderator cannot also be an observer of the same session."}
-    rescheduled = api(rita).patch(f"/sessions/{study_session.id}", json={"observers": [rita.id]})
+    rescheduled = api(rita).patch(f"/sessions/{study_session.id}",
+                                  json={"version": 1, "observers": [rita.id]})
     assert rescheduled.status_code == 422 and _fields(rescheduled) == {"observers"}
     db.session.refresh(study_session)
     assert study_session.observers == [] and study_session.ics_sequence == 0
@@ -204,7 +209,8 @@ def test_writes_are_refused_as_the_pages_refuse_them(db, api, cast, who, expecte
 def test_study_managers_may_write(db, api, cast, who):
     study_session, users = cast
     caller = api(users[who])
-    assert caller.patch(f"/studies/{study_session.study_id}", json={"product": "App"}).status_code == 200
+    assert caller.patch(f"/studies/{study_session.study_id}", json={
+        "version": study_session.study.version, "product": "App"}).status_code == 200
     assert caller.post(f"/sessions/{study_session.id}/cancel").status_code == 200
 
 
@@ -333,7 +339,8 @@ def test_a_session_that_is_not_scheduled_cannot_be_moved_or_cancelled(db, api, m
     as_rita = api(study_session.moderator)
     as_rita.post(f"/sessions/{study_session.id}/cancel")
     for response in (as_rita.post(f"/sessions/{study_session.id}/cancel"),
-                     as_rita.patch(f"/sessions/{study_session.id}", json={"location": "Lab 2"})):
+                     as_rita.patch(f"/sessions/{study_session.id}",
+                                   json={"version": 1, "location": "Lab 2"})):
         assert response.status_code == 409
         assert response.get_json()["error"]["message"].startswith("A cancelled session cannot be")
     db.session.refresh(study_session)
@@ -343,23 +350,27 @@ def test_a_session_that_is_not_scheduled_cannot_be_moved_or_cancelled(db, api, m
 def test_an_erased_participant_keeps_no_new_details(db, api, make_study, make_participant):
     study = make_study()
     participant = make_participant(study, erased=True)
-    response = api(study.owner).patch(f"/participants/{participant.id}", json={"name": "Back again"})
+    response = api(study.owner).patch(f"/participants/{participant.id}",
+                                      json={"version": 1, "name": "Back again"})
     assert response.status_code == 409 and "erased" in response.get_json()["error"]["message"]
 
 
 def test_closed_study_status_comes_back_through_reopening(db, api, make_study):
     study = make_study()
     as_owner = api(study.owner)
-    assert as_owner.patch(f"/studies/{study.id}", json={"status": "closed"}).get_json()["status"] == "closed"
+    closed = as_owner.patch(f"/studies/{study.id}", json={"version": study.version, "status": "closed"})
+    assert closed.get_json()["status"] == "closed"
     db.session.refresh(study)
     assert study.status == StudyStatus.CLOSED
-    assert as_owner.patch(f"/studies/{study.id}", json={"status": "active"}).get_json()["status"] == "active"
+    reopened = as_owner.patch(f"/studies/{study.id}", json={"version": closed.get_json()["version"],
+                                                             "status": "active"})
+    assert reopened.get_json()["status"] == "active"
 
 
 def test_a_client_name_with_non_ascii_capitals_is_found_again(db, api, make_user):
     as_rita = api(make_user())
     study = as_rita.post("/studies", json={"title": "T", "client": "Ärzte Ïnc"}).get_json()
-    renamed = as_rita.patch(f"/studies/{study['id']}", json={"title": "Renamed"})
+    renamed = as_rita.patch(f"/studies/{study['id']}", json={"version": study["version"], "title": "Renamed"})
     assert renamed.status_code == 200 and renamed.get_json()["client"] == "Ärzte Ïnc"
     again = as_rita.post("/studies", json={"title": "Second", "client": " Ärzte Ïnc "}).get_json()
     assert again["client"] == "Ärzte Ïnc"

@@ -144,16 +144,20 @@ def test_malformed_json_is_a_400(db, client, running, raw):
 
 def test_author_edits_own_note_and_old_text_is_audited(db, client, running):
     study_session, _ = running
-    _, payload = _post(client, study_session)
+    created, payload = _post(client, study_session)
     url = f"/api/v1/sessions/{study_session.id}/notes/{payload['id']}"
-    response = client.patch(url, json={"body": "Hesitates, then finds it", "severity": 1})
+    assert created.get_json()["version"] == 1
+    response = client.patch(url, json={"version": 1, "body": "Hesitates, then finds it", "severity": 1})
     assert response.status_code == 200
     data = response.get_json()
     assert data["body"] == "Hesitates, then finds it" and data["severity"] == 1 and data["edited_at"]
+    assert data["version"] == 2
     audit = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "note.edit")).one()
     assert audit.details["before"]["body"] == payload["body"]
     assert client.patch(url, json={}).status_code == 422
-    assert "severity" in client.patch(url, json={"severity": 9}).get_json()["error"]["fields"]
+    assert client.patch(url, json={"version": 2}).status_code == 422  # nothing to change
+    assert "version" in client.patch(url, json={"body": "no version"}).get_json()["error"]["fields"]
+    assert "severity" in client.patch(url, json={"version": 2, "severity": 9}).get_json()["error"]["fields"]
 
 
 def test_delete_is_soft_audited_idempotent_and_hidden_from_list(db, client, running):
@@ -169,7 +173,7 @@ def test_delete_is_soft_audited_idempotent_and_hidden_from_list(db, client, runn
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "note.delete")) == 1
     assert client.get(f"/api/v1/sessions/{study_session.id}/notes").get_json()["items"] == []
-    assert client.patch(url, json={"body": "again"}).status_code == 409
+    assert client.patch(url, json={"version": 1, "body": "again"}).status_code == 409
 
 
 def test_other_observer_cannot_edit_or_delete_a_note(db, client, login, running, make_user, make_member):
@@ -181,7 +185,7 @@ def test_other_observer_cannot_edit_or_delete_a_note(db, client, login, running,
     db.session.commit()
     login(colleague)
     url = f"/api/v1/sessions/{study_session.id}/notes/{payload['id']}"
-    assert client.patch(url, json={"body": "mine now"}).status_code == 403
+    assert client.patch(url, json={"version": 1, "body": "mine now"}).status_code == 403
     assert client.delete(url).status_code == 403
     assert client.delete(f"/api/v1/sessions/{study_session.id}/notes/{uuid.uuid4()}").status_code == 404
     assert client.delete(f"/api/v1/sessions/{study_session.id}/notes/garbage").status_code == 404

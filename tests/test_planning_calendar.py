@@ -54,7 +54,7 @@ def test_feed_keeps_uid_raises_sequence_on_reschedule_and_shows_cancellation(
     before = _events(anonymous.get(feed).data)[study_session.ics_uid]
     assert before["SEQUENCE"] == 0 and before.decoded("DTSTART") == datetime(2030, 1, 15, 9, tzinfo=UTC)
 
-    form["at"] = "11:30"
+    form["at"], form["version"] = "11:30", study_session.version
     assert client.post(f"/sessions/{study_session.id}/reschedule", data=form).status_code == 302
     after = _events(anonymous.get(feed).data)[study_session.ics_uid]
     assert after["SEQUENCE"] == 1

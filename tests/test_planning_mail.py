@@ -130,6 +130,7 @@ def test_reschedule_and_cancel_send_updates_with_the_same_uid(client, login, db,
     client.post(f"/sessions/{study_session.id}/reschedule", data={
         "participant": participant.id, "day": DAY.isoformat(), "at": "15:00", "timezone": "Europe/London",
         "duration_min": 45, "moderator": rita.id, "observers": [], "location": "Lab 2",
+        "version": study_session.version,
     })
     mail.wait_for_outbox()
     received = _by_recipient(inbox)

@@ -27,7 +27,7 @@ def test_researcher_creates_edits_closes_and_reopens_a_study(client, login, db, 
     assert response.headers["Location"] == f"/studies/{study.id}"
     assert (study.owner, study.organisation.name, study.status) == (rita, "Northwind", StudyStatus.DRAFT)
     client.post(f"/studies/{study.id}/edit", data={"title": "Checkout v2", "organisation": northwind.id,
-                                                   "method": "in_person", "status": "active"})
+                                                   "method": "in_person", "status": "active", "version": 1})
     assert (study.title, study.status) == ("Checkout v2", StudyStatus.ACTIVE)
     client.post(f"/studies/{study.id}/close", data={"confirmed": "yes"})
     assert study.status == StudyStatus.CLOSED
@@ -80,7 +80,8 @@ def test_task_script_add_edit_reorder_and_remove(client, login, db, make_study):
     at_top = client.post(f"/tasks/{pay.id}/move", data={"direction": "up"}, headers=as_json)
     assert at_top.get_json()["moved"] is False
     assert client.post(f"/tasks/{pay.id}/move", data={"direction": "sideways"}).status_code == 400
-    client.post(f"/tasks/{pay.id}/edit", data={"title": "Pay by card", "success_criteria": "Order placed"})
+    client.post(f"/tasks/{pay.id}/edit", data={"title": "Pay by card", "success_criteria": "Order placed",
+                                               "version": pay.version})
     assert (pay.title, pay.time_limit_s, pay.success_criteria) == ("Pay by card", None, "Order placed")
     client.post(f"/tasks/{study.tasks[1].id}/remove", data={"confirmed": "yes"})
     assert _titles(study) == ["Pay by card", "Add to basket"]
@@ -137,7 +138,8 @@ def test_participant_details_segments_and_consent(client, login, db, make_study,
     assert (ann.personal.phone, ann.consents[0].form_version) == ("+44 1234", "v2")
     client.post(f"/participants/{ann.id}/edit", data={"name": "Ann Lee-Smith", "email": "ann@example.net",
                                                       "segments": "experience: weekly",
-                                                      "consent_date": "2025-04-01", "consent_version": "v3"})
+                                                      "consent_date": "2025-04-01", "consent_version": "v3",
+                                                      "version": ann.version})
     assert ann.personal.name == "Ann Lee-Smith" and ann.segments == {"experience": "weekly"}
     assert [c.form_version for c in ann.consents] == ["v2", "v3"]
 
@@ -184,6 +186,7 @@ def test_reschedule_cancel_and_no_show(client, login, db, make_session):
     owner = upcoming.study.owner
     login(owner)
     form = _session_form(upcoming.participant, owner, at="14:00", timezone="America/New_York")
+    form["version"] = upcoming.version
     assert client.post(f"/sessions/{upcoming.id}/reschedule", data=form).status_code == 302
     assert upcoming.starts_at == datetime(2030, 1, 15, 19, tzinfo=UTC) and upcoming.ics_sequence == 1
     refused = client.post(f"/sessions/{upcoming.id}/no-show", follow_redirects=True)
@@ -291,7 +294,8 @@ def test_moderator_cannot_also_observe_the_same_session(client, login, make_stud
     assert study.sessions == []
     scheduled = make_session(study=study, participant=participant,
                              starts_at=datetime(2030, 1, 15, 10, tzinfo=UTC))
-    response = client.post(f"/sessions/{scheduled.id}/reschedule", data=data)
+    response = client.post(f"/sessions/{scheduled.id}/reschedule",
+                           data={**data, "version": scheduled.version})
     assert response.status_code == 400
     assert "The moderator cannot also be an observer of the same session." in response.get_data(as_text=True)
     assert scheduled.observers == []

@@ -179,7 +179,7 @@ def test_rescheduling_does_not_clash_with_itself_and_raises_sequence(db, two_stu
     booked = services.schedule_session(first, _draft(p1, rita, FUTURE_WINTER, time(10)), rita)
     db.session.commit()
     uid = booked.ics_uid
-    services.reschedule_session(booked, _draft(p1, rita, FUTURE_WINTER, time(10, 30)), rita)
+    services.reschedule_session(booked, _draft(p1, rita, FUTURE_WINTER, time(10, 30)), rita, version=1)
     db.session.commit()
     assert (booked.ics_uid, booked.ics_sequence) == (uid, 1)
     assert booked.starts_at == datetime(2030, 1, 15, 10, 30, tzinfo=UTC)
@@ -191,7 +191,7 @@ def test_rescheduling_onto_a_busy_moderator_is_refused(db, two_studies):
     theirs = services.schedule_session(second, _draft(p2, sam, FUTURE_WINTER, time(10)), sam)
     db.session.commit()
     with pytest.raises(services.ConflictError, match="Rita is already moderating"):
-        services.reschedule_session(theirs, _draft(p2, rita, FUTURE_WINTER, time(10)), sam)
+        services.reschedule_session(theirs, _draft(p2, rita, FUTURE_WINTER, time(10)), sam, version=1)
     db.session.rollback()
     assert theirs.moderator == sam and theirs.ics_sequence == 0
 

@@ -37,11 +37,11 @@ def test_refused_form_leaves_nothing_half_saved(client, login, db, make_study, m
     # The service renames Ann, then refuses the consent: the page shows the refusal (400) ...
     response = client.post(f"/participants/{ann.id}/edit", data={
         "name": "Ann Renamed", "email": "ann@example.net", "phone": "+44 1", "consent_date": "2999-01-01",
-        "consent_version": "v9"})
+        "consent_version": "v9", "version": ann.version})
     assert response.status_code == 400
     assert "The consent date cannot be in the future." in response.get_data(as_text=True)
     # ... and nothing of the half-made change was saved.
-    assert (ann.personal.name, ann.personal.phone, len(ann.consents)) == ("Ann", None, 1)
+    assert (ann.personal.name, ann.personal.phone, len(ann.consents), ann.version) == ("Ann", None, 1, 1)
     assert _actions(db, "participant.update") == 0
 
 

@@ -117,8 +117,10 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _json_error(status: int, message: str, fields: dict[str, str] | None = None):
-    return jsonify(error={"status": status, "message": message, "fields": fields or {}}), status
+def _json_error(status: int, message: str, fields: dict[str, str] | None = None, **extra):
+    body = {"error": {"status": status, "message": message, "fields": fields or {}}}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return jsonify(body), status
 
 
 def register_unit_of_work(app: Flask) -> None:
@@ -151,7 +153,8 @@ def register_errorhandlers(app: Flask) -> None:
     def _domain_error(exc: DomainError):
         db.session.rollback()
         if _wants_json():
-            return _json_error(exc.status, exc.message, exc.fields)
+            # A change based on an old version also carries the record as it is now.
+            return _json_error(exc.status, exc.message, exc.fields, current=getattr(exc, "current", None))
         page = SimpleNamespace(code=exc.status, name=HTTP_STATUS_CODES.get(exc.status, "Error"),
                                description=exc.message)
         return render_template("errors/generic.html", error=page), exc.status

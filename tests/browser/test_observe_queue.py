@@ -10,7 +10,9 @@ from playwright.sync_api import expect
 from tests.observe_fixtures import streams_closed  # noqa: F401
 from usabtest import builders
 from usabtest.accounts.models import Role
+from usabtest.observe import services as observe_services
 from usabtest.observe.models import Note
+from usabtest.observe.schemas import NoteUpdate
 from usabtest.planning.tagset import DEFAULT_TAGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.config(OBSERVE_HEARTBEAT_SECONDS=0.3),
@@ -152,8 +154,9 @@ def test_changes_to_saved_notes_made_offline_are_sent_in_order_once_back_online(
     first, second = _notes(db, study_session)
     changes = [(method, path, body) for method, path, body in console.sent if method != "POST"]
     assert changes == [
-        ("PATCH", f"/{first.client_uuid}", {"body": "Label is unclear: “Proceed”"}),
-        ("PATCH", f"/{first.client_uuid}", {"body": "Label “Proceed” is unclear"}),
+        # Each edit goes on the version the one before it produced.
+        ("PATCH", f"/{first.client_uuid}", {"version": 1, "body": "Label is unclear: “Proceed”"}),
+        ("PATCH", f"/{first.client_uuid}", {"version": 2, "body": "Label “Proceed” is unclear"}),
         ("DELETE", f"/{second.client_uuid}", None),
     ]
     assert first.body == "Label “Proceed” is unclear" and first.edited_at is not None
@@ -192,6 +195,41 @@ def test_note_the_server_refuses_for_good_is_kept_and_shown_not_retried(db, obse
     expect(console.page.locator("#queue-status")).to_have_text("")
     assert sorted(note.body for note in _notes(db, study_session)) == [
         "Hunts for the coupon field", "Reads the delivery terms"]
+    assert console.errors == []
+
+
+def test_an_offline_edit_replayed_after_a_researchers_retag_is_refused_and_shows_the_note_now(
+        db, observer_console, make_user):
+    console, study_session, observer = observer_console
+    console.open()
+    console.type_note("Misses the coupon field", tag="problem")
+    expect(console.entry("Misses the coupon field")).to_contain_text("Saved")
+    console.page.context.set_offline(True)
+    expect(console.page.locator("#connection")).to_have_text("Offline – reconnecting…")
+    console.edit("Misses the coupon field", "Misses the coupon field twice")
+
+    (note,) = _notes(db, study_session)  # meanwhile a researcher retags the note after the session
+    rita = make_user(name="Rita Researcher")
+    observe_services.update_note(note, rita, NoteUpdate(version=1, tags=["problem", "quote"]))
+    db.session.commit()
+
+    console.page.context.set_offline(False)
+    refused = console.entry("Misses the coupon field twice")
+    expect(refused).to_contain_text("Failed", timeout=15_000)
+    expect(refused.locator(".entry-error")).to_contain_text("changed by Rita Researcher")
+    expect(refused.locator(".entry-current")).to_contain_text("Misses the coupon field")
+    expect(refused.locator(".entry-current")).to_contain_text("Tags: problem, quote")
+    (note,) = _notes(db, study_session)
+    assert (note.body, note.tags, note.version) == ("Misses the coupon field", ["problem", "quote"], 2)
+
+    refused.get_by_role("button", name="Retry note").click()  # the observer keeps their text, knowingly
+    expect(console.entry("Misses the coupon field twice")).to_contain_text("Saved")
+    expect(console.page.locator("#queue-status")).to_have_text("")
+    (note,) = _notes(db, study_session)
+    assert (note.body, note.tags, note.version) == ("Misses the coupon field twice", ["problem", "quote"], 3)
+    patches = [body for method, _, body in console.sent if method == "PATCH"]
+    assert patches == [{"version": 1, "body": "Misses the coupon field twice"},
+                       {"version": 2, "body": "Misses the coupon field twice"}]
     assert console.errors == []
 
 

@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from usabtest.analysis.models import SEVERITY_LABELS
+from usabtest.core.forms import VersionedFormMixin
 from usabtest.observe.models import NoteKind
 from usabtest.observe.schemas import MAX_BODY
 from usabtest.planning.tagset import DEFAULT_COLOUR, MAX_DESCRIPTION, MAX_NAME
@@ -24,7 +25,7 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class FindingForm(FlaskForm):
+class FindingForm(VersionedFormMixin, FlaskForm):
     """Create or edit a finding."""
 
     title = StringField("Title", validators=[DataRequired(message="Give the finding a title."),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from usabtest.core.versioning import Versioned
 from usabtest.db import TimestampMixin, UTCDateTime
 from usabtest.extensions import db
 
@@ -38,8 +39,12 @@ SEVERITY_LABELS = {
 }
 
 
-class Finding(TimestampMixin, db.Model):
+class Finding(Versioned, TimestampMixin, db.Model):
     """A usability problem (or strength) backed by notes, rated on Nielsen's 0-4 scale."""
+
+    __noun__ = "finding"
+    # Evidence notes, screenshots and the hand-made order are not part of the edit form.
+    __versioned__ = ("title", "description", "severity", "recommendation", "tasks")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)

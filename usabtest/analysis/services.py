@@ -17,6 +17,7 @@ from usabtest.analysis import results
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
 from usabtest.core import audit
 from usabtest.core.errors import InvalidInput, NotFound
+from usabtest.core.versioning import claim
 from usabtest.extensions import db
 from usabtest.observe.models import Note, SusResponse, TaskAttempt
 from usabtest.planning.models import Participant, StudySession, Task
@@ -259,9 +260,10 @@ def create_finding(study_id: int, actor: User, *, title: str, severity: int, des
     return finding
 
 
-def update_finding(finding: Finding, actor: User, *, title: str, severity: int, description: str,
-                   recommendation: str, task_ids: list[int]) -> None:
-    """Change a finding's text, severity and affected tasks."""
+def update_finding(finding: Finding, actor: User, *, version: int | None, title: str, severity: int,
+                   description: str, recommendation: str, task_ids: list[int]) -> None:
+    """Change a finding's text, severity and affected tasks, as edited from its `version`."""
+    claim(finding, version)
     if not (title or "").strip():
         raise InvalidInput("A finding needs a title.", "title")
     tasks = study_tasks(finding.study_id, task_ids)  # refuses unknown tasks before anything changes

@@ -37,7 +37,8 @@ from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot
 from usabtest.core import confirm
 from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, InvalidInput, discard_changes
-from usabtest.core.forms import show_refusal
+from usabtest.core.forms import form_status, show_conflict, show_refusal
+from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
 from usabtest.observe import services as observe_services
 from usabtest.observe.models import Note, NoteKind
@@ -271,26 +272,34 @@ def _save_finding(study: Study, form: FindingForm, finding: Finding | None) -> F
               "description": form.description.data or "", "recommendation": form.recommendation.data or ""}
     if finding is None:
         return services.create_finding(study.id, current_user, task_ids=form.tasks.data or [], **fields)
-    services.update_finding(finding, current_user, task_ids=form.tasks.data or [], **fields)
+    services.update_finding(finding, current_user, version=form.based_on(), task_ids=form.tasks.data or [],
+                            **fields)
     return finding
+
+
+def _finding_values(finding: Finding) -> dict:
+    """The finding's saved values in the edit form's terms."""
+    return {"title": finding.title, "severity": str(finding.severity), "description": finding.description,
+            "recommendation": finding.recommendation, "tasks": sorted(task.id for task in finding.tasks)}
 
 
 def _finding_form_page(study: Study, finding: Finding | None):
     form = FindingForm(obj=finding)
     form.tasks.choices = _task_choices(study)
     if finding is not None and request.method == "GET":
-        form.severity.data = str(finding.severity)
-        form.tasks.data = [task.id for task in finding.tasks]
+        form.fill(_finding_values(finding), finding.version)
     if form.validate_on_submit():
         try:
             saved = _save_finding(study, form, finding)
+        except StaleVersion as exc:
+            show_conflict(form, exc, _finding_values(exc.record))
         except DomainError as exc:
             show_refusal(form, exc)
         else:
             flash("Finding saved.", "success")
             return redirect(url_for("analysis.finding_page", study_id=study.id, finding_id=saved.id))
-    status = 400 if form.errors or form.form_errors else 200
-    return render_template("analysis/finding_form.html", study=study, form=form, finding=finding), status
+    return render_template("analysis/finding_form.html", study=study, form=form,
+                           finding=finding), form_status(form)
 
 
 @bp.route("/studies/<int:study_id>/findings/new", methods=["GET", "POST"])

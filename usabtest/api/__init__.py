@@ -8,7 +8,8 @@ header), object loading under `usabtest.policy`, pagination and the one error sh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -25,6 +26,7 @@ from spectree.utils import get_model_key, get_multidict_items
 from usabtest import __version__
 from usabtest.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from usabtest.core.schemas import MAX_ID, Error, PageQuery
+from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import csrf, db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -43,6 +45,8 @@ ERROR_REASONS = {
     413: "The request body is larger than the server accepts",
     422: "Invalid input; `error.fields` names each faulty field",
 }
+STALE_EDIT_REASON = ("Based on an old version (someone saved since: `current` holds the record now), "
+                     "or refused in the object's current state")
 
 
 class NotAuthenticated(DomainError):
@@ -141,10 +145,13 @@ spec = SpecTree(
 spec.register(bp)
 
 
-def _responses(ok: dict[int, type[BaseModel] | None], errors: Iterable[int]) -> Response:
+def _responses(ok: dict[int, type[BaseModel] | None], errors: Iterable[int],
+               conflict: type[BaseModel] | None = None) -> Response:
     codes: dict[str, Any] = {f"HTTP_{status}": model for status, model in ok.items()}
     for status in sorted({401, 422, *errors}):
         codes[f"HTTP_{status}"] = (Error, ERROR_REASONS[status])
+    if conflict is not None:
+        codes["HTTP_409"] = (conflict, STALE_EDIT_REASON)
     return Response(**codes)
 
 
@@ -153,9 +160,23 @@ def reads(model: type[BaseModel] | None, *errors: int) -> Response:
     return _responses({200: model}, errors)
 
 
-def writes(ok: dict[int, type[BaseModel] | None] | type[BaseModel], *errors: int) -> Response:
-    """Responses of a write: `ok` (a model for 200, or {status: model}), 400, 401, 413, 422, `errors`."""
-    return _responses(ok if isinstance(ok, dict) else {200: ok}, (400, 413, *errors))
+def writes(ok: dict[int, type[BaseModel] | None] | type[BaseModel], *errors: int,
+           conflict: type[BaseModel] | None = None) -> Response:
+    """Responses of a write: `ok` (a model for 200, or {status: model}), 400, 401, 413, 422, `errors`.
+
+    `conflict`: the 409 model of an edit based on a version (`core.schemas.stale_edit_error`).
+    """
+    return _responses(ok if isinstance(ok, dict) else {200: ok}, (400, 413, *errors), conflict)
+
+
+@contextmanager
+def showing_current(build: Callable[[], BaseModel]) -> Iterator[None]:
+    """An edit based on an old version answers 409 with the record as it is now (`build()`)."""
+    try:
+        yield
+    except StaleVersion as exc:
+        exc.current = build().model_dump(mode="json")
+        raise
 
 
 @bp.before_request
@@ -234,6 +255,6 @@ def document() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Declare every endpoint and mount the API on `app`."""
-    from usabtest.api import accounts, observe, planning, team  # noqa: F401  (their routes join `bp`)
+    from usabtest.api import accounts, analysis, observe, planning, team  # noqa: F401  (their routes join `bp`)
 
     app.register_blueprint(bp)

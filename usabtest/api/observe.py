@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from usabtest import policy
-from usabtest.api import allow, bp, load, loads, reads, spec, writes
+from usabtest.api import allow, bp, load, loads, reads, showing_current, spec, writes
 from usabtest.core.errors import InvalidInput, NotFound
 from usabtest.core.schemas import MAX_ID
 from usabtest.extensions import db
@@ -23,6 +23,7 @@ from usabtest.observe import events, services
 from usabtest.observe.models import Note, SusResponse, TaskAttempt
 from usabtest.observe.schemas import (
     MAX_CURSOR,
+    NoteConflict,
     NoteCreate,
     NoteHistory,
     NoteList,
@@ -120,13 +121,17 @@ def list_notes(study_session: StudySession, query: NotesQuery):
 
 @bp.patch("/sessions/<int:session_id>/notes/<uuid:note_id>")
 @loads("session_id", observed_session, "study_session")
-@spec.validate(json=NoteUpdate, resp=writes(NoteOut, 403, 404, 409), tags=TAGS)
+@spec.validate(json=NoteUpdate, resp=writes(NoteOut, 403, 404, conflict=NoteConflict), tags=TAGS)
 def update_note(study_session: StudySession, note_id: uuid.UUID, json: NoteUpdate):
     """Edit a note's body, tags, severity, task or kind: your own, or any note of a study you research.
 
-    Every change is kept in the note's history (GET .../history).
+    Every change is kept in the note's history (GET .../history). `version` is required: an edit based
+    on an old version (e.g. replayed from an offline queue after someone else changed the note) answers
+    409 with the note as it is now in `current`.
     """
-    note = services.update_note(_editable_note(study_session, note_id), current_user, json)
+    note = _editable_note(study_session, note_id)
+    with showing_current(lambda: NoteOut.of(note)):
+        services.update_note(note, current_user, json)
     return NoteOut.of(note)
 
 

@@ -14,26 +14,31 @@ from flask_login import current_user
 from usabtest import policy
 from usabtest.accounts import services as account_services
 from usabtest.accounts.models import Organisation, User
-from usabtest.api import allow, bp, load, loads, page_of, reads, spec, writes
+from usabtest.api import allow, bp, load, loads, page_of, reads, showing_current, spec, writes
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.schemas import PageQuery
+from usabtest.core.versioning import claim
 from usabtest.extensions import db
 from usabtest.planning import queries, services
 from usabtest.planning.models import Participant, Study, StudySession, Task
 from usabtest.planning.schemas import Participant as ParticipantOut
 from usabtest.planning.schemas import (
+    ParticipantConflict,
     ParticipantCreate,
     ParticipantPage,
     ParticipantUpdate,
     SessionCreate,
     SessionUpdate,
+    StudyConflict,
     StudyCreate,
     StudyDetail,
     StudyPage,
+    StudySessionConflict,
     StudySessionPage,
     StudySummary,
     StudyTagList,
     StudyUpdate,
+    TaskConflict,
     TaskCreate,
     TaskList,
     TaskOrder,
@@ -174,9 +179,12 @@ def get_study(study: Study):
 
 @bp.patch("/studies/<int:study_id>")
 @loads("study_id", managed_study, "study")
-@spec.validate(json=StudyUpdate, resp=writes(StudyDetail, 403, 404), tags=TAGS)
+@spec.validate(json=StudyUpdate, resp=writes(StudyDetail, 403, 404, conflict=StudyConflict), tags=TAGS)
 def update_study(study: Study, json: StudyUpdate):
-    """Change a study's description, client or status (closing it stops new sessions)."""
+    """Change a study's description, client or status (closing it stops new sessions).
+
+    `version` is required: a change based on an old version answers 409 with the study as it is now.
+    """
     changes = json.changes()
     organisation = study.organisation
     if "organisation_id" in changes or "client" in changes:
@@ -185,7 +193,9 @@ def update_study(study: Study, json: StudyUpdate):
     changes.pop("client", None)
     current = {"title": study.title, "product": study.product, "goals": study.goals, "method": study.method,
                "status": study.status}
-    services.update_study(study, current_user, organisation=organisation, **{**current, **changes})
+    with showing_current(lambda: _detail(study)):
+        services.update_study(study, current_user, version=json.version, organisation=organisation,
+                              **{**current, **changes})
     return _detail(study)
 
 
@@ -219,12 +229,13 @@ def reorder_tasks(study: Study, json: TaskOrder):
 
 @bp.patch("/tasks/<int:task_id>")
 @loads("task_id", managed_task, "task")
-@spec.validate(json=TaskUpdate, resp=writes(TaskOut, 403, 404), tags=TAGS)
+@spec.validate(json=TaskUpdate, resp=writes(TaskOut, 403, 404, conflict=TaskConflict), tags=TAGS)
 def update_task(task: Task, json: TaskUpdate):
-    """Change a task's wording or time limit."""
+    """Change a task's wording or time limit (`version` required; 409 with the task now when stale)."""
     current = {"title": task.title, "scenario": task.scenario, "success_criteria": task.success_criteria,
                "time_limit_s": task.time_limit_s}
-    services.update_task(task, current_user, **{**current, **json.changes()})
+    with showing_current(lambda: _task(task)):
+        services.update_task(task, current_user, version=json.version, **{**current, **json.changes()})
     return _task(task)
 
 
@@ -286,19 +297,28 @@ def get_participant(participant: Participant):
 
 @bp.patch("/participants/<int:participant_id>")
 @loads("participant_id", managed_participant, "participant")
-@spec.validate(json=ParticipantUpdate, resp=writes(ParticipantOut, 403, 404, 409), tags=TAGS)
+@spec.validate(json=ParticipantUpdate, resp=writes(ParticipantOut, 403, 404, conflict=ParticipantConflict),
+               tags=TAGS)
 def update_participant(participant: Participant, json: ParticipantUpdate):
-    """Change contact details or segments, or record another signed consent."""
+    """Change contact details or segments, or record another signed consent.
+
+    `version` is required: a change based on an old version answers 409 with the participant now.
+    """
     if participant.erased:
         raise Conflict(f"{participant.code} has been erased: their details cannot be changed")
     changes = json.changes()
     consent = {key: changes.pop(key, None) for key in ("consent_date", "consent_version")}
     _check_consent_pair(**consent)
-    if changes:
-        personal = participant.personal
-        current = {"name": personal.name if personal else "", "email": personal.email if personal else None,
-                   "phone": personal.phone if personal else None, "segments": participant.segments}
-        services.update_participant(participant, current_user, **{**current, **changes})
+    with showing_current(lambda: _participant(participant)):
+        if changes:
+            personal = participant.personal
+            current = {"name": personal.name if personal else "",
+                       "email": personal.email if personal else None,
+                       "phone": personal.phone if personal else None, "segments": participant.segments}
+            services.update_participant(participant, current_user, version=json.version,
+                                        **{**current, **changes})
+        else:
+            claim(participant, json.version)  # a consent alone is an edit based on a version too
     if consent["consent_date"] is not None:
         services.record_consent(participant, consent["consent_date"], consent["consent_version"],
                                 current_user)
@@ -358,13 +378,20 @@ def get_session(study_session: StudySession):
 
 @bp.patch("/sessions/<int:session_id>")
 @loads("session_id", managed_session, "study_session")
-@spec.validate(json=SessionUpdate, resp=writes(StudySessionOut, 403, 404, 409), tags=TAGS)
+@spec.validate(json=SessionUpdate, resp=writes(StudySessionOut, 403, 404, conflict=StudySessionConflict),
+               tags=TAGS)
 def reschedule_session(study_session: StudySession, json: SessionUpdate):
-    """Move or re-staff a scheduled session; calendars get the change, with the same rules as scheduling."""
+    """Move or re-staff a scheduled session; calendars get the change, with the same rules as scheduling.
+
+    `version` is required: a change based on an old version answers 409 with the session now (a
+    double-booking also answers 409, without `current`).
+    """
     current = services.draft_from_session(study_session)
     current["time"] = current.pop("at")
     values = {**current, **json.changes()}
-    services.reschedule_session(study_session, _draft(study_session.study, values), current_user)
+    with showing_current(lambda: StudySessionOut.of(study_session)):
+        services.reschedule_session(study_session, _draft(study_session.study, values), current_user,
+                                    version=json.version)
     return StudySessionOut.of(study_session)
 
 

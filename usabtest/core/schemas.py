@@ -17,6 +17,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
+    create_model,
     model_validator,
 )
 
@@ -64,7 +65,8 @@ def _change_schema(schema: dict[str, Any]) -> None:
     for prop in schema.get("properties", {}).values():
         if prop.get("default", "") is None:
             del prop["default"]
-    schema["minProperties"] = 1
+    # At least one field to change besides the required ones (the version it was based on).
+    schema["minProperties"] = 1 + len(schema.get("required", []))
 
 
 class ChangeModel(InputModel):
@@ -74,13 +76,26 @@ class ChangeModel(InputModel):
 
     @model_validator(mode="after")
     def _something_to_change(self) -> ChangeModel:
-        if not self.model_fields_set:
+        if not self.model_fields_set - {"version"}:
             raise ValueError("send at least one field to change")
         return self
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client sent, by name."""
-        return self.model_dump(exclude_unset=True)
+        """The fields the client sent, by name (without the version they were based on)."""
+        return self.model_dump(exclude_unset=True, exclude={"version"})
+
+
+VERSION_OUT = ("Rises by one with every saved edit of the record's editable fields; send it back as "
+               "`version` when you change the record")
+Version = Annotated[int, Field(ge=1, le=MAX_ID, description=(
+    "The `version` of the record your change is based on (as last read). When the record has been "
+    "saved since, nothing changes and the answer is 409 with the record as it is now in `current`"))]
+
+
+class VersionedChange(ChangeModel):
+    """A PATCH of a record people edit: the fields to change and the version they were based on."""
+
+    version: Version
 
 
 class QueryModel(BaseModel):
@@ -127,3 +142,17 @@ class Error(OutputModel):
     """The body of every error answer of the API."""
 
     error: ErrorDetail
+
+
+class StaleEditError(Error):
+    """409: an error answer that, when the change was based on an old version, carries the record now."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+
+def stale_edit_error(name: str, current: type[BaseModel]) -> type[StaleEditError]:
+    """The 409 body of an endpoint changing a `current` record: the error, plus the record as it is now."""
+    return create_model(name, __base__=StaleEditError, __doc__=(
+        "The error answer; `current` is present when the change was based on an old version: the record "
+        "as it is now, to show the user and to take the `version` of for a new attempt"),
+        current=(current | None, Field(None, description="The record as it is now (stale edits only)")))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
+from usabtest.core.versioning import Versioned
 from usabtest.db import BigIntId, TimestampMixin, UTCDateTime, str_enum, utcnow
 from usabtest.extensions import db
 
@@ -84,8 +85,11 @@ class NoteKind(enum.StrEnum):
                 "question": "Question"}[self.value]
 
 
-class Note(db.Model):
+class Note(Versioned, db.Model):
     """An observer's timestamped note. The client's UUID makes sending it idempotent."""
+
+    __noun__ = "note"
+    __versioned__ = ("body", "tags", "severity", "task_id", "task", "kind")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(

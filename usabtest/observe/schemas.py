@@ -8,7 +8,17 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from usabtest.accounts.schemas import UserRef
-from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, QueryModel, UtcDateTime, text
+from usabtest.core.schemas import (
+    VERSION_OUT,
+    Id,
+    InputModel,
+    OutputModel,
+    QueryModel,
+    UtcDateTime,
+    VersionedChange,
+    stale_edit_error,
+    text,
+)
 from usabtest.observe import models, sus
 from usabtest.observe.models import NoteKind, Outcome
 from usabtest.planning.models import SessionStatus
@@ -40,8 +50,9 @@ class NoteCreate(InputModel):
     elapsed_ms: ElapsedMs | None = Field(None, description="Left out or null: computed by the server")
 
 
-class NoteUpdate(ChangeModel):
-    """Changes to a note (yours, or any note of a study you research): body, tags, severity, task, kind."""
+class NoteUpdate(VersionedChange):
+    """Changes to a note (yours, or any note of a study you research): body, tags, severity, task, kind, with
+    the `version` they were based on."""
 
     body: NoteBody = None
     task_id: Id | None = None
@@ -54,6 +65,7 @@ class Note(OutputModel):
     """A note as the API and the live stream show it; a deleted note keeps no text."""
 
     id: uuid.UUID = Field(description="The client's UUID")
+    version: int = Field(description=VERSION_OUT)
     seq: int = Field(description="Server order of creation")
     session_id: int
     task_id: int | None
@@ -72,7 +84,8 @@ class Note(OutputModel):
         """`note` as clients see it."""
         deleted = note.deleted_at is not None
         return cls(
-            id=note.client_uuid, seq=note.id, session_id=note.session_id, task_id=note.task_id,
+            id=note.client_uuid, version=note.version, seq=note.id, session_id=note.session_id,
+            task_id=note.task_id,
             author=UserRef.model_validate(note.author), body="" if deleted else note.body,
             tags=[] if deleted else list(note.tags or []), severity=None if deleted else note.severity,
             kind=note.kind, elapsed_ms=note.elapsed_ms, created_at=note.created_at, edited_at=note.edited_at,
@@ -102,6 +115,9 @@ class NoteHistory(OutputModel):
 
     note_id: uuid.UUID
     items: list[NoteRevision]
+
+
+NoteConflict = stale_edit_error("NoteConflict", Note)
 
 
 class NotesQuery(QueryModel):

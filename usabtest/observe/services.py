@@ -15,6 +15,7 @@ from flask import current_app
 
 from usabtest.core.audit import record
 from usabtest.core.errors import Conflict, InvalidInput, NotFound
+from usabtest.core.versioning import claim
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe import events, sus
@@ -112,6 +113,9 @@ def create_note(study_session: StudySession, author, data: NoteCreate) -> tuple[
     return note, True
 
 
+_UNCLAIMED = object()  # `write_note` without a person's version: no compare-and-set
+
+
 def _plain(name: str, value: Any) -> Any:
     """A field's value as history stores it (JSON)."""
     if isinstance(value, NoteKind):
@@ -123,13 +127,18 @@ def _plain(name: str, value: Any) -> Any:
     return value
 
 
-def write_note(note: Note, actor, values: dict[str, Any], *, action: str = "edit",
-               event: str = "note.updated") -> Note:
+def write_note(note: Note, actor, values: dict[str, Any], *, based_on: int | None | object = _UNCLAIMED,
+               action: str = "edit", event: str = "note.updated") -> Note:
     """The one write path of a stored note: every change goes through here and leaves its history.
 
     Only the fields whose value really changes are written; they are recorded in a `NoteRevision`
     (who, when, each value before and after) and the audit trail, and a `note.updated` event tells
     the live consoles. Nothing changing writes nothing. Callers check their own rules first.
+
+    A person's edit passes `based_on`, the note's version their form or PATCH was made from: a change
+    made from an old version (a console replaying an offline edit after a researcher retagged the
+    note, say) is refused with `StaleVersion`, nothing written. Changes no person typed into this
+    note (a tag renamed for the whole study, a deletion) leave it out; they still bump the version.
     """
     _locked(note.study_session)
     before: dict[str, Any] = {}
@@ -138,6 +147,10 @@ def write_note(note: Note, actor, values: dict[str, Any], *, action: str = "edit
         old = getattr(note, name)
         if _plain(name, old) != _plain(name, value):
             before[name], after[name] = _plain(name, old), _plain(name, value)
+    if based_on is not _UNCLAIMED:
+        if not after and based_on == note.version:
+            return note
+        claim(note, based_on)  # type: ignore[arg-type]
     if not after:
         return note
     for name in after:
@@ -152,8 +165,11 @@ def write_note(note: Note, actor, values: dict[str, Any], *, action: str = "edit
     return note
 
 
-def edit_note(note: Note, actor, values: dict[str, Any]) -> Note:
-    """Change a note's body, tags, severity, task or kind after checking them against its study."""
+def edit_note(note: Note, actor, values: dict[str, Any], based_on: int | None) -> Note:
+    """Change a note's body, tags, severity, task or kind after checking them against its study.
+
+    `based_on` is the note's version the person's edit was made from (see `write_note`).
+    """
     if note.deleted_at is not None:
         raise Conflict("this note was deleted")
     unknown = set(values) - set(NOTE_FIELDS)
@@ -170,12 +186,12 @@ def edit_note(note: Note, actor, values: dict[str, Any]) -> Note:
     tags = check_note_references(note.study_session.study, values.get("task_id"), values.get("tags"))
     if tags is not None:
         values["tags"] = tags
-    return write_note(note, actor, values)
+    return write_note(note, actor, values, based_on=based_on)
 
 
 def update_note(note: Note, actor, changes: NoteUpdate) -> Note:
-    """The API's change of a note (only the fields sent)."""
-    return edit_note(note, actor, changes.model_dump(exclude_unset=True))
+    """The API's change of a note (only the fields sent), made from `changes.version`."""
+    return edit_note(note, actor, changes.changes(), changes.version)
 
 
 def delete_note(note: Note, actor) -> Note:

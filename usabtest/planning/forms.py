@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from usabtest.accounts.forms import timezone_choices
-from usabtest.core.forms import id_or_none
+from usabtest.core.forms import VersionedFormMixin, id_or_none
 from usabtest.planning.models import StudyMethod, StudyStatus, TeamRole
 from usabtest.planning.scheduling import MAX_DURATION_MIN, MIN_DURATION_MIN
 
@@ -53,7 +53,7 @@ def format_segments(segments: dict[str, str]) -> str:
     return "\n".join(f"{key}: {value}" for key, value in (segments or {}).items())
 
 
-class StudyForm(FlaskForm):
+class StudyForm(VersionedFormMixin, FlaskForm):
     """Create or edit a study."""
 
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
@@ -81,7 +81,7 @@ class StudyForm(FlaskForm):
                                   "(or create a new organisation).")
 
 
-class TaskForm(FlaskForm):
+class TaskForm(VersionedFormMixin, FlaskForm):
     """One task of the script."""
 
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
@@ -105,7 +105,7 @@ class SegmentsMixin:
             raise ValidationError(str(exc)) from None
 
 
-class ParticipantForm(SegmentsMixin, FlaskForm):
+class ParticipantForm(SegmentsMixin, VersionedFormMixin, FlaskForm):
     """A participant's contact details, segments and (optionally) a newly signed consent."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
@@ -139,7 +139,7 @@ class ImportConfirmForm(FlaskForm):
     submit = SubmitField("Import the good rows")
 
 
-class SessionForm(FlaskForm):
+class SessionForm(VersionedFormMixin, FlaskForm):
     """Schedule or reschedule a session."""
 
     participant = SelectField("Participant", coerce=int, validators=[DataRequired()])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from usabtest.core.versioning import Versioned, VersionedPart
 from usabtest.db import TimestampMixin, UTCDateTime, str_enum
 from usabtest.extensions import db
 
@@ -79,8 +80,11 @@ session_observer = sa.Table(
 )
 
 
-class Study(TimestampMixin, db.Model):
+class Study(Versioned, TimestampMixin, db.Model):
     """A usability study run for one client organisation."""
+
+    __noun__ = "study"
+    __versioned__ = ("organisation", "organisation_id", "title", "product", "goals", "method", "status")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
@@ -189,8 +193,11 @@ class StudyTag(TimestampMixin, db.Model):
         return f"<StudyTag {self.id} {self.name!r}>"
 
 
-class Task(TimestampMixin, db.Model):
+class Task(Versioned, TimestampMixin, db.Model):
     """One scenario in a study's script, in `position` order."""
+
+    __noun__ = "task"
+    __versioned__ = ("title", "scenario", "success_criteria", "time_limit_s")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
@@ -208,8 +215,11 @@ class Task(TimestampMixin, db.Model):
     )
 
 
-class Participant(TimestampMixin, db.Model):
+class Participant(Versioned, TimestampMixin, db.Model):
     """A participant known only by a study-scoped pseudonym; personal details live apart."""
+
+    __noun__ = "participant"
+    __versioned__ = ("segments",)  # and the personal details (ParticipantPersonal)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
@@ -239,8 +249,11 @@ class Participant(TimestampMixin, db.Model):
         return bool(self.consents) and not self.erased
 
 
-class ParticipantPersonal(db.Model):
+class ParticipantPersonal(VersionedPart, db.Model):
     """Name and contact details, kept out of every join that notes, analysis or reports make."""
+
+    __version_owner__ = "participant"
+    __versioned__ = ("name", "email", "phone")
 
     participant_id: Mapped[int] = mapped_column(
         sa.ForeignKey("participant.id", ondelete="CASCADE"), primary_key=True
@@ -272,10 +285,14 @@ def _new_ics_uid() -> str:
     return f"{uuid.uuid4()}@usabtest"
 
 
-class StudySession(TimestampMixin, db.Model):
+class StudySession(Versioned, TimestampMixin, db.Model):
     """One scheduled test session: a participant, a moderator, observers and a time slot."""
 
     __tablename__ = "study_session"
+    __noun__ = "session"
+    # What rescheduling changes; the status, clock and screen link (moved by the console) do not count.
+    __versioned__ = ("participant", "participant_id", "starts_at", "timezone", "duration_min", "location",
+                     "video_link", "moderator", "moderator_id", "observers")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)

@@ -10,7 +10,18 @@ from pydantic import AfterValidator, EmailStr, Field, StringConstraints, model_v
 
 from usabtest.accounts.models import Role
 from usabtest.accounts.schemas import OrganisationRef, UserRef
-from usabtest.core.schemas import ChangeModel, Id, InputModel, OutputModel, Page, UtcDateTime, storable, text
+from usabtest.core.schemas import (
+    VERSION_OUT,
+    Id,
+    InputModel,
+    OutputModel,
+    Page,
+    UtcDateTime,
+    VersionedChange,
+    stale_edit_error,
+    storable,
+    text,
+)
 from usabtest.planning import models, scheduling
 from usabtest.planning.models import SessionStatus, StudyMethod, StudyStatus, TeamRole
 
@@ -77,7 +88,7 @@ class StudyCreate(InputModel):
                                                    "open); left out or null: the default set")
 
 
-class StudyUpdate(ChangeModel):
+class StudyUpdate(VersionedChange):
     """Changes to a study's description, client or status."""
 
     title: Title = None
@@ -94,6 +105,7 @@ class StudySummary(OutputModel):
     """A study's summary fields."""
 
     id: int
+    version: int = Field(description=VERSION_OUT)
     title: str
     organisation: OrganisationRef = Field(description="The client organisation the study is for")
     client: str = Field(description="Deprecated: `organisation.name`", json_schema_extra=DEPRECATED)
@@ -111,7 +123,7 @@ class StudySummary(OutputModel):
 
 
 def _summary(study: models.Study) -> dict[str, Any]:
-    return {"id": study.id, "title": study.title, "client": study.organisation.name,
+    return {"id": study.id, "version": study.version, "title": study.title, "client": study.organisation.name,
             "organisation": OrganisationRef(id=study.organisation.id, name=study.organisation.name),
             "product": study.product, "method": study.method, "status": study.status,
             "owner": UserRef.model_validate(study.owner), "created_at": study.created_at,
@@ -126,6 +138,7 @@ class Task(OutputModel):
     """One task of a study's script."""
 
     id: int
+    version: int = Field(description=VERSION_OUT + " (its place in the script is not an edit of it)")
     position: int | None = Field(description="Place in the script, from 1; null when archived")
     title: str
     scenario: str
@@ -136,8 +149,8 @@ class Task(OutputModel):
     @classmethod
     def of(cls, task: models.Task, position: int | None = None) -> Task:
         """`task` at `position` of the script."""
-        return cls(id=task.id, position=None if task.archived else position, title=task.title,
-                   scenario=task.scenario, success_criteria=task.success_criteria,
+        return cls(id=task.id, version=task.version, position=None if task.archived else position,
+                   title=task.title, scenario=task.scenario, success_criteria=task.success_criteria,
                    time_limit_s=task.time_limit_s, archived=task.archived)
 
 
@@ -195,7 +208,7 @@ class TaskCreate(InputModel):
     time_limit_s: int | None = Field(None, ge=1, le=MAX_TIME_LIMIT_S)
 
 
-class TaskUpdate(ChangeModel):
+class TaskUpdate(VersionedChange):
     """Changes to a task's wording or time limit (null removes the limit)."""
 
     title: Title = None
@@ -237,7 +250,7 @@ class ParticipantCreate(InputModel):
     consent_version: FormVersion | None = Field(None, description="Version of the signed form")
 
 
-class ParticipantUpdate(ChangeModel):
+class ParticipantUpdate(VersionedChange):
     """Changes to contact details and segments; a consent date and version add a signed consent."""
 
     name: Title = None
@@ -267,6 +280,7 @@ class Participant(OutputModel):
     """A participant, known by a pseudonym; personal details only for the study's managers."""
 
     id: int
+    version: int = Field(description=VERSION_OUT)
     study_id: int
     code: str
     has_consent: bool
@@ -282,7 +296,8 @@ class Participant(OutputModel):
         """`participant`, with personal details when `personal` is true."""
         details = participant.personal if personal else None
         return cls(
-            id=participant.id, study_id=participant.study_id, code=participant.code,
+            id=participant.id, version=participant.version, study_id=participant.study_id,
+            code=participant.code,
             has_consent=participant.has_consent, erased=participant.erased,
             segments=dict(participant.segments or {}),
             consents=[Consent.model_validate(c) for c in participant.consents],
@@ -311,7 +326,7 @@ class SessionCreate(InputModel):
     video_link: VideoLink = ""
 
 
-class SessionUpdate(ChangeModel):
+class SessionUpdate(VersionedChange):
     """Changes to a scheduled session; fields left out keep their current value."""
 
     participant: Id = None
@@ -337,6 +352,7 @@ class StudySession(OutputModel):
     """A session as the team sees it: pseudonym only, never the participant's personal details."""
 
     id: int
+    version: int = Field(description=VERSION_OUT + " (the console moving its status is not an edit of it)")
     study_id: int
     participant: ParticipantRef
     starts_at: UtcDateTime
@@ -445,3 +461,11 @@ class OwnershipHandOver(InputModel):
     """The researcher on the team who becomes the owner; the old owner stays as a researcher."""
 
     user_id: Id
+
+
+# --- a change based on an old version: 409 with the record as it is now -----------------------------
+
+StudyConflict = stale_edit_error("StudyConflict", StudyDetail)
+TaskConflict = stale_edit_error("TaskConflict", Task)
+ParticipantConflict = stale_edit_error("ParticipantConflict", Participant)
+StudySessionConflict = stale_edit_error("StudySessionConflict", StudySession)

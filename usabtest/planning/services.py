@@ -15,6 +15,7 @@ from usabtest.accounts.models import Organisation, Role, User
 from usabtest.core.audit import record
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.models import MailDelivery, MailStatus
+from usabtest.core.versioning import claim
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning import invitations, scheduling, tagset
@@ -72,9 +73,10 @@ def create_study(actor: User, *, organisation: Organisation, title: str, product
     return study
 
 
-def update_study(study: Study, actor: User, *, organisation: Organisation, title: str, product: str,
-                 goals: str, method: StudyMethod | str, status: StudyStatus | str) -> None:
-    """Change a study's description, client and status."""
+def update_study(study: Study, actor: User, *, version: int | None, organisation: Organisation, title: str,
+                 product: str, goals: str, method: StudyMethod | str, status: StudyStatus | str) -> None:
+    """Change a study's description, client and status, as edited from its `version`."""
+    claim(study, version)
     if organisation.id != study.organisation_id:
         record(actor, "study.move", study, {"from": study.organisation.name, "to": organisation.name})
     study.organisation = organisation
@@ -125,9 +127,10 @@ def add_task(study: Study, actor: User, *, title: str, scenario: str = "", succe
     return task
 
 
-def update_task(task: Task, actor: User, *, title: str, scenario: str, success_criteria: str,
-                time_limit_s: int | None) -> None:
-    """Edit a task's wording and limit."""
+def update_task(task: Task, actor: User, *, version: int | None, title: str, scenario: str,
+                success_criteria: str, time_limit_s: int | None) -> None:
+    """Edit a task's wording and limit, as edited from its `version`."""
+    claim(task, version)
     task.title, task.scenario = title.strip(), scenario.strip()
     task.success_criteria, task.time_limit_s = success_criteria.strip(), time_limit_s
     record(actor, "task.update", task, {"title": task.title})
@@ -259,9 +262,10 @@ def add_participant(study: Study, actor: User, *, name: str, email: str | None =
     return participant
 
 
-def update_participant(participant: Participant, actor: User, *, name: str, email: str | None,
-                       phone: str | None, segments: dict[str, str]) -> None:
-    """Edit contact details and segment attributes; the pseudonym never changes."""
+def update_participant(participant: Participant, actor: User, *, version: int | None, name: str,
+                       email: str | None, phone: str | None, segments: dict[str, str]) -> None:
+    """Edit contact details and segment attributes (from its `version`); the pseudonym never changes."""
+    claim(participant, version)
     _check_email_free(participant.study, email, participant)
     personal = participant.personal or ParticipantPersonal(name="")
     participant.personal = personal
@@ -453,10 +457,12 @@ def schedule_session(study: Study, draft: SessionDraft, actor: User, *,
 
 
 def reschedule_session(study_session: StudySession, draft: SessionDraft, actor: User, *,
-                       can_see_study: StudyFilter | None = None) -> None:
-    """Move or re-staff a scheduled session; calendars get the same UID with a higher SEQUENCE."""
+                       version: int | None, can_see_study: StudyFilter | None = None) -> None:
+    """Move or re-staff a scheduled session (edited from its `version`); calendars get the same UID
+    with a higher SEQUENCE."""
     if study_session.status != SessionStatus.SCHEDULED:
         raise Conflict(f"A {study_session.status.label.lower()} session cannot be rescheduled.")
+    claim(study_session, version)
     starts_at = _validate(study_session.study, draft, study_session)
     _check_conflicts(draft, starts_at, actor, study_session.id, can_see_study)
     dropped = [u for u in [study_session.moderator, *study_session.observers]

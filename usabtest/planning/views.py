@@ -27,7 +27,8 @@ from usabtest.accounts.models import Organisation, Role, User
 from usabtest.core import confirm, mail
 from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, discard_changes
-from usabtest.core.forms import show_refusal
+from usabtest.core.forms import form_status, show_conflict, show_refusal
+from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
 from usabtest.planning import csv_import, queries, services, tagset, team
 from usabtest.planning.calendar import build_calendar, session_event
@@ -98,7 +99,7 @@ def _managed_session(session_id: int) -> StudySession:
 
 
 def _status(form) -> int:
-    return 400 if form.errors else 200
+    return form_status(form)
 
 
 StudyPanel = tuple[str, dict]  # a partial template and the data it shows
@@ -215,21 +216,36 @@ def study_edit(study_id: int):
     del form.tags_from  # a study's tags are changed on its tag set page
     form.set_organisations(_pickable_organisations(study.organisation))
     if request.method == "GET":
+        form.fill(_study_values(study), study.version)
         # A link back from creating an organisation (`?organisation=`) preselects it.
         preselect = _offered(form, request.args.get("organisation", type=int))
         form.organisation.data = preselect or study.organisation_id
-        form.method.data, form.status.data = study.method.value, study.status.value
     elif "organisation" not in request.form:
         form.organisation.data = study.organisation_id  # a form without the field keeps the client
     if form.validate_on_submit():
-        services.update_study(
-            study, current_user, organisation=_picked_organisation(form), title=form.title.data,
-            product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
-            status=form.status.data,
-        )
-        flash("Study saved.", "success")
-        return redirect(url_for("planning.study_overview", study_id=study.id))
+        try:
+            services.update_study(
+                study, current_user, version=form.based_on(), organisation=_picked_organisation(form),
+                title=form.title.data, product=form.product.data or "", goals=form.goals.data or "",
+                method=form.method.data, status=form.status.data,
+            )
+        except StaleVersion as exc:
+            # The study as saved now may be in an organisation the picker did not list: name it too.
+            if study.organisation_id not in {value for value, _ in form.organisation.choices}:
+                form.organisation.choices.append((study.organisation_id, study.organisation.name))
+            show_conflict(form, exc, _study_values(study))
+        except DomainError as exc:
+            show_refusal(form, exc)
+        else:
+            flash("Study saved.", "success")
+            return redirect(url_for("planning.study_overview", study_id=study.id))
     return render_template("planning/study_form.html", form=form, study=study), _status(form)
+
+
+def _study_values(study: Study) -> dict:
+    """The study's saved values in the edit form's terms (the client organisation's id, enums by value)."""
+    return {"title": study.title, "organisation": study.organisation_id, "product": study.product,
+            "goals": study.goals, "method": study.method.value, "status": study.status.value}
 
 
 @bp.route("/studies/<int:study_id>/close", methods=["GET", "POST"])
@@ -305,15 +321,27 @@ def task_edit(task_id: int):
     """Edit a task."""
     task = _managed_task(task_id)
     form = TaskForm(obj=task)
-    if request.method == "GET" and task.time_limit_s:
-        form.time_limit_min.data = max(1, round(task.time_limit_s / 60))
+    if request.method == "GET":
+        form.fill(_task_values(task), task.version)
     if form.validate_on_submit():
-        services.update_task(task, current_user, title=form.title.data, scenario=form.scenario.data or "",
-                             success_criteria=form.success_criteria.data or "",
-                             time_limit_s=_time_limit_s(form))
-        flash("Task saved.", "success")
-        return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor="tasks"))
+        try:
+            services.update_task(task, current_user, version=form.based_on(), title=form.title.data,
+                                 scenario=form.scenario.data or "",
+                                 success_criteria=form.success_criteria.data or "",
+                                 time_limit_s=_time_limit_s(form))
+        except StaleVersion as exc:
+            show_conflict(form, exc, _task_values(task))
+        else:
+            flash("Task saved.", "success")
+            return redirect(url_for("planning.study_overview", study_id=task.study_id, _anchor="tasks"))
     return render_template("planning/task_form.html", form=form, study=task.study, task=task), _status(form)
+
+
+def _task_values(task: Task) -> dict:
+    """The task's saved values in the edit form's terms (the limit in whole minutes)."""
+    minutes = max(1, round(task.time_limit_s / 60)) if task.time_limit_s else None
+    return {"title": task.title, "scenario": task.scenario, "success_criteria": task.success_criteria,
+            "time_limit_min": minutes}
 
 
 def _wants_json() -> bool:
@@ -425,15 +453,18 @@ def participant_edit(participant_id: int):
     personal = participant.personal
     form = ParticipantForm(obj=personal)
     if request.method == "GET":
-        form.segments.data = format_segments(participant.segments)
+        form.fill(_participant_values(participant), participant.version)
     if form.validate_on_submit():
         try:
-            services.update_participant(participant, current_user, name=form.name.data,
-                                        email=form.email.data or None, phone=form.phone.data or None,
+            services.update_participant(participant, current_user, version=form.based_on(),
+                                        name=form.name.data, email=form.email.data or None,
+                                        phone=form.phone.data or None,
                                         segments=parse_segments(form.segments.data))
             if form.consent_date.data:
                 services.record_consent(participant, form.consent_date.data, form.consent_version.data,
                                         current_user)
+        except StaleVersion as exc:
+            show_conflict(form, exc, _participant_values(participant))
         except DomainError as exc:
             show_refusal(form, exc)
         else:
@@ -441,6 +472,13 @@ def participant_edit(participant_id: int):
             return redirect(url_for("planning.study_overview", study_id=study.id, _anchor="participants"))
     return render_template("planning/participant_form.html", form=form, study=study,
                            participant=participant), _status(form)
+
+
+def _participant_values(participant: Participant) -> dict:
+    """The participant's saved details in the edit form's terms."""
+    personal = participant.personal
+    return {"name": personal.name if personal else "", "email": personal.email if personal else "",
+            "phone": personal.phone if personal else "", "segments": format_segments(participant.segments)}
 
 
 def _import_signer() -> URLSafeTimedSerializer:
@@ -576,6 +614,9 @@ def _save_session_form(form, study, save, done_message: str):
         study_session = save(_draft(form, study))
     except services.ConflictError as exc:
         return None, exc.messages
+    except StaleVersion as exc:
+        show_conflict(form, exc, services.draft_from_session(exc.record))
+        return None, []
     except DomainError as exc:
         show_refusal(form, exc)
         return None, []
@@ -608,12 +649,15 @@ def session_reschedule(session_id: int):
     if study_session.status != SessionStatus.SCHEDULED:
         flash(f"A {study_session.status.label.lower()} session cannot be rescheduled.", "error")
         return redirect(url_for("planning.session_detail", session_id=study_session.id))
-    data = services.draft_from_session(study_session) if request.method == "GET" else {}
+    data = {}
+    if request.method == "GET":
+        data = {**services.draft_from_session(study_session), "version": str(study_session.version)}
     form = _session_form(study, **data)
     form.submit.label.text = "Save changes"
 
     def reschedule(draft):
-        services.reschedule_session(study_session, draft, current_user, can_see_study=_can_see_study())
+        services.reschedule_session(study_session, draft, current_user, version=form.based_on(),
+                                    can_see_study=_can_see_study())
         return study_session
 
     done, conflicts = _save_session_form(

@@ -294,7 +294,8 @@ class Console {
       this.log.editNote(uuid, (body) => {
         const problem = this.noteProblem(body, []);
         if (problem) { $("note-message").textContent = problem; return false; }
-        this.queue.change(uuid, "update", { body });
+        const saved = this.log.saved[uuid];
+        this.queue.change(uuid, "update", { body }, saved ? saved.version : null);
         return true;
       });
     }

@@ -101,7 +101,22 @@ export class LiveLog {
     if (view.status === "failed") {
       li.appendChild(el("p", "entry-error", `Not saved: ${sentence(view.detail)}`));
     }
+    if (view.status === "failed" && view.current) { li.appendChild(this.currentNote(view.current)); }
     if (view.author.id === this.cfg.userId) { li.appendChild(this.noteActions(uuid, view)); }
+  }
+
+  /** The note as the server has it now, beside an edit refused for being based on an old version. */
+  currentNote(current) {
+    const box = el("div", "entry-current");
+    box.appendChild(el("p", "entry-current-title", "Saved now:"));
+    box.appendChild(el("p", "entry-current-body", current.body));
+    const parts = [];
+    if (current.tags && current.tags.length) { parts.push(`Tags: ${current.tags.join(", ")}`); }
+    if (current.severity !== null && current.severity !== undefined) { parts.push(`Severity ${current.severity}`); }
+    if (parts.length) { box.appendChild(el("p", "entry-current-meta", parts.join(" · "))); }
+    box.appendChild(el("p", "entry-current-hint",
+      "Retry saves your text over this version; Discard keeps the note as saved now."));
+    return box;
   }
 
   noteActions(uuid, view) {

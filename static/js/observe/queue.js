@@ -7,6 +7,12 @@
  * lost answer is harmless. A change the server refuses for good (bad input, gone, forbidden) stays
  * in the queue marked "failed", shown with the server's reason until the author retries or discards it.
  *
+ * An edit carries the version of the note it was made on (`base`), so a change replayed long after it
+ * was typed cannot silently undo what a researcher did to the note meanwhile: the server answers 409
+ * with the note as it is now, which is kept with the refused edit and shown; Retry then sends the edit
+ * again on top of that version. An edit typed on top of another queued change of the same note waits
+ * for that change's answer to learn its version.
+ *
  * Events: "change" (detail {note, saved}: that note's queued state changed; `note` is null when
  * another tab changed the queue, `saved` is the server's copy when it just acknowledged one) and
  * "status" (a flush ended: counts may have changed).
@@ -113,8 +119,11 @@ export class NoteQueue extends EventTarget {
     return this.flush();
   }
 
-  /** Queue an edit (`op` "update" with the changed fields) or a deletion ("delete") and send it. */
-  change(noteId, op, data) {
+  /**
+   * Queue an edit (`op` "update" with the changed fields, made on the note's `version`) or a deletion
+   * ("delete") and send it.
+   */
+  change(noteId, op, data, version) {
     const create = this.itemsFor(noteId).find((i) => i.op === "create" && i.state === "pending");
     if (create) {
       // Not on the server yet: change the queued note itself. If a copy is on its way right now,
@@ -124,16 +133,22 @@ export class NoteQueue extends EventTarget {
         i.rev = (i.rev || 0) + 1;
       });
     } else {
-      this.push({ op, note: noteId, data });
+      // On top of a change still queued, the version is only known once the server answered it.
+      const onTopOfQueued = this.itemsFor(noteId).length > 0;
+      this.push({ op, note: noteId, data, base: onTopOfQueued ? null : (version ?? null) });
     }
     this.changed(noteId);
     return this.flush();
   }
 
-  /** Send a refused note's changes again (after the cause was fixed). */
+  /** Send a refused note's changes again (after the cause was fixed, or over the note as it is now). */
   retry(noteId) {
     this.mutate((queue) => queue.forEach((i) => {
-      if (i.note === noteId && i.state === "failed") { Object.assign(i, { state: "pending", due: 0, tries: 0 }); }
+      if (i.note === noteId && i.state === "failed") {
+        // The author has seen the note as it is now: their edit goes on top of that version.
+        if (i.current) { i.base = i.current.version; delete i.current; }
+        Object.assign(i, { state: "pending", due: 0, tries: 0 });
+      }
     }));
     this.changed(noteId);
     return this.flush();
@@ -162,14 +177,17 @@ export class NoteQueue extends EventTarget {
 
   /**
    * The note as its author should see it: the server's copy (or none) with the queued changes on top,
-   * plus `status` ("saved", "pending" or "failed"), `detail` (why pending or failed) and `failed`.
+   * plus `status` ("saved", "pending" or "failed"), `detail` (why pending or failed), `failed` and
+   * `current` (the note as the server has it now, when an edit was refused for being based on an old version).
    */
   view(noteId, saved, author) {
     const items = this.itemsFor(noteId);
     let view = saved ? { ...saved } : null;
     let status = "saved";
     let detail = "";
+    let current = null;
     items.forEach((i) => {
+      if (i.current) { current = i.current; }
       if (i.op === "create") {
         view = view ? Object.assign(view, pick(i.data, EDITABLE)) : { author, deleted: false, ...i.data };
         if (i.cancelled) { view.deleted = true; }
@@ -184,7 +202,9 @@ export class NoteQueue extends EventTarget {
         detail = i.reason || "";
       }
     });
-    if (view) { Object.assign(view, { status, detail, failed: items.some((i) => i.state === "failed") }); }
+    if (view) {
+      Object.assign(view, { status, detail, current, failed: items.some((i) => i.state === "failed") });
+    }
     return view;
   }
 
@@ -244,7 +264,7 @@ export class NoteQueue extends EventTarget {
 
   request(item) {
     if (item.op === "create") { return ["POST", "/notes", item.data]; }
-    if (item.op === "update") { return ["PATCH", `/notes/${item.note}`, item.data]; }
+    if (item.op === "update") { return ["PATCH", `/notes/${item.note}`, { version: item.base, ...item.data }]; }
     return ["DELETE", `/notes/${item.note}`, null];
   }
 
@@ -268,6 +288,19 @@ export class NoteQueue extends EventTarget {
         again);
       return again;
     }
+    const current = res.status === 409 && res.data && res.data.current ? res.data.current : null;
+    if (current) {
+      // Someone changed the note since this edit was made: keep the edit, show the note as it is now.
+      this.mutate((queue) => queue.forEach((i) => {
+        if (i.key === item.key) {
+          Object.assign(i, { state: "failed", error: res.message, current });
+        } else if (i.note === item.note && i.state === "pending") {
+          Object.assign(i, { state: "failed", error: "it waits for the refused change before it" });
+        }
+      }));
+      this.changed(item.note, current);
+      return true;
+    }
     if (FINAL_REFUSALS.includes(res.status)) {
       this.updateItem(item.key, (i) => { i.state = "failed"; i.error = res.message; });
       this.changed(item.note);
@@ -282,8 +315,12 @@ export class NoteQueue extends EventTarget {
       const at = queue.findIndex((i) => i.key === item.key);
       if (at < 0) { return; }
       const now = queue[at];
+      const version = saved && saved.version ? saved.version : null;
       if ((now.rev || 0) === (item.rev || 0)) {
         queue.splice(at, 1);
+        // The next edit of this note was made on top of this one: it goes on the version just saved.
+        const next = queue.find((i) => i.note === item.note);
+        if (next && next.op === "update" && next.base === null) { next.base = version; }
         return;
       }
       // Changed while on its way: the server has the note as sent, so only the change is left.
@@ -291,7 +328,7 @@ export class NoteQueue extends EventTarget {
         Object.assign(now, { op: "delete", data: null });
         delete now.cancelled;
       } else {
-        Object.assign(now, { op: "update", data: pick(now.data, EDITABLE) });
+        Object.assign(now, { op: "update", data: pick(now.data, EDITABLE), base: version });
       }
       Object.assign(now, { tries: 0, due: 0, reason: "" });
     });
