@@ -97,6 +97,7 @@ def _records(db, alice):
     participant = builders.make_participant(study, name="Ann", email="ann@example.net")
     study_session = builders.make_session(study, participant, location="Lab 1", starts_at=FUTURE)
     finding = builders.make_finding(study, "Labels confuse", description="Users hesitate")
+    note = builders.make_note(study_session, alice, "Hesitates at the total", tags=["problem"])
     db.session.commit()
     task = study.tasks[0]
     return {
@@ -109,10 +110,12 @@ def _records(db, alice):
                     ("duration_min", "90")),
         "finding": (finding, f"/studies/{study.id}/findings/{finding.id}/edit", ("title", "Jargon (Alice)"),
                     ("recommendation", "Bob: use plain words")),
+        "note": (note, f"/studies/{study.id}/notes/{note.id}", ("body", "Hesitates at the total (Alice)"),
+                 ("kind", "quote")),
     }
 
 
-@pytest.mark.parametrize("kind", ["study", "task", "participant", "session", "finding"])
+@pytest.mark.parametrize("kind", ["study", "task", "participant", "session", "finding", "note"])
 def test_two_form_edits_from_one_version_give_one_save_and_one_clear_conflict(db, two_editors, kind):
     alice, as_alice, bob, as_bob = two_editors
     record, url, (alice_field, alice_value), (bob_field, bob_value) = _records(db, alice)[kind]
@@ -147,7 +150,8 @@ def test_two_form_edits_from_one_version_give_one_save_and_one_clear_conflict(db
 
 
 def _audited(db, record) -> int:
-    edits = ("study.update", "task.update", "participant.update", "session.reschedule", "finding.update")
+    edits = ("study.update", "task.update", "participant.update", "session.reschedule", "finding.update",
+             "note.edit")
     return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.object_type == type(record).__name__, AuditEvent.object_id == record.id,
         AuditEvent.action.in_(edits)))
@@ -365,7 +369,7 @@ def test_two_concurrent_saves_from_one_version_give_one_save_and_one_conflict(ap
                 reads[name] = current.version
                 actor = db.session.get(User, owner_id)
                 planning_services.update_study(
-                    current, actor, version=1, organisation_name=current.organisation.name, title=title,
+                    current, actor, version=1, organisation=current.organisation, title=title,
                     product="", goals="", method=current.method, status=current.status)
                 db.session.flush()
                 if wait_for is None:

@@ -66,7 +66,7 @@ class MergeForm(FlaskForm):
 KIND_CHOICES = {kind.value: kind.label for kind in NoteKind}
 
 
-class NoteForm(FlaskForm):
+class NoteForm(VersionedFormMixin, FlaskForm):
     """A researcher's change of a note: text, kind, tags, severity and task."""
 
     body = TextAreaField("Note text", validators=[DataRequired(message="A note needs some text."),

@@ -637,12 +637,15 @@ def _note_form(study: Study, note: Note) -> NoteForm:
     form.tags.choices = list(tags.items())
     form.task.choices = {"": "No task"} | {str(tid): label for tid, label in _task_choices(study).items()}
     if not form.is_submitted():
-        form.body.data = note.body
-        form.kind.data = note.kind.value
-        form.tags.data = list(note.tags or [])
-        form.severity.data = "" if note.severity is None else str(note.severity)
-        form.task.data = "" if note.task_id is None else str(note.task_id)
+        form.fill(_note_values(note), note.version)
     return form
+
+
+def _note_values(note: Note) -> dict:
+    """The note's saved values in the edit form's terms."""
+    return {"body": note.body, "kind": note.kind.value, "tags": list(note.tags or []),
+            "severity": "" if note.severity is None else str(note.severity),
+            "task": "" if note.task_id is None else str(note.task_id)}
 
 
 def _history_rows(study: Study, note: Note) -> list[dict]:
@@ -694,7 +697,9 @@ def note_page(study_id: int, note_id: int):
                   "severity": int(form.severity.data) if form.severity.data else None,
                   "task_id": int(form.task.data) if (form.task.data or "").isdigit() else None}
         try:
-            observe_services.edit_note(note, current_user, values)
+            observe_services.edit_note(note, current_user, values, form.based_on())
+        except StaleVersion as exc:
+            show_conflict(form, exc, _note_values(note))
         except DomainError as exc:
             if exc.field == "task_id":
                 exc.field = "task"
@@ -702,7 +707,7 @@ def note_page(study_id: int, note_id: int):
         else:
             flash("Note saved. Its history below shows the change.", "success")
             return redirect(url_for("analysis.note_page", study_id=study.id, note_id=note.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("analysis/note.html", study=study, note=note, form=form, deleted=deleted,
                            history=_history_rows(study, note), tag_colours=_tag_colours(study),
                            elapsed=format_elapsed(note.elapsed_ms or 0),
