@@ -1,7 +1,7 @@
 """record versions: study, task, participant, session, note and finding carry the version they are at
 
 Revision ID: c3a1d2e4f5b6
-Revises: b7c1e0a4d2f9
+Revises: b7d2e4a91c03
 Create Date: 2026-12-01 03:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3a1d2e4f5b6'
-down_revision = 'b7c1e0a4d2f9'
+down_revision = 'b7d2e4a91c03'
 branch_labels = None
 depends_on = None
 
