@@ -37,7 +37,7 @@ def _page(study, note) -> str:
 def _form(note, **changes) -> dict:
     data = {"body": note.body, "kind": note.kind.value, "tags": list(note.tags),
             "severity": "" if note.severity is None else str(note.severity),
-            "task": "" if note.task_id is None else str(note.task_id)}
+            "task": "" if note.task_id is None else str(note.task_id), "version": str(note.version)}
     data.update(changes)
     return data
 
@@ -153,7 +153,7 @@ def test_researcher_changes_any_note_through_the_api_and_reads_its_history(db, c
     study, note, people = analysed
     login(people["colleague"])
     url = _api_note(note.study_session, note)
-    response = client.patch(url, json={"tags": ["Navigation"], "kind": "question"})
+    response = client.patch(url, json={"tags": ["Navigation"], "kind": "question", "version": note.version})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["tags"] == ["navigation"] and response.get_json()["kind"] == "question"
 
@@ -174,10 +174,12 @@ def test_observer_edits_only_their_own_note_through_the_api(db, client, login, a
     note.study_session.observers.append(second)
     own = make_note(note.study_session, second, "My own note")
     login(second)
-    refused = client.patch(_api_note(note.study_session, note), json={"body": "Rewritten"})
+    refused = client.patch(_api_note(note.study_session, note),
+                           json={"body": "Rewritten", "version": note.version})
     assert refused.status_code == 403
     assert "author or the study's researchers" in refused.get_json()["error"]["message"]
-    assert client.patch(_api_note(note.study_session, own), json={"kind": "positive"}).status_code == 200
+    assert client.patch(_api_note(note.study_session, own), json={"kind": "positive", "version": own.version}
+                        ).status_code == 200
     # Deleting stays with the author, even for researchers.
     login(people["colleague"])
     assert client.delete(_api_note(note.study_session, note)).status_code == 403
@@ -189,7 +191,8 @@ def test_history_keeps_the_authors_own_edits_and_the_deletion(db, client, login,
     study, note, people = analysed
     login(people["observer"])
     url = _api_note(note.study_session, note)
-    assert client.patch(url, json={"body": "Looks for the basket in the top menu"}).status_code == 200
+    edit = {"body": "Looks for the basket in the top menu", "version": note.version}
+    assert client.patch(url, json=edit).status_code == 200
     assert client.delete(url).status_code == 200
     items = client.get(f"{url}/history").get_json()["items"]
     assert [i["action"] for i in items] == ["edit", "delete"]
@@ -220,7 +223,8 @@ def test_notes_have_a_kind_set_when_written_and_observation_by_default(db, clien
     assert plain.get_json()["kind"] == "observation" and quote.get_json()["kind"] == "quote"
     bad = client.post(url, json={"id": str(uuid.uuid4()), "body": "x", "kind": "rumour"})
     assert bad.status_code == 422 and "kind" in bad.get_json()["error"]["fields"]
-    null = client.patch(f"{url}/{quote.get_json()['id']}", json={"kind": None})
+    null = client.patch(f"{url}/{quote.get_json()['id']}",
+                        json={"kind": None, "version": quote.get_json()["version"]})
     assert null.status_code == 422
     kinds = {n.body: n.kind for n in db.session.scalars(sa.select(Note))}
     assert kinds["I'd never find this"] == NoteKind.QUOTE and kinds["Scrolls"] == NoteKind.OBSERVATION

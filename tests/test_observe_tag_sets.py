@@ -89,7 +89,7 @@ def test_the_api_refuses_a_tag_the_study_does_not_have(db, client, login, coded)
     study, _, notes, owner = coded
     login(owner)
     url = f"/api/v1/sessions/{notes[0].session_id}/notes/{notes[0].client_uuid}"
-    response = client.patch(url, json={"tags": ["checkout"]})
+    response = client.patch(url, json={"tags": ["checkout"], "version": notes[0].version})
     assert response.status_code == 422 and "tags" in response.get_json()["error"]["fields"]
     assert "navigation, wayfinding" in response.get_json()["error"]["message"]
 

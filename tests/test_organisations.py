@@ -292,7 +292,8 @@ def test_a_study_moves_to_another_organisation_the_researcher_picks(client, logi
     other = make_org("Contoso", created_by=study.owner)
     login(study.owner)
     response = client.post(f"/studies/{study.id}/edit", data={
-        "title": study.title, "organisation": other.id, "method": "in_person", "status": "draft"})
+        "title": study.title, "organisation": other.id, "method": "in_person", "status": "draft",
+        "version": study.version})
     assert response.status_code == 302 and study.organisation == other
 
 
@@ -301,7 +302,7 @@ def test_an_edit_without_the_organisation_field_keeps_the_organisation(client, l
     org = study.organisation
     login(study.owner)
     response = client.post(f"/studies/{study.id}/edit", data={
-        "title": "Renamed", "method": "in_person", "status": "draft"})
+        "title": "Renamed", "method": "in_person", "status": "draft", "version": study.version})
     assert response.status_code == 302 and (study.title, study.organisation) == ("Renamed", org)
 
 
@@ -366,7 +367,8 @@ def test_api_study_takes_organisation_id_and_keeps_it_on_other_changes(api, db, 
     assert created.status_code == 201
     study = created.get_json()
     assert study["organisation"] == {"id": org.id, "name": "Northwind"} and study["client"] == "Northwind"
-    patched = api(rita).patch(f"/studies/{study['id']}", json={"title": "Payments v2"}).get_json()
+    patched = api(rita).patch(f"/studies/{study['id']}", json={"title": "Payments v2",
+                                                                 "version": study["version"]}).get_json()
     assert patched["organisation"]["id"] == org.id
 
 
@@ -375,7 +377,7 @@ def test_api_refuses_an_organisation_the_caller_cannot_see(api, db, make_user, m
     hidden = make_org("Hidden")
     as_owner = api(study.owner)
     for body in ({"organisation_id": hidden.id}, {"organisation_id": 999999}):
-        response = as_owner.patch(f"/studies/{study.id}", json=body)
+        response = as_owner.patch(f"/studies/{study.id}", json={**body, "version": study.version})
         assert response.status_code == 422
         assert response.get_json()["error"]["fields"] == {
             "organisation_id": f"There is no organisation {body['organisation_id']} you can put a study in "

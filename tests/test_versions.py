@@ -335,7 +335,7 @@ def test_changing_an_edited_field_by_another_path_bumps_the_version(db, client, 
     db.session.commit()
     login(alice)
     form = form_values(client.get(f"/studies/{study.id}/edit").get_data(as_text=True))
-    client.post(f"/studies/{study.id}/close")  # the status is a field of the edit form
+    client.post(f"/studies/{study.id}/close", data={"confirmed": "yes"})  # the status is a field of the form
     db.session.refresh(study)
     assert study.version == 2
     refused = client.post(f"/studies/{study.id}/edit", data={**form, "title": "Reopened by mistake?"})
