@@ -155,6 +155,11 @@ def can_run_session(user: User, study_session: StudySession) -> bool:
     return is_on_team(user, study_session.study) and study_session.moderator_id == user.id
 
 
+def can_correct_attempt(user: User, attempt) -> bool:
+    """Correcting a task attempt afterwards (outcome, errors, SEQ, times): whoever may run its session."""
+    return user.is_authenticated and can_run_session(user, attempt.study_session)
+
+
 def can_edit_note(user: User, note) -> bool:
     """The study's researchers (and admins) edit any note of it; an observer only their own.
 

@@ -13,6 +13,17 @@ import numbers
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import NormalDist
+from typing import Any, TypeVar
+
+A = TypeVar("A")
+
+# The one rule for tasks attempted more than once in a session (restarted): shown on the results
+# page and written into the report's measures text.
+ATTEMPT_RULE = (
+    "When a participant attempted a task more than once in a session, only the last attempt that "
+    "ended with an outcome counts for completion, time on task, errors and SEQ; earlier attempts "
+    "stay in the session's record."
+)
 
 # Lower bounds of the Sauro-Lewis curved grading scale (Lewis & Sauro 2018, table 1).
 SUS_GRADES: tuple[tuple[float, str], ...] = (
@@ -191,3 +202,23 @@ def problem_discovery(p: float, n: int) -> float:
         raise ValueError(f"p must be between 0 and 1, got {p!r}")
     count = _whole(n, "n")
     return 1 - (1 - share) ** count
+
+
+def counted_attempts(attempts: Iterable[A]) -> list[A]:
+    """The attempts the analysis counts (`ATTEMPT_RULE`): per session and task, the last one with an outcome.
+
+    Each attempt needs `session_id`, `task_id`, `number` (1, 2, ... in the order they were started)
+    and `outcome` (None while running, or for an attempt restarted before it ended). Returns them in
+    their input order.
+    """
+    last: dict[tuple[Any, Any], tuple[int, int]] = {}
+    items = list(attempts)
+    for index, attempt in enumerate(items):
+        if attempt.outcome is None:
+            continue
+        key = (attempt.session_id, attempt.task_id)
+        number = _whole(attempt.number, "attempt number")
+        if key not in last or number > last[key][0]:
+            last[key] = (number, index)
+    chosen = {index for _number, index in last.values()}
+    return [attempt for index, attempt in enumerate(items) if index in chosen]

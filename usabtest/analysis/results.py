@@ -40,6 +40,8 @@ Definitions, chosen to match common usability practice (Sauro & Lewis 2016):
   sessions contribute nothing.
 - An "assisted" attempt is NOT a success: the moderator's help means the task could not be done
   unaided, so completion rates stay conservative. Skipped attempts (never tried) are left out of n.
+- A task attempted more than once in a session (restarted) counts once, by `metrics.ATTEMPT_RULE`
+  (`metrics.counted_attempts`): its last attempt that ended with an outcome.
 - Task time is the geometric mean of successful attempts only, which is what a time-on-task
   benchmark means; failures end at arbitrary moments.
 - Finding frequency is the number of distinct participants with at least one linked, non-deleted note,
@@ -264,13 +266,13 @@ def _task_result(task: Task, number: int, rows: list, confidence: float) -> Task
 def _task_results(study_id: int, session_ids: set[int], confidence: float) -> list[TaskResult]:
     tasks = _study_tasks(study_id)
     rows = db.session.execute(
-        sa.select(TaskAttempt.session_id, TaskAttempt.task_id, TaskAttempt.outcome,
+        sa.select(TaskAttempt.session_id, TaskAttempt.task_id, TaskAttempt.number, TaskAttempt.outcome,
                   TaskAttempt.started_at, TaskAttempt.ended_at, TaskAttempt.error_count, TaskAttempt.seq)
         .join(StudySession, TaskAttempt.session_id == StudySession.id)
         .where(StudySession.study_id == study_id, StudySession.status.in_(OBSERVED_STATUSES))
     ).all()
     by_task: dict[int, list] = defaultdict(list)
-    for row in rows:
+    for row in metrics.counted_attempts(rows):
         if row.session_id in session_ids:
             by_task[row.task_id].append(row)
     shown = [task for task in tasks if not task.archived or by_task.get(task.id)]

@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from usabtest import policy
-from usabtest.analysis import charts, export, results, services, trash
+from usabtest.analysis import charts, export, metrics, results, services, trash
 from usabtest.analysis.forms import (
     BoardActionForm,
     FindingForm,
@@ -43,8 +43,8 @@ from usabtest.extensions import db
 from usabtest.observe import services as observe_services
 from usabtest.observe.models import Note, NoteKind
 from usabtest.planning import tagset
-from usabtest.planning.models import Study, StudyTag
-from usabtest.timefmt import format_elapsed
+from usabtest.planning.models import Study, StudySession, StudyTag
+from usabtest.timefmt import format_clock, format_elapsed
 
 bp = Blueprint("analysis", __name__)
 
@@ -100,7 +100,26 @@ def results_page(study_id: int):
         "sus": Markup(charts.sus_chart([s.score for s in data.sus.scores],
                                        data.sus.mean.value if data.sus.mean else None)),
     }
-    return render_template("analysis/results.html", study=study, data=data, charts=svgs, unknown=unknown)
+    return render_template("analysis/results.html", study=study, data=data, charts=svgs, unknown=unknown,
+                           attempt_rule=metrics.ATTEMPT_RULE)
+
+
+# --- A session's task attempts ---------------------------------------------------------------
+
+
+@bp.get("/sessions/<int:session_id>/attempts")
+@login_required
+def attempts_page(session_id: int):
+    """Every task attempt of the session (restarts included), which of them the analysis counts, and links
+    to correct them."""
+    study_session = policy.get_or_404(StudySession, session_id, policy.can_observe_session)
+    attempts = sorted(study_session.attempts, key=lambda a: (a.task.position, a.task_id, a.number))
+    counted = {a.id for a in metrics.counted_attempts(attempts)}
+    numbers = {t.id: i for i, t in enumerate(study_session.study.tasks, start=1)}
+    return render_template(
+        "analysis/attempts.html", study_session=study_session, attempts=attempts, counted=counted,
+        numbers=numbers, rule=metrics.ATTEMPT_RULE, format_clock=format_clock,
+        can_correct=policy.can_run_session(current_user, study_session))
 
 
 # --- Notes board ------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ from usabtest.observe import events, services
 from usabtest.observe.models import Note, SusResponse, TaskAttempt
 from usabtest.observe.schemas import (
     MAX_CURSOR,
+    AttemptConflict,
+    AttemptCorrection,
+    AttemptHistory,
+    AttemptRevision,
     NoteConflict,
     NoteCreate,
     NoteHistory,
@@ -84,7 +88,7 @@ def _task_id(task_id: int) -> int:
 
 def _state(study_session: StudySession) -> SessionLiveState:
     attempts = db.session.scalars(sa.select(TaskAttempt).where(TaskAttempt.session_id == study_session.id)
-                                  .order_by(TaskAttempt.started_at)).all()
+                                  .order_by(TaskAttempt.started_at, TaskAttempt.id)).all()
     running = next((a for a in attempts if a.ended_at is None), None)
     return SessionLiveState(
         id=study_session.id, status=study_session.status, started_at=study_session.started_at,
@@ -215,6 +219,25 @@ def start_task(study_session: StudySession, task_id: int):
     return _state(study_session)
 
 
+@bp.post("/sessions/<int:session_id>/tasks/<int:task_id>/restart")
+@loads("session_id", run_session, "study_session")
+@spec.validate(resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
+def restart_task(study_session: StudySession, task_id: int):
+    """Start a new attempt of a task (every earlier attempt is kept); restarting the running task stops its
+    attempt without an outcome. Which attempt the analysis counts: the results page states the rule."""
+    services.restart_task(study_session, _task_id(task_id), current_user)
+    return _state(study_session)
+
+
+@bp.post("/sessions/<int:session_id>/tasks/<int:task_id>/undo")
+@loads("session_id", run_session, "study_session")
+@spec.validate(resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
+def undo_task_start(study_session: StudySession, task_id: int):
+    """Take back the running task's start within its first seconds (409 later): the attempt is removed."""
+    services.undo_task_start(study_session, _task_id(task_id), current_user)
+    return _state(study_session)
+
+
 @bp.post("/sessions/<int:session_id>/tasks/<int:task_id>/end")
 @loads("session_id", run_session, "study_session")
 @spec.validate(json=TaskEnd, resp=writes(SessionLiveState, 403, 404, 409), tags=TAGS)
@@ -252,3 +275,41 @@ def record_sus(study_session: StudySession, json: SusAnswers):
     """Enter the ten SUS answers after the session: 201 the first time, 200 for a correction."""
     response, created = services.record_sus(study_session, json.answers, current_user)
     return SusResult.of(response), 201 if created else 200
+
+
+# --- corrections of task attempts -----------------------------------------------------------------
+
+def _attempt(study_session: StudySession, attempt_id: int) -> TaskAttempt:
+    attempt = db.session.get(TaskAttempt, attempt_id) if 1 <= attempt_id <= MAX_ID else None
+    if attempt is None or attempt.session_id != study_session.id:
+        raise NotFound(f"task attempt {attempt_id} not found")
+    return attempt
+
+
+@bp.patch("/sessions/<int:session_id>/attempts/<int:attempt_id>")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(json=AttemptCorrection, resp=writes(TaskAttemptOut, 403, 404, conflict=AttemptConflict),
+               tags=TAGS)
+def correct_attempt(study_session: StudySession, attempt_id: int, json: AttemptCorrection):
+    """Correct an ended attempt's outcome, errors, SEQ, start or end (its moderator, the study's researchers).
+
+    Each change is kept in the attempt's history (GET .../history). An end before the start, times
+    outside the session or an SEQ outside 1-7 answer 422 naming the fields, and nothing changes; a
+    correction based on an old `version` answers 409 with the attempt as it is now in `current`.
+    """
+    attempt = _attempt(study_session, attempt_id)
+    allow(policy.can_correct_attempt(current_user, attempt),
+          "only the session's moderator or the study's researchers can correct a task attempt")
+    with showing_current(lambda: TaskAttemptOut.of(attempt)):
+        services.correct_attempt(attempt, current_user, json.changes(), json.version)
+    return TaskAttemptOut.of(attempt)
+
+
+@bp.get("/sessions/<int:session_id>/attempts/<int:attempt_id>/history")
+@loads("session_id", observed_session, "study_session")
+@spec.validate(resp=reads(AttemptHistory, 404), tags=TAGS)
+def attempt_history(study_session: StudySession, attempt_id: int):
+    """A task attempt's corrections, oldest first: who, when, and each changed field before and after."""
+    attempt = _attempt(study_session, attempt_id)
+    return AttemptHistory(attempt_id=attempt.id,
+                          items=[AttemptRevision.of(r) for r in services.attempt_history(attempt)])

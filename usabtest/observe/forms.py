@@ -1,10 +1,45 @@
-"""Forms of the observe pages: the SUS questionnaire."""
+"""Forms of the observe pages: the SUS questionnaire and the correction of a task attempt."""
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SubmitField
-from wtforms.validators import InputRequired
+from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, SubmitField
+from wtforms.validators import InputRequired, Optional
 
+from usabtest.core.forms import VersionedFormMixin
+from usabtest.observe.models import Outcome
 from usabtest.observe.sus import SCALE_LABELS, STATEMENTS
+
+_TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+_TIME_MESSAGE = "Give a date and time, e.g. 2026-12-01 14:05:30."
+
+
+class _LocalTimeField(DateTimeLocalField):
+    """A date and time to the second, refused with an example of what is expected."""
+
+    def process_formdata(self, valuelist) -> None:
+        """Parse the typed time; a garbled one gets the example in its message."""
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(_TIME_MESSAGE) from None
+
+
+class AttemptForm(VersionedFormMixin, FlaskForm):
+    """Corrections of an ended task attempt; times are in the signed-in user's time zone.
+
+    Ranges (errors, SEQ, the end after the start) are the service's checks, so the page and the
+    API refuse the same things in the same words.
+    """
+
+    outcome = SelectField("Outcome", choices={"": "Choose…", **{o.value: o.label for o in Outcome}})
+    error_count = IntegerField("Errors", validators=[Optional()])
+    seq = IntegerField("SEQ answer (1 very difficult – 7 very easy; empty: not asked)",
+                       validators=[Optional()])
+    started_at = _LocalTimeField("Started at", format=_TIME_FORMATS, render_kw={"step": 1},
+                                    validators=[InputRequired(_TIME_MESSAGE)])
+    ended_at = _LocalTimeField("Ended at", format=_TIME_FORMATS, render_kw={"step": 1},
+                                  validators=[InputRequired(_TIME_MESSAGE)])
+    submit = SubmitField("Save correction")
 
 
 class SusForm(FlaskForm):

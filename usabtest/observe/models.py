@@ -34,14 +34,24 @@ class Outcome(enum.StrEnum):
         return self.value.capitalize()
 
 
-class TaskAttempt(TimestampMixin, db.Model):
-    """A participant's attempt at one task within a session."""
+class TaskAttempt(Versioned, TimestampMixin, db.Model):
+    """A participant's attempt at one task within a session; a restarted task gets a new attempt.
+
+    Every attempt is kept (numbered 1, 2, ... per task and session); which one the analysis counts
+    is `analysis.metrics.counted_attempts`' rule. The moderator and the study's researchers correct
+    an ended attempt's outcome, errors, SEQ and times afterwards (`observe.services.correct_attempt`),
+    each change kept as a `TaskAttemptRevision`.
+    """
+
+    __noun__ = "task attempt"
+    __versioned__ = ("outcome", "error_count", "seq", "started_at", "ended_at")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(
         sa.ForeignKey("study_session.id", ondelete="CASCADE"), index=True
     )
     task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id", ondelete="RESTRICT"), index=True)
+    number: Mapped[int] = mapped_column(default=1, server_default="1")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[Outcome | None] = mapped_column(str_enum(Outcome, "outcome"))
@@ -57,7 +67,7 @@ class TaskAttempt(TimestampMixin, db.Model):
     task: Mapped[Task] = relationship(backref="attempts")
 
     __table_args__ = (
-        sa.UniqueConstraint("session_id", "task_id"),
+        sa.UniqueConstraint("session_id", "task_id", "number"),
         sa.CheckConstraint("seq IS NULL OR (seq BETWEEN 1 AND 7)", name="seq_range"),
         sa.CheckConstraint("error_count IS NULL OR error_count >= 0", name="errors_nonneg"),
     )
@@ -68,6 +78,27 @@ class TaskAttempt(TimestampMixin, db.Model):
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+
+class TaskAttemptRevision(db.Model):
+    """One correction of a task attempt: who made it, when, and the changed fields before and after.
+
+    Written only by `observe.services.correct_attempt`, the same way `NoteRevision` keeps a note's.
+    """
+
+    __tablename__ = "task_attempt_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("task_attempt.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(40), default="correct")
+    before: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    attempt: Mapped[TaskAttempt] = relationship(
+        backref=backref("revisions", cascade="all, delete-orphan", order_by="TaskAttemptRevision.id"))
+    actor: Mapped[User | None] = relationship()
 
 
 class NoteKind(enum.StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from usabtest.accounts.schemas import UserRef
 from usabtest.core.schemas import (
@@ -142,9 +142,12 @@ class TaskEnd(InputModel):
 
 
 class TaskAttempt(OutputModel):
-    """One task attempt of a session."""
+    """One task attempt of a session (a restarted task has several, numbered from 1)."""
 
+    id: int
+    version: int = Field(description=VERSION_OUT)
     task_id: int
+    number: int = Field(description="1 for the task's first attempt in the session, 2 after a restart...")
     started_at: UtcDateTime
     ended_at: UtcDateTime | None
     outcome: Outcome | None
@@ -154,8 +157,55 @@ class TaskAttempt(OutputModel):
     @classmethod
     def of(cls, attempt: models.TaskAttempt) -> TaskAttempt:
         """`attempt` for the API."""
-        return cls(task_id=attempt.task_id, started_at=attempt.started_at, ended_at=attempt.ended_at,
+        return cls(id=attempt.id, version=attempt.version, task_id=attempt.task_id, number=attempt.number,
+                   started_at=attempt.started_at, ended_at=attempt.ended_at,
                    outcome=attempt.outcome, errors=attempt.error_count, seq=attempt.seq)
+
+
+class AttemptCorrection(VersionedChange):
+    """Corrections of an ended task attempt (only the fields sent), with the `version` they were based on.
+
+    The end must come after the start, within the session; both times need their UTC offset."""
+
+    outcome: Outcome = None
+    errors: int = Field(None, ge=0, le=MAX_ERRORS, description="Errors counted")
+    seq: int | None = Field(None, ge=1, le=7, description="Single Ease Question answer; null: not asked")
+    started_at: AwareDatetime = None
+    ended_at: AwareDatetime = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, named as the attempt names them (`errors` is `error_count`)."""
+        values = super().changes()
+        if "errors" in values:
+            values["error_count"] = values.pop("errors")
+        return values
+
+
+class AttemptRevision(OutputModel):
+    """One correction of a task attempt: who, when, and the changed fields before and after."""
+
+    at: UtcDateTime
+    actor: UserRef | None = Field(description="Null when the account was removed")
+    action: str = Field(description="correct")
+    before: dict[str, Any] = Field(description="The changed fields' old values")
+    after: dict[str, Any] = Field(description="The changed fields' new values")
+
+    @classmethod
+    def of(cls, revision: models.TaskAttemptRevision) -> AttemptRevision:
+        """`revision` for the API."""
+        actor = UserRef.model_validate(revision.actor) if revision.actor is not None else None
+        return cls(at=revision.created_at, actor=actor, action=revision.action,
+                   before=dict(revision.before or {}), after=dict(revision.after or {}))
+
+
+class AttemptHistory(OutputModel):
+    """A task attempt's corrections, oldest first."""
+
+    attempt_id: int
+    items: list[AttemptRevision]
+
+
+AttemptConflict = stale_edit_error("AttemptConflict", TaskAttempt)
 
 
 class SessionLiveState(OutputModel):

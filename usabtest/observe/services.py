@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,13 +20,25 @@ from usabtest.core.versioning import claim
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe import events, sus
-from usabtest.observe.models import Note, NoteKind, NoteRevision, Outcome, SusResponse, TaskAttempt
-from usabtest.observe.schemas import NoteCreate, NoteUpdate
+from usabtest.observe.models import (
+    Note,
+    NoteKind,
+    NoteRevision,
+    Outcome,
+    SusResponse,
+    TaskAttempt,
+    TaskAttemptRevision,
+)
+from usabtest.observe.schemas import MAX_ERRORS, NoteCreate, NoteUpdate
 from usabtest.planning import tagset
 from usabtest.planning.models import SessionStatus, Study, StudySession, StudyTag, Task
 
 # The fields of a note people change; `write_note` records any other (deleted_at...) as well.
 NOTE_FIELDS = ("body", "tags", "severity", "task_id", "kind")
+# The fields of an ended task attempt the moderator and the study's researchers correct afterwards.
+ATTEMPT_FIELDS = ("outcome", "error_count", "seq", "started_at", "ended_at")
+# How long after starting a task its start can be undone from the console (a mistaken click).
+UNDO_SECONDS = 10
 
 
 def check_note_references(study: Study, task_id: int | None, tags: list[str] | None) -> list[str] | None:
@@ -353,30 +366,99 @@ def _task_of(study_session: StudySession, task_id: int) -> Task:
     return task
 
 
-def _task_payload(task: Task, study_session: StudySession) -> dict[str, Any]:
-    return {"task": {"id": task.id, "title": task.title, "position": task.position},
-            "elapsed_ms": elapsed_ms_now(study_session)}
+def _task_payload(task: Task, study_session: StudySession,
+                  attempt: TaskAttempt | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"task": {"id": task.id, "title": task.title, "position": task.position},
+                               "elapsed_ms": elapsed_ms_now(study_session)}
+    if attempt is not None:
+        payload["attempt"] = {"id": attempt.id, "number": attempt.number}
+    return payload
 
 
-def start_task(study_session: StudySession, task_id: int, actor) -> TaskAttempt:
-    """Start a task: one running task at a time, one attempt per task."""
-    study_session = _locked(study_session)
-    task = _task_of(study_session, task_id)
-    if study_session.status != SessionStatus.IN_PROGRESS:
-        raise Conflict("start the session before starting a task")
-    running = running_attempt(study_session)
-    if running is not None:
-        raise Conflict(f"task {running.task.title!r} is still running; end it first")
-    done = db.session.scalar(sa.select(TaskAttempt).where(
-        TaskAttempt.session_id == study_session.id, TaskAttempt.task_id == task.id))
-    if done is not None:
-        raise Conflict(f"task {task.title!r} was already attempted in this session")
-    attempt = TaskAttempt(session_id=study_session.id, task_id=task.id, started_at=utcnow())
+def task_attempts(study_session: StudySession, task: Task) -> list[TaskAttempt]:
+    """The session's attempts at `task`, first to last."""
+    return list(db.session.scalars(sa.select(TaskAttempt).where(
+        TaskAttempt.session_id == study_session.id, TaskAttempt.task_id == task.id
+    ).order_by(TaskAttempt.number)))
+
+
+def _begin_attempt(study_session: StudySession, task: Task, actor, number: int,
+                   at: datetime | None = None) -> TaskAttempt:
+    attempt = TaskAttempt(session_id=study_session.id, task_id=task.id, number=number,
+                          started_at=at or utcnow())
     db.session.add(attempt)
     db.session.flush()
     events.append(study_session, "task.started",
-                  {**_actor(actor), **_task_payload(task, study_session)}, _redis_url())
+                  {**_actor(actor), **_task_payload(task, study_session, attempt)}, _redis_url())
     return attempt
+
+
+def _check_can_start(study_session: StudySession, task: Task) -> TaskAttempt | None:
+    if study_session.status != SessionStatus.IN_PROGRESS:
+        raise Conflict("start the session before starting a task")
+    running = running_attempt(study_session)
+    if running is not None and running.task_id != task.id:
+        raise Conflict(f"task {running.task.title!r} is still running; end it first")
+    return running
+
+
+def start_task(study_session: StudySession, task_id: int, actor) -> TaskAttempt:
+    """Start a task's first attempt: one running task at a time (a later attempt is a restart)."""
+    study_session = _locked(study_session)
+    task = _task_of(study_session, task_id)
+    running = _check_can_start(study_session, task)
+    if running is not None:
+        raise Conflict(f"task {task.title!r} is already running")
+    if task_attempts(study_session, task):
+        raise Conflict(f"task {task.title!r} was already attempted in this session; restart it for a "
+                       "new attempt")
+    return _begin_attempt(study_session, task, actor, 1)
+
+
+def restart_task(study_session: StudySession, task_id: int, actor) -> TaskAttempt:
+    """Start a new attempt of a task; every earlier attempt is kept.
+
+    Restarting the running task stops its attempt without an outcome (so it never counts, see
+    `analysis.metrics.ATTEMPT_RULE`) and starts the next one at once.
+    """
+    study_session = _locked(study_session)
+    task = _task_of(study_session, task_id)
+    running = _check_can_start(study_session, task)
+    earlier = task_attempts(study_session, task)
+    now = utcnow()
+    if running is not None:
+        running.ended_at = now
+        db.session.flush()
+        events.append(study_session, "task.restarted",
+                      {**_actor(actor), **_task_payload(task, study_session, running)}, _redis_url())
+    record(actor, "task.restart", task, {"session": study_session.id, "attempt": len(earlier) + 1})
+    return _begin_attempt(study_session, task, actor, (earlier[-1].number if earlier else 0) + 1, now)
+
+
+def undo_task_start(study_session: StudySession, task_id: int, actor) -> None:
+    """Take back a task start made by mistake, within `UNDO_SECONDS`: the attempt is removed.
+
+    When the undone attempt was a restart of the running task, the attempt it stopped runs again.
+    """
+    study_session = _locked(study_session)
+    task = _task_of(study_session, task_id)
+    attempt = running_attempt(study_session)
+    if attempt is None or attempt.task_id != task.id:
+        raise Conflict(f"task {task.title!r} is not running, so there is no start to undo")
+    if utcnow() - attempt.started_at > timedelta(seconds=UNDO_SECONDS):
+        raise Conflict(f"a task start can be undone only in its first {UNDO_SECONDS} seconds; end the "
+                       "task with its outcome instead (or restart it)")
+    previous = next((a for a in task_attempts(study_session, task) if a.number == attempt.number - 1), None)
+    reopened = previous is not None and previous.outcome is None and previous.ended_at == attempt.started_at
+    payload = {**_actor(actor), **_task_payload(task, study_session, attempt)}
+    record(actor, "task.undo_start", task, {"session": study_session.id, "attempt": attempt.number})
+    db.session.delete(attempt)
+    db.session.flush()
+    if reopened:
+        previous.ended_at = None
+        db.session.flush()
+        payload["resumed"] = {"id": previous.id, "number": previous.number}
+    events.append(study_session, "task.undone", payload, _redis_url())
 
 
 def end_task(study_session: StudySession, task_id: int, actor, outcome: Outcome, errors: int,
@@ -390,7 +472,7 @@ def end_task(study_session: StudySession, task_id: int, actor, outcome: Outcome,
     attempt.ended_at = utcnow()
     attempt.outcome, attempt.error_count, attempt.seq = outcome, errors, seq
     db.session.flush()
-    payload = {**_actor(actor), **_task_payload(task, study_session), "outcome": outcome.value,
+    payload = {**_actor(actor), **_task_payload(task, study_session, attempt), "outcome": outcome.value,
                "errors": errors, "seq": seq, "duration_s": round(attempt.duration_s or 0, 1)}
     events.append(study_session, "task.ended", payload, _redis_url())
     return attempt
@@ -417,3 +499,103 @@ def record_sus(study_session: StudySession, answers: Any, actor) -> tuple[SusRes
     payload = {**_actor(actor), "score": score, "elapsed_ms": elapsed_ms_now(study_session)}
     events.append(study_session, "sus.recorded", payload, _redis_url())
     return response, created
+
+
+# --- corrections of task attempts -----------------------------------------------------------------
+
+
+def _attempt_plain(value: Any) -> Any:
+    """A field's value as an attempt's history stores it (JSON)."""
+    if isinstance(value, Outcome):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _attempt_problems(attempt: TaskAttempt, merged: dict[str, Any]) -> dict[str, str]:
+    """What is wrong with an attempt's corrected values, field by field (empty: nothing)."""
+    problems: dict[str, str] = {}
+    study_session = attempt.study_session
+    if merged["outcome"] is None:
+        problems["outcome"] = "Choose the outcome of the attempt."
+    errors = merged["error_count"]
+    if errors is not None and (isinstance(errors, bool) or not 0 <= errors <= MAX_ERRORS):
+        problems["error_count"] = f"Errors are counted from 0 to {MAX_ERRORS}."
+    seq = merged["seq"]
+    if seq is not None and (isinstance(seq, bool) or not 1 <= seq <= 7):
+        problems["seq"] = "The SEQ answer is a whole number from 1 (very difficult) to 7 (very easy)."
+    start, end = merged["started_at"], merged["ended_at"]
+    if start is None or start.tzinfo is None:
+        problems["started_at"] = "Give the start time with its time zone."
+    if end is None or end.tzinfo is None:
+        problems["ended_at"] = "Give the end time with its time zone."
+    if problems.keys() & {"started_at", "ended_at"}:
+        return problems
+    if end <= start:
+        problems["ended_at"] = "The end must come after the start."
+    if study_session.started_at is not None and start < study_session.started_at:
+        problems["started_at"] = "The attempt cannot start before the session started."
+    latest = study_session.ended_at or utcnow()
+    if end > latest:
+        problems["ended_at"] = ("The attempt cannot end after the session ended." if study_session.ended_at
+                                else "The attempt cannot end in the future.")
+    return problems
+
+
+def correct_attempt(attempt: TaskAttempt, actor, values: dict[str, Any], based_on: int | None) -> TaskAttempt:
+    """Correct an ended attempt's outcome, errors, SEQ, start or end, keeping each change in its history.
+
+    Every value is checked before anything is written: an end before the start, an SEQ outside 1-7
+    and the like are refused (422) field by field, and nothing is stored. `based_on` is the attempt's
+    version the correction was made from; a stale one is refused with `StaleVersion` (409).
+    """
+    unknown = set(values) - set(ATTEMPT_FIELDS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidInput(f"{name} cannot be changed", name)
+    _locked(attempt.study_session)
+    if attempt.ended_at is None:
+        raise Conflict("end the running task before correcting its attempt")
+    values = dict(values)
+    if "outcome" in values and values["outcome"] is not None:
+        values["outcome"] = Outcome(values["outcome"])
+    merged = {name: values.get(name, getattr(attempt, name)) for name in ATTEMPT_FIELDS}
+    problems = _attempt_problems(attempt, merged)
+    if problems:
+        first = next(iter(problems.values()))
+        message = first if len(problems) == 1 else f"{len(problems)} values need correcting: {first}"
+        raise InvalidInput(message, fields=problems)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in values.items():
+        old = getattr(attempt, name)
+        if _attempt_plain(old) != _attempt_plain(value):
+            before[name], after[name] = _attempt_plain(old), _attempt_plain(value)
+    if not after and based_on == attempt.version:
+        return attempt
+    claim(attempt, based_on)
+    if not after:
+        return attempt
+    for name in after:
+        setattr(attempt, name, values[name])
+    db.session.add(TaskAttemptRevision(attempt=attempt, actor_id=getattr(actor, "id", None), action="correct",
+                                       before=before, after=after, created_at=utcnow()))
+    db.session.flush()
+    record(actor, "attempt.correct", attempt, {"before": before})
+    study_session = attempt.study_session
+    events.append(study_session, "attempt.corrected",
+                  {**_actor(actor), **_task_payload(attempt.task, study_session, attempt),
+                   **_attempt_state(attempt)}, _redis_url())
+    return attempt
+
+
+def _attempt_state(attempt: TaskAttempt) -> dict[str, Any]:
+    return {"outcome": attempt.outcome.value if attempt.outcome else None, "errors": attempt.error_count,
+            "seq": attempt.seq, "duration_s": round(attempt.duration_s or 0, 1)}
+
+
+def attempt_history(attempt: TaskAttempt) -> list[TaskAttemptRevision]:
+    """The attempt's corrections, oldest first, with their authors."""
+    return list(db.session.scalars(sa.select(TaskAttemptRevision).where(
+        TaskAttemptRevision.attempt_id == attempt.id).order_by(TaskAttemptRevision.id)))

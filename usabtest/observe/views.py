@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -20,13 +22,16 @@ from flask_login import current_user, login_required
 from usabtest import paths, policy
 from usabtest.accounts.forms import ConfirmForm
 from usabtest.core.errors import DomainError, discard_changes
+from usabtest.core.forms import form_status, show_conflict, show_refusal
+from usabtest.core.versioning import StaleVersion
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe import schemas, services, sus
-from usabtest.observe.forms import SusForm
+from usabtest.observe.forms import AttemptForm, SusForm
 from usabtest.observe.models import NoteKind, Outcome, SusResponse, TaskAttempt
-from usabtest.planning import tagset
+from usabtest.planning import scheduling, tagset
 from usabtest.planning.models import SessionStatus, StudySession, Task
+from usabtest.timefmt import to_zone
 
 bp = Blueprint("observe", __name__)
 
@@ -93,7 +98,8 @@ def _console_config(study_session: StudySession, tasks: list[Task], running: Tas
 def console(session_id: int):
     """The live console: task script, session clock, note input and the shared log."""
     study_session = _session_for_observer(session_id)
-    attempts = {a.task_id: a for a in study_session.attempts}
+    # A restarted task shows its latest attempt.
+    attempts = {a.task_id: a for a in sorted(study_session.attempts, key=lambda a: a.number)}
     tasks = script_tasks(study_session, attempts)
     running = next((a for a in attempts.values() if a.ended_at is None), None)
     sus_done = db.session.scalar(
@@ -106,6 +112,104 @@ def console(session_id: int):
     ))
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+# --- task attempts and their corrections ----------------------------------------------------------
+
+ATTEMPT_FIELD_LABELS = {"outcome": "Outcome", "error_count": "Errors", "seq": "SEQ",
+                        "started_at": "Started at", "ended_at": "Ended at"}
+
+
+def _attempt_of(study_session: StudySession, attempt_id: int) -> TaskAttempt:
+    attempt = db.session.get(TaskAttempt, attempt_id)
+    if attempt is None or attempt.session_id != study_session.id:
+        abort(404)
+    return attempt
+
+
+def _local(value, tz_name: str):
+    """An aware UTC time as the naive wall-clock time a datetime-local field shows (to the second)."""
+    return to_zone(value, tz_name).replace(tzinfo=None, microsecond=0) if value else None
+
+
+def _attempt_values(attempt: TaskAttempt, tz_name: str) -> dict:
+    return {"outcome": attempt.outcome.value if attempt.outcome else "", "error_count": attempt.error_count,
+            "seq": attempt.seq, "started_at": _local(attempt.started_at, tz_name),
+            "ended_at": _local(attempt.ended_at, tz_name)}
+
+
+def _form_changes(form: AttemptForm, attempt: TaskAttempt, tz_name: str) -> dict:
+    """The form's values in the attempt's terms; a time not shown to the second keeps its stored fraction."""
+    values: dict = {"outcome": form.outcome.data or None, "error_count": form.error_count.data,
+                    "seq": form.seq.data}
+    for name in ("started_at", "ended_at"):
+        typed = form[name].data
+        if typed == _local(getattr(attempt, name), tz_name):
+            continue  # unchanged: keep the stored time with its milliseconds
+        try:
+            values[name] = scheduling.local_to_utc(typed.date(), typed.time(), tz_name)
+        except DomainError as exc:
+            exc.field, exc.fields = name, {name: exc.message}
+            raise
+    return values
+
+
+def _attempt_history_rows(attempt: TaskAttempt, tz_name: str) -> list[dict]:
+    labels = {o.value: o.label for o in Outcome}
+
+    def shown(name: str, value) -> str:
+        if value is None:
+            return "not asked" if name == "seq" else "none"
+        if name == "outcome":
+            return labels.get(value, value)
+        if name in ("started_at", "ended_at"):
+            return to_zone(datetime.fromisoformat(value), tz_name).strftime("%d %b %Y, %H:%M:%S")
+        return str(value)
+
+    return [{"at": revision.created_at, "actor": revision.actor.name if revision.actor else "A removed user",
+             "changes": [{"field": ATTEMPT_FIELD_LABELS.get(name, name), "after": shown(name, value),
+                          "before": shown(name, revision.before.get(name))}
+                         for name, value in revision.after.items()]}
+            for revision in reversed(services.attempt_history(attempt))]
+
+
+@bp.route("/sessions/<int:session_id>/attempts/<int:attempt_id>", methods=["GET", "POST"])
+@login_required
+def attempt_page(session_id: int, attempt_id: int):
+    """Correct one ended task attempt (outcome, errors, SEQ, start and end) and read its history."""
+    study_session = _session_for_observer(session_id)
+    attempt = _attempt_of(study_session, attempt_id)
+    policy.forbid_unless(policy.can_correct_attempt(current_user, attempt))
+    tz_name = current_user.timezone
+    form = AttemptForm()
+    if not form.is_submitted():
+        form.fill(_attempt_values(attempt, tz_name), attempt.version)
+    running = attempt.ended_at is None
+    if not running and form.validate_on_submit():
+        try:
+            changes = _form_changes(form, attempt, tz_name)
+            services.correct_attempt(attempt, current_user, changes, form.based_on())
+        except StaleVersion as exc:
+            show_conflict(form, exc, _attempt_values(attempt, tz_name))
+        except DomainError as exc:
+            shown = False
+            for name, message in exc.fields.items():
+                if name in ATTEMPT_FIELD_LABELS:
+                    form[name].errors = [*form[name].errors, message]
+                    shown = True
+            if not shown:
+                show_refusal(form, exc)
+        else:
+            flash("Attempt corrected. Its history below shows the change.", "success")
+            return redirect(url_for("observe.attempt_page", session_id=session_id, attempt_id=attempt.id))
+    return render_template(
+        "observe/attempt.html", study_session=study_session, attempt=attempt, form=form, running=running,
+        history=_attempt_history_rows(attempt, tz_name), tz_name=tz_name,
+        task_number=_task_number(study_session, attempt.task_id)), form_status(form)
+
+
+def _task_number(study_session: StudySession, task_id: int) -> int | None:
+    return next((i for i, t in enumerate(study_session.study.tasks, start=1) if t.id == task_id), None)
 
 
 @bp.post("/sessions/<int:session_id>/screen")
