@@ -371,7 +371,8 @@ def _task_payload(task: Task, study_session: StudySession,
     payload: dict[str, Any] = {"task": {"id": task.id, "title": task.title, "position": task.position},
                                "elapsed_ms": elapsed_ms_now(study_session)}
     if attempt is not None:
-        payload["attempt"] = {"id": attempt.id, "number": attempt.number}
+        payload["attempt"] = {"id": attempt.id, "number": attempt.number,
+                              "started_at": attempt.started_at.isoformat()}
     return payload
 
 
@@ -457,7 +458,10 @@ def undo_task_start(study_session: StudySession, task_id: int, actor) -> None:
     if reopened:
         previous.ended_at = None
         db.session.flush()
-        payload["resumed"] = {"id": previous.id, "number": previous.number}
+        payload["resumed"] = {"id": previous.id, "number": previous.number,
+                              "started_at": previous.started_at.isoformat()}
+    elif previous is not None:
+        payload["latest"] = _attempt_state(previous)  # what the console's script shows for the task again
     events.append(study_session, "task.undone", payload, _redis_url())
 
 
@@ -584,9 +588,10 @@ def correct_attempt(attempt: TaskAttempt, actor, values: dict[str, Any], based_o
     db.session.flush()
     record(actor, "attempt.correct", attempt, {"before": before})
     study_session = attempt.study_session
+    latest = attempt.number == max(a.number for a in task_attempts(study_session, attempt.task))
     events.append(study_session, "attempt.corrected",
                   {**_actor(actor), **_task_payload(attempt.task, study_session, attempt),
-                   **_attempt_state(attempt)}, _redis_url())
+                   **_attempt_state(attempt), "latest": latest}, _redis_url())
     return attempt
 
 

@@ -31,6 +31,16 @@ class SessionState {
     this.endedAt = cfg.endedAt ? Date.parse(cfg.endedAt) : null;
     this.clockOffset = Date.parse(cfg.serverNow) - Date.now();
     this.currentTaskId = cfg.currentTaskId;
+    this.taskStartedAt = cfg.currentTaskStartedAt ? Date.parse(cfg.currentTaskStartedAt) : null;
+  }
+
+  /** The server's clock now, in milliseconds. */
+  serverNow() { return Date.now() + this.clockOffset; }
+
+  /** Milliseconds since the running task started (null when none runs). */
+  taskElapsed() {
+    if (this.currentTaskId === null || this.taskStartedAt === null) { return null; }
+    return Math.max(0, this.serverNow() - this.taskStartedAt);
   }
 
   /** Milliseconds into the session by the server's clock (frozen once it ended). */
@@ -83,7 +93,55 @@ class Console {
 
   /* ---------- status lines ---------- */
 
-  tickClock() { $("session-clock").textContent = formatElapsed(this.state.elapsedNow()); }
+  tickClock() {
+    $("session-clock").textContent = formatElapsed(this.state.elapsedNow());
+    this.tickTaskClock();
+    this.showUndo();
+  }
+
+  /** The running task's timer, its time limit beside it, and the alert once the limit has passed. */
+  tickTaskClock() {
+    const state = this.state;
+    const elapsed = state.taskElapsed();
+    const box = $("task-clock-box");
+    box.hidden = elapsed === null;
+    if (elapsed === null) { return; }
+    const task = this.cfg.tasks[state.currentTaskId] || {};
+    const limitMs = task.timeLimitS ? task.timeLimitS * 1000 : null;
+    const clock = formatElapsed(elapsed);
+    if ($("task-clock").textContent !== clock) { $("task-clock").textContent = clock; }
+    const limitText = limitMs ? `limit ${formatElapsed(limitMs)}` : "no time limit";
+    if ($("task-limit").textContent !== limitText) { $("task-limit").textContent = limitText; }
+    const over = limitMs !== null && elapsed >= limitMs;
+    box.classList.toggle("over", over);
+    // Said once per attempt, in a polite live region: the focus stays where the user is typing.
+    const key = `${state.currentTaskId}@${state.taskStartedAt}`;
+    if (over && this.alertedFor !== key) {
+      this.alertedFor = key;
+      $("task-alert").textContent =
+        `${this.currentTaskText()} has passed its time limit of ${formatElapsed(limitMs)}.`;
+    }
+  }
+
+  clearTaskAlert() {
+    this.alertedFor = null;
+    $("task-alert").textContent = "";
+  }
+
+  /** The moderator's "Undo task start" button, shown for the first seconds of a task. */
+  showUndo() {
+    if (!this.cfg.canRun) { return; }
+    const button = $("undo-start");
+    const elapsed = this.state.taskElapsed();
+    const left = elapsed === null ? 0 : Math.ceil((this.cfg.undoSeconds * 1000 - elapsed) / 1000);
+    const show = left > 0 && this.state.status === "in_progress";
+    if (!show && !button.hidden && document.activeElement === button) { $("note-input").focus(); }
+    button.hidden = !show;
+    if (show) {
+      const text = `Undo start of ${this.log.taskLabel(this.state.currentTaskId).toLowerCase()} (${left} s)`;
+      if (button.textContent !== text) { button.textContent = text; }
+    }
+  }
 
   setConnection(kind) {
     const node = $("connection");
@@ -121,9 +179,28 @@ class Console {
       state.endedAt = Date.parse(event.ended_at);
     } else if (event.kind === "task.started") {
       state.currentTaskId = event.task.id;
+      state.taskStartedAt = event.attempt ? Date.parse(event.attempt.started_at) : Date.parse(event.at);
+      this.clearTaskAlert();
       this.setTaskState(event.task.id, "running", "Running");
     } else if (event.kind === "task.ended") {
-      if (state.currentTaskId === event.task.id) { state.currentTaskId = null; }
+      if (state.currentTaskId === event.task.id) { state.currentTaskId = null; state.taskStartedAt = null; }
+      this.clearTaskAlert();
+      this.setTaskState(event.task.id, "done", outcomeParts(event, this.cfg.labels.outcome).join(" · "));
+    } else if (event.kind === "task.undone") {
+      this.clearTaskAlert();
+      if (event.resumed) {
+        state.currentTaskId = event.task.id;
+        state.taskStartedAt = Date.parse(event.resumed.started_at);
+        this.setTaskState(event.task.id, "running", "Running");
+      } else {
+        if (state.currentTaskId === event.task.id) { state.currentTaskId = null; state.taskStartedAt = null; }
+        if (event.latest) {
+          this.setTaskState(event.task.id, "done", outcomeParts(event.latest, this.cfg.labels.outcome).join(" · "));
+        } else {
+          this.setTaskState(event.task.id, "todo", "Not started");
+        }
+      }
+    } else if (event.kind === "attempt.corrected" && event.latest && state.currentTaskId !== event.task.id) {
       this.setTaskState(event.task.id, "done", outcomeParts(event, this.cfg.labels.outcome).join(" · "));
     }
     this.log.renderEvent(event);
@@ -156,7 +233,14 @@ class Console {
         start.hidden = li.dataset.state !== "todo";
         start.disabled = state.status !== "in_progress" || state.currentTaskId !== null;
       }
+      const restart = li.querySelector('[data-action="restart-task"]');
+      if (restart) {
+        restart.hidden = li.dataset.state !== "done";
+        restart.disabled = state.status !== "in_progress" || state.currentTaskId !== null;
+      }
     });
+    this.tickTaskClock();
+    this.showUndo();
     $("note-task").textContent = state.currentTaskId !== null
       ? `New notes go to ${this.currentTaskText()}.` : "No task running.";
     if (!this.cfg.canRun) { return; }
@@ -194,6 +278,13 @@ class Console {
     }
     message.textContent = sentence(res.message);
     return null;
+  }
+
+  async undoTaskStart() {
+    const taskId = this.state.currentTaskId;
+    if (taskId === null) { return; }
+    const data = await this.moderatorAction(`/tasks/${taskId}/undo`);
+    if (data) { $("note-input").focus(); }
   }
 
   startNextTask() {
@@ -424,11 +515,17 @@ class Console {
       if (window.confirm("End the session? The participant screen will close.")) { this.moderatorAction("/end"); }
     });
     $("end-task-form").addEventListener("submit", (event) => this.endTaskSubmitted(event));
+    $("undo-start").addEventListener("click", () => this.undoTaskStart());
+    $("restart-running").addEventListener("click", () => {
+      if (this.state.currentTaskId !== null) { this.moderatorAction(`/tasks/${this.state.currentTaskId}/restart`); }
+    });
     const taskList = $("task-list");
     if (taskList) {
       taskList.addEventListener("click", (event) => {
-        const button = event.target.closest('[data-action="start-task"]');
-        if (button) { this.moderatorAction(`/tasks/${button.closest(".task").dataset.taskId}/start`); }
+        const button = event.target.closest('[data-action="start-task"], [data-action="restart-task"]');
+        if (!button) { return; }
+        const verb = button.dataset.action === "start-task" ? "start" : "restart";
+        this.moderatorAction(`/tasks/${button.closest(".task").dataset.taskId}/${verb}`);
       });
     }
   }

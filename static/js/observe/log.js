@@ -5,8 +5,9 @@ import { el, formatElapsed, sentence } from "./format.js";
 
 /** The outcome of an ended task: its label, then e.g. "2 errors" and "SEQ 6". */
 export function outcomeParts(event, outcomeLabels) {
-  const parts = [outcomeLabels[event.outcome] || event.outcome];
-  parts.push(`${event.errors} ${event.errors === 1 ? "error" : "errors"}`);
+  const parts = [event.outcome ? (outcomeLabels[event.outcome] || event.outcome) : "Ended"];
+  const errors = event.errors || 0;
+  parts.push(`${errors} ${errors === 1 ? "error" : "errors"}`);
   if (event.seq) { parts.push(`SEQ ${event.seq}`); }
   return parts;
 }
@@ -188,6 +189,12 @@ export class LiveLog {
       case "session.ended": return `${who} ended the session`;
       case "task.started": return `${who} started ${task}`;
       case "task.ended": return `${who} ended ${task}: ${outcomeParts(event, this.cfg.labels.outcome).join(", ")}`;
+      case "task.restarted": return `${who} restarted ${task}`;
+      case "task.undone": return `${who} undid the start of ${task}`;
+      case "attempt.corrected": {
+        const which = event.attempt ? ` (attempt ${event.attempt.number})` : "";
+        return `${who} corrected ${task}${which}: ${outcomeParts(event, this.cfg.labels.outcome).join(", ")}`;
+      }
       case "sus.recorded": return `${who} entered the SUS answers (score ${event.score})`;
       default: return "";
     }
