@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -74,7 +74,18 @@ def _configure_login(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        return services.user_for_token(header.removeprefix("Bearer ").strip())
+        try:
+            return services.user_for_token(header.removeprefix("Bearer ").strip())
+        except services.TokenRefused as refused:
+            g.token_refused = str(refused)  # the 401 says why (RFC 6750)
+            return None
+
+    @app.after_request
+    def _say_why_a_token_was_refused(response):
+        if response.status_code == 401 and g.get("token_refused"):
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer error="invalid_token", error_description="{g.token_refused}"')
+        return response
 
     @login_manager.unauthorized_handler
     def _unauthorized():

@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from usabtest.accounts.models import Role
-from usabtest.accounts.services import MAX_ORGANISATION_NAME, MIN_PASSWORD_LENGTH
+from usabtest.accounts.services import MAX_ORGANISATION_NAME, MAX_TOKEN_LABEL, MIN_PASSWORD_LENGTH
 from usabtest.core.forms import id_or_none
 
 
@@ -63,6 +63,22 @@ class PasswordChangeForm(FlaskForm):
         validators=[DataRequired(), EqualTo("new_password", message="Passwords do not match.")],
     )
     submit = SubmitField("Change password")
+
+
+TOKEN_EXPIRY_CHOICES = {"30": "in 30 days", "90": "in 90 days", "365": "in a year", "": "never"}
+
+
+class TokenCreateForm(FlaskForm):
+    """Create a named personal API token (shown once)."""
+
+    name = StringField("Name", validators=[DataRequired(message="Name the token after what uses it."),
+                                           Length(max=MAX_TOKEN_LABEL)])
+    expires = SelectField("Expires", choices=TOKEN_EXPIRY_CHOICES, default="90")
+    submit = SubmitField("Create token")
+
+    def expires_in_days(self) -> int | None:
+        """The chosen lifetime in days; None for a token that never expires."""
+        return int(self.expires.data) if self.expires.data else None
 
 
 class _RoleFields(FlaskForm):

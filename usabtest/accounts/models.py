@@ -121,17 +121,34 @@ class User(UserMixin, TimestampMixin, db.Model):
 
 
 class ApiToken(TimestampMixin, db.Model):
-    """A personal API token. Only its SHA-256 is stored; the token itself is shown once."""
+    """A named personal API token. Only its SHA-256 is stored; the token itself is shown once.
+
+    `last_used_at` is written at most once a minute per token (`TOKEN_USE_WRITE_SECONDS`), so
+    API requests stay reads.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     label: Mapped[str] = mapped_column(sa.String(100), default="")
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
     def revoke(self) -> None:
         """Stop the token from authenticating."""
-        self.revoked_at = utcnow()
+        if self.revoked_at is None:
+            self.revoked_at = utcnow()
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """True once its expiry has passed."""
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    @property
+    def state(self) -> str:
+        """"active", "expired" or "revoked"."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expired() else "active"

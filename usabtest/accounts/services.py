@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from functools import cache
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from usabtest.accounts.models import ApiToken, Organisation, Role, User, organisation_key, tidy_name
 from usabtest.core.audit import record
-from usabtest.core.errors import Conflict, InvalidInput
+from usabtest.core.errors import Conflict, InvalidInput, NotFound
 from usabtest.db import utcnow
 from usabtest.extensions import db
 
@@ -178,10 +179,18 @@ def revoke_sessions(user: User) -> None:
 
 
 def change_password(user: User, new_password: str, actor: User | None = None) -> None:
-    """Set a new password and sign the user out everywhere else."""
+    """Set a new password, sign the user out everywhere else and revoke their API tokens."""
     user.password_hash = hash_password(new_password)
     revoke_sessions(user)
     record(actor or user, "user.password_change", user)
+    revoke_all_tokens(user, actor or user, "password change")
+
+
+def sign_out_everywhere(user: User) -> int:
+    """End every session of `user` and revoke all their API tokens; returns how many tokens."""
+    revoke_sessions(user)
+    record(user, "user.sign_out_everywhere", user)
+    return revoke_all_tokens(user, user, "sign out everywhere")
 
 
 def set_active(user: User, active: bool, actor: User | None) -> None:
@@ -193,9 +202,18 @@ def set_active(user: User, active: bool, actor: User | None) -> None:
 
 
 def live_token_count(user: User) -> int:
-    """How many of the user's API tokens still work."""
+    """How many of the user's API tokens still work (neither revoked nor expired)."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken).where(
-        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))) or 0
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()))) or 0
+
+
+def live_token_counts() -> dict[int, int]:
+    """User id → how many of their API tokens still work, for users who have any."""
+    rows = db.session.execute(sa.select(ApiToken.user_id, sa.func.count()).where(
+        ApiToken.revoked_at.is_(None),
+        sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow())).group_by(ApiToken.user_id))
+    return {user_id: count for user_id, count in rows}
 
 
 def set_role(
@@ -211,29 +229,114 @@ def set_role(
     record(actor, "user.role_change", user, {"from": old.value, "to": role.value})
 
 
+MAX_TOKEN_LABEL = 100
+# A token's last use is written at most this often, so API requests stay reads.
+TOKEN_USE_WRITE_SECONDS = 60
+TOKEN_PREFIX = "ut_"
+
+
+class TokenRefused(Exception):
+    """A bearer token that does not authenticate, with the reason the API gives."""
+
+
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(user: User, label: str = "") -> str:
-    """Create a personal API token and return it; only its hash is kept."""
-    token = "ut_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user=user, token_hash=_token_digest(token), label=label))
+def issue_token(user: User, label: str = "", *, expires_in_days: int | None = None,
+                actor: User | None = None) -> str:
+    """Create a personal API token and return it; only its hash is kept.
+
+    `expires_in_days`: the token stops working that many days from now (None: never).
+    """
+    label = tidy_name(label)
+    if len(label) > MAX_TOKEN_LABEL:
+        raise InvalidInput(f"A token's name has at most {MAX_TOKEN_LABEL} characters.", "name")
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise InvalidInput("A token expires after 1 to 3650 days, or never.", "expires")
+    if not user.active:
+        raise Conflict(f"{user.email} is deactivated: a token would not work.")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    api_token = ApiToken(user=user, token_hash=_token_digest(token), label=label, expires_at=expires_at)
+    db.session.add(api_token)
     db.session.flush()
-    record(user, "token.issue", user, {"label": label})
+    record(actor or user, "token.issue", user, {"token_id": api_token.id, "label": label,
+                                               "expires_at": expires_at.isoformat() if expires_at else None})
     return token
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user owning an unrevoked `token`, or None."""
-    api_token = db.session.scalar(
-        sa.select(ApiToken).where(
-            ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None)
-        )
-    )
-    if api_token is None or not api_token.user.active:
-        return None
+def tokens_of(user: User, *, include_revoked: bool = False) -> list[ApiToken]:
+    """The user's tokens, newest first (revoked ones only when asked)."""
+    query = sa.select(ApiToken).where(ApiToken.user_id == user.id)
+    if not include_revoked:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    return list(db.session.scalars(query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def find_token(user: User, token_id: int) -> ApiToken:
+    """One of the user's tokens by id; NotFound when it is not theirs."""
+    api_token = db.session.get(ApiToken, token_id) if 1 <= token_id <= 2**31 - 1 else None
+    if api_token is None or api_token.user_id != user.id:
+        raise NotFound(f"{user.email} has no token {token_id}.")
+    return api_token
+
+
+def revoke_token(api_token: ApiToken, actor: User | None) -> bool:
+    """Stop one token at once; False when it was revoked already."""
+    if api_token.revoked_at is not None:
+        return False
+    api_token.revoke()
+    record(actor, "token.revoke", api_token.user, {"token_id": api_token.id, "label": api_token.label})
+    return True
+
+
+def revoke_all_tokens(user: User, actor: User | None, reason: str) -> int:
+    """Revoke every token of `user` that is not revoked yet; returns how many (audited with `reason`)."""
+    now = utcnow()
+    count = db.session.execute(
+        sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session="fetch")
+    ).rowcount
+    if count:
+        record(actor, "token.revoke_all", user, {"count": count, "reason": reason})
+    return count
+
+
+def user_for_token(token: str) -> User:
+    """The active user owning `token`; `TokenRefused` (with the reason) for any other token.
+
+    Notes the token's use at most once every `TOKEN_USE_WRITE_SECONDS`, inside a savepoint: a
+    read-only request then writes one row a minute, and a busy database never fails the request.
+    """
+    api_token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+    if api_token is None:
+        raise TokenRefused("unknown token")
+    if api_token.revoked_at is not None:
+        raise TokenRefused("this token has been revoked")
+    now = utcnow()
+    if api_token.expired(now):
+        raise TokenRefused("this token has expired")
+    if not api_token.user.active:
+        raise TokenRefused("this token's account is deactivated")
+    if api_token.last_used_at is None or now - api_token.last_used_at >= timedelta(
+            seconds=TOKEN_USE_WRITE_SECONDS):
+        _note_token_use(api_token, now)
     return api_token.user
+
+
+def _note_token_use(api_token: ApiToken, now) -> None:
+    cutoff = now - timedelta(seconds=TOKEN_USE_WRITE_SECONDS)
+    try:
+        with db.session.begin_nested():
+            db.session.execute(
+                sa.update(ApiToken).where(
+                    ApiToken.id == api_token.id,
+                    sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < cutoff),
+                ).values(last_used_at=now).execution_options(synchronize_session=False))
+    except sa.exc.OperationalError:  # locked by another writer: the next use writes it
+        return
+    api_token.last_used_at = now
 
 
 def load_session_user(session_id: str) -> User | None:

@@ -1,7 +1,17 @@
 """Sign-in, sign-out, profile, and the admin's user pages."""
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from usabtest.accounts import services
@@ -10,6 +20,7 @@ from usabtest.accounts.forms import (
     LoginForm,
     PasswordChangeForm,
     ProfileForm,
+    TokenCreateForm,
     UserCreateForm,
     UserRoleForm,
 )
@@ -62,9 +73,10 @@ def logout():
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():
-    """Name, time zone and password."""
+    """Name, time zone, password, API tokens."""
     form = ProfileForm(obj=current_user, prefix="profile")
     password_form = PasswordChangeForm(prefix="password")
+    token_form = TokenCreateForm(prefix="token")
     if form.submit.data and form.validate_on_submit():
         current_user.name = form.name.data.strip()
         current_user.timezone = form.timezone.data
@@ -76,12 +88,82 @@ def profile():
         else:
             services.change_password(current_user, password_form.new_password.data)
             login_user(current_user._get_current_object())  # stay signed in here, new version
-            flash("Password changed. Other devices have been signed out.", "success")
+            flash("Password changed. Other devices have been signed out and your API tokens revoked.",
+                  "success")
             return redirect(url_for("accounts.profile"))
     status = 400 if form.errors or password_form.errors else 200
-    return render_template(
-        "accounts/profile.html", form=form, password_form=password_form
-    ), status
+    return _profile_page(form, password_form, token_form, status)
+
+
+def _profile_page(form, password_form, token_form, status: int = 200, new_token: str | None = None):
+    response = make_response(render_template(
+        "accounts/profile.html", form=form, password_form=password_form, token_form=token_form,
+        tokens=services.tokens_of(current_user), new_token=new_token), status)
+    response.headers["Cache-Control"] = "no-store"  # a new token is shown on this page once
+    return response
+
+
+@bp.post("/profile/tokens")
+@login_required
+def token_create():
+    """Create a named API token and show it once, on the profile page itself (never in a cookie)."""
+    token_form = TokenCreateForm(prefix="token")
+    new_token = None
+    if token_form.validate_on_submit():
+        try:
+            new_token = services.issue_token(current_user, token_form.name.data,
+                                             expires_in_days=token_form.expires_in_days())
+        except DomainError as exc:
+            show_refusal(token_form, exc)
+    status = 400 if token_form.errors or token_form.form_errors else 200
+    return _profile_page(ProfileForm(obj=current_user, prefix="profile", formdata=None),
+                         PasswordChangeForm(prefix="password", formdata=None),
+                         TokenCreateForm(prefix="token", formdata=None) if new_token else token_form,
+                         status, new_token)
+
+
+@bp.route("/profile/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+@login_required
+def token_revoke(token_id: int):
+    """Revoke one of one's own tokens (asks first)."""
+    try:
+        api_token = services.find_token(current_user, token_id)
+    except DomainError:
+        abort(404)
+    back = url_for("accounts.profile", _anchor="api-tokens")
+    if api_token.revoked_at is not None:
+        flash(f"The token “{api_token.label}” was already revoked.", "info")
+        return redirect(back)
+    if not confirm.confirmed():
+        return confirm.ask(Confirmation(
+            title=f"Revoke the token “{api_token.label}”?", confirm_label="Revoke token", cancel_url=back,
+            consequences=["Programs using it get “401 authentication required” from now on.",
+                          "This cannot be undone; you can create a new token."]))
+    if ConfirmForm().validate_on_submit():
+        services.revoke_token(api_token, current_user)
+        flash(f"Token “{api_token.label}” revoked.", "success")
+    return redirect(back)
+
+
+@bp.route("/profile/sign-out-everywhere", methods=["GET", "POST"])
+@login_required
+def sign_out_everywhere():
+    """End every session of one's own, here included, and revoke all one's API tokens (asks first)."""
+    if not confirm.confirmed():
+        tokens = services.live_token_count(current_user)
+        return confirm.ask(Confirmation(
+            title="Sign out everywhere?", confirm_label="Sign out everywhere",
+            cancel_url=url_for("accounts.profile"),
+            consequences=["Every browser signed in as you is signed out, this one included.",
+                          f"{plural(tokens, 'API token')} {'is' if tokens == 1 else 'are'} revoked: "
+                          "programs using them stop working." if tokens else "You have no API tokens.",
+                          "Sign in again with your password afterwards."]))
+    if ConfirmForm().validate_on_submit():
+        services.sign_out_everywhere(current_user)
+        logout_user()
+        flash("You are signed out everywhere, and your API tokens are revoked.", "info")
+        return redirect(url_for("accounts.login"))
+    return redirect(url_for("accounts.profile"))
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -108,6 +190,7 @@ def admin_users():
             flash(f"User {user.email} created.", "success")
             return redirect(url_for("accounts.admin_users"))
     users = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
+    token_counts = services.live_token_counts()
 
     def role_form(**data) -> UserRoleForm:
         row = UserRoleForm(**data)
@@ -115,8 +198,8 @@ def admin_users():
         return row
 
     return render_template(
-        "admin/users.html", users=users, form=form, confirm=ConfirmForm(), role_form=role_form
-    ), 400 if form.errors else 200
+        "admin/users.html", users=users, form=form, confirm=ConfirmForm(), role_form=role_form,
+        token_counts=token_counts), 400 if form.errors else 200
 
 
 def _all_organisations() -> list[Organisation]:
@@ -184,3 +267,26 @@ def admin_change_role(user_id: int):
             for error in errors:
                 flash(f"{user.email}: {error}", "error")
     return redirect(url_for("accounts.admin_users"))
+
+
+@bp.route("/admin/users/<int:user_id>/tokens/revoke", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def admin_revoke_tokens(user_id: int):
+    """Revoke every API token of a user (asks first)."""
+    user = db.get_or_404(User, user_id)
+    back = url_for("accounts.admin_users")
+    tokens = services.live_token_count(user)
+    if not tokens:
+        flash(f"{user.email} has no API token that works.", "info")
+        return redirect(back)
+    if not confirm.confirmed():
+        return confirm.ask(Confirmation(
+            title=f"Revoke the API tokens of {user.name} ({user.email})?", confirm_label="Revoke tokens",
+            cancel_url=back,
+            consequences=[f"{plural(tokens, 'API token')} stop{'s' if tokens == 1 else ''} working at once.",
+                          "Their sign-in in browsers is not affected.",
+                          "This cannot be undone; they can create new tokens."]))
+    if ConfirmForm().validate_on_submit():
+        count = services.revoke_all_tokens(user, current_user, "revoked by an administrator")
+        flash(f"{plural(count, 'API token')} of {user.email} revoked.", "success")
+    return redirect(back)
