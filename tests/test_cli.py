@@ -3,6 +3,7 @@
 import ast
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -144,9 +145,9 @@ def test_console_script_works_without_app_option(tmp_path):
     subprocess.run([usabtest, "users", "create", "--email", "s@example.com", "--name", "S",
                     "--role", "admin", "--password", "script-password"],
                    env=env, check=True, cwd=tmp_path, capture_output=True)
-    token = subprocess.run([usabtest, "users", "token", "s@example.com"], env=env, check=True,
-                           cwd=tmp_path, capture_output=True, text=True).stdout.strip()
-    assert token.startswith("ut_")
+    with sqlite3.connect(tmp_path / "cli.sqlite") as connection:
+        roles = connection.execute("SELECT role FROM \"user\" WHERE email = 's@example.com'").fetchall()
+    assert roles == [("admin",)]
 
 
 def _python(code: str) -> str:

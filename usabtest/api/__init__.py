@@ -123,7 +123,28 @@ def _schema_name(model: Any) -> str:
     return get_model_key(model).rsplit(".", 1)[0]
 
 
-spec = SpecTree(
+class _LazySpec(SpecTree):
+    """A SpecTree that turns models into JSON Schema when the document is first asked for.
+
+    spectree does it as each endpoint is declared: about a second of every process's start-up (the
+    CLI, each server worker), although most processes never serve the document.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._undescribed: list[tuple[Any, Any]] = []
+
+    def _add_model(self, model: Any, mode: Any = "validation") -> str:
+        self._undescribed.append((model, mode))
+        return self.naming_strategy(model)
+
+    def _generate_spec(self) -> dict[str, Any]:
+        while self._undescribed:
+            super()._add_model(*self._undescribed.pop(0))
+        return super()._generate_spec()
+
+
+spec = _LazySpec(
     "flask",
     backend=_Plugin,
     mode="strict",
