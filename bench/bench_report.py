@@ -50,8 +50,9 @@ def populate(sessions: int, notes: int, seed: int = 7) -> int:
     owner = builders.make_user(email="bench@example.com", name="Bench Researcher")
     study = builders.make_study(
         owner, organisation=builders.make_organisation("Benchmark Bank"), title="Benchmark study",
-        product="App 1.0", goals=_sentence(rng),
-        executive_summary="\n\n".join(_sentence(rng) for _ in range(4)), environment=_sentence(rng))
+        product="App 1.0", goals=_sentence(rng))
+    builders.make_report_texts(study, executive_summary="\n\n".join(_sentence(rng) for _ in range(4)),
+                               environment_facility=_sentence(rng))
     for i in range(TASKS):
         builders.make_task(study, f"Task {i + 1}: {_sentence(rng)[:60]}", scenario=_sentence(rng),
                            success_criteria=_sentence(rng), time_limit_s=300, flush=False)

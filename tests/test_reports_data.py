@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from PIL import Image as PILImage
 
 from tests.test_reports_pdf import HOSTILE, body_text, logical_text, pdf_text, qpdf_check, squash
+from usabtest import builders
 from usabtest.accounts.models import Role
 from usabtest.analysis import results as analysis
 from usabtest.analysis.models import Finding, Screenshot
@@ -39,7 +40,8 @@ def build_study(db, make_study, make_user, make_participant, make_session, make_
     def _build(sessions: int = 4, notes_per_session: int = 3):
         researcher = make_user(Role.RESEARCHER, name="Riley Researcher")
         study = make_study(owner=researcher, tasks=3, title="Banking study", product="Bank app",
-                           goals="Can people pay?", environment="Lab 2", executive_summary="It mostly works.")
+                           goals="Can people pay?")
+        builders.make_report_texts(study, environment_facility="Lab 2", executive_summary="It mostly works.")
         start = utcnow() - timedelta(days=3)
         notes = []
         for n in range(sessions):

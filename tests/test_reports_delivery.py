@@ -69,7 +69,7 @@ def test_published_version_downloads_byte_identical_after_the_study_changes(clie
                                                                            db):
     frozen = published.sha256
     study.title = "Renamed study"
-    study.executive_summary = "Completely rewritten."
+    services.save_narrative(study, study.owner, version=1, executive_summary="Completely rewritten.")
     study.tasks[0].title = "A different task"
     db.session.commit()
     login(study.owner)

@@ -64,7 +64,7 @@ def sample_report(**changes) -> ReportData:
         first_test_date=date(2025, 3, 3), last_test_date=date(2025, 3, 7),
         executive_summary="Customers manage everyday payments well.\n\nFreezing a card is the big problem.",
         objectives="Learn whether customers can pay and save without help.",
-        method="In person", environment="Lab 2, iPhone 13, screen recording.",
+        method="In person", environment_facility="Lab 2, iPhone 13, screen recording.",
         moderation="Sessions were run in person by one moderator.", session_count=8,
         participants=tuple(ParticipantRow(f"P{n:02d}", {"Age": "25-34", "Usage": "Daily app user"}, 1)
                            for n in range(1, 9)),
@@ -130,9 +130,10 @@ def qpdf_check(data: bytes, tmp_path) -> None:
 
 def test_report_has_every_section_in_order():
     text = pdf_text(sample_pdf())
-    headings = ["Contents", "1 Executive summary", "2 Method", "2.1 Objectives", "2.2 Participants",
-                "2.3 Tasks", "2.4 Test environment", "2.5 Moderation", "3 Results",
-                "4 System Usability Scale", "5 Findings", "6 Appendix", "A. Task scripts",
+    headings = ["Contents", "1 Executive summary", "2 Introduction", "2.1 Product", "2.2 Test objectives",
+                "3 Method", "3.1 Participants", "3.2 Tasks", "3.3 Test environment",
+                "3.4 Test administrator tools", "3.5 Procedure", "3.6 Measures", "4 Results",
+                "5 System Usability Scale", "6 Findings", "7 Appendix", "A. Task scripts",
                 "B. System Usability Scale statements"]
     body = text.split("Contents", 1)[1].split("1 Executive summary")[-1]
     position = 0
@@ -168,7 +169,7 @@ def test_contents_lists_sections_with_page_numbers():
     data = sample_pdf()
     with pdfplumber.open(io.BytesIO(data)) as document:
         contents = document.pages[1].extract_text()
-    assert re.search(r"5 Findings\W*\d+", contents)
+    assert re.search(r"6 Findings\W*\d+", contents)
     assert "1. Freeze option hidden in settings" in contents
 
 

@@ -32,6 +32,8 @@ from usabtest.planning.models import (
     Task,
     TeamRole,
 )
+from usabtest.reports import narrative
+from usabtest.reports.models import ReportNarrative
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 
@@ -123,6 +125,12 @@ def make_study(owner: User | None = None, tasks: int = 0, *,
         made.tags.append(StudyTag(name=spec.name, name_key=tagset.name_key(spec.name), position=position,
                                   description=spec.description, colour=spec.colour, shortcut=spec.shortcut))
     return _save(made, flush)
+
+
+def make_report_texts(study: Study, *, flush: bool = True, **texts: str) -> ReportNarrative:
+    """The study's report texts (`executive_summary=...`, see `reports.narrative`); others empty."""
+    row = ReportNarrative(study_id=study.id, **{**dict.fromkeys(narrative.NAMES, ""), **texts})
+    return _save(row, flush)
 
 
 def make_tag(study: Study, name: str | None = None, *, description: str = "",

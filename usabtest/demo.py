@@ -111,6 +111,32 @@ def _demo_users() -> dict[Role, User]:
     return users
 
 
+REPORT_TEXTS = {
+    "executive_summary": "Customers completed everyday payments, but **freezing a card** and setting up "
+    "**bill payments** caused serious trouble.\n\nWe recommend, in this order:\n\n"
+    "1. Put *Freeze card* on the card screen itself.\n2. Remember recent payees.\n"
+    "3. Explain savings pots where they are created.",
+    "product_description": "Northwind Mobile 4.2, the retail bank's app for iOS and Android: payments, "
+    "cards, bills and savings pots for personal customers.",
+    "test_objectives": "- Find what stops customers paying people and bills on their own.\n"
+    "- Learn whether savings pots are understood without help.",
+    "participant_selection": "Current Northwind customers who use the app at least once a week, recruited "
+    "from the bank's research panel and screened by phone; each received a £40 voucher.",
+    "environment_facility": "Northwind's usability lab in Leeds, with an observation room behind a mirror.",
+    "environment_devices": "iPhone 13 mini and Pixel 7 on the bank's test network.",
+    "environment_software": "Northwind Mobile 4.2 (build 4210) on iOS 17 and Android 14.",
+    "procedure": "After consent, the moderator read each scenario aloud and asked participants to think "
+    "aloud. The moderator helped only when a participant was stuck for two minutes. Each session lasted "
+    "about an hour and ended with the SUS questionnaire.",
+    "participant_instructions": "We are testing the app, not you. Please say what you are looking for and "
+    "what you expect as you go; there are no wrong answers.",
+    "administrator_tools": "usabtest for the task script, timing and notes; Lookback for screen and audio "
+    "recording.",
+    "contact_details": "Riley Researcher, UX research, Northwind Savings Bank: "
+    "[researcher@example.com](mailto:researcher@example.com)",
+}
+
+
 def _demo_study(users: dict[Role, User]) -> Study:
     study = builders.make_study(
         users[Role.RESEARCHER],
@@ -122,10 +148,8 @@ def _demo_study(users: dict[Role, User]) -> Study:
         method=StudyMethod.IN_PERSON,
         status=StudyStatus.ACTIVE,
         welcome_text="Thank you for helping us today. We are testing the app, not you.",
-        executive_summary="Customers completed everyday payments, but freezing a card and "
-        "setting up bill payments caused serious trouble.",
-        environment="Usability lab, iPhone 13 mini and Pixel 7, screen and audio recorded.",
     )
+    builders.make_report_texts(study, **REPORT_TEXTS)
     builders.make_tag(study, "navigation", description="Finding the way between screens.",
                       colour="#1f618d", shortcut="Shift+1")
     builders.make_tag(study, "terminology", description="Words the participant did not understand.",

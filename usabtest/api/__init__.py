@@ -276,6 +276,6 @@ def document() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Declare every endpoint and mount the API on `app`."""
-    from usabtest.api import accounts, analysis, observe, planning, team  # noqa: F401  (their routes join `bp`)
+    from usabtest.api import accounts, analysis, observe, planning, reports, team  # noqa: F401  (routes join `bp`)
 
     app.register_blueprint(bp)

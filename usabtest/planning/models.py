@@ -105,8 +105,6 @@ class Study(Versioned, TimestampMixin, db.Model):
     welcome_text: Mapped[str] = mapped_column(sa.Text, default="")
     # Some teams avoid the word "task" on the participant's screen ("activity" feels calmer).
     show_task_word: Mapped[bool] = mapped_column(default=True)
-    executive_summary: Mapped[str] = mapped_column(sa.Text, default="")
-    environment: Mapped[str] = mapped_column(sa.Text, default="")
 
     organisation: Mapped[Organisation] = relationship()
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])

@@ -28,6 +28,7 @@ from usabtest.reports.document import (
     TaskMetrics,
     TaskSection,
 )
+from usabtest.reports.models import ReportNarrative
 
 TESTED = analysis.OBSERVED_STATUSES
 
@@ -46,6 +47,8 @@ def build_report_data(study_id: int, version_label: str = "Draft") -> ReportData
         sa.select(StudySession).where(StudySession.study_id == study_id)
         .options(joinedload(StudySession.moderator)).order_by(StudySession.starts_at)
     ))
+    texts = db.session.scalar(sa.select(ReportNarrative).where(ReportNarrative.study_id == study_id))
+    written = texts.texts() if texts else {}
     results = analysis.compute_study_results(study_id)
     tested = [s for s in sessions if s.status in TESTED]
     dates = [_session_date(s) for s in tested]
@@ -58,10 +61,19 @@ def build_report_data(study_id: int, version_label: str = "Draft") -> ReportData
         generated_on=utcnow(),
         first_test_date=min(dates, default=None),
         last_test_date=max(dates, default=None),
-        executive_summary=study.executive_summary,
-        objectives=study.goals,
+        executive_summary=written.get("executive_summary", ""),
+        product_description=written.get("product_description", ""),
+        # The study's goals stand in for objectives nobody has written for the report yet.
+        objectives=written.get("test_objectives") or study.goals,
+        participant_selection=written.get("participant_selection", ""),
+        environment_facility=written.get("environment_facility", ""),
+        environment_devices=written.get("environment_devices", ""),
+        environment_software=written.get("environment_software", ""),
+        procedure=written.get("procedure", ""),
+        participant_instructions=written.get("participant_instructions", ""),
+        administrator_tools=written.get("administrator_tools", ""),
+        contact_details=written.get("contact_details", ""),
         method=study.method.label,
-        environment=study.environment,
         moderation=_moderation_text(study, tested),
         session_count=len(tested),
         participants=_participant_rows(participants, tested),
@@ -84,9 +96,9 @@ def _moderation_text(study: Study, sessions: list[StudySession]) -> str:
     who = ", ".join(moderators[:-1]) + " and " + moderators[-1] if len(moderators) > 1 else moderators[0]
     count = len(sessions)
     noun = "session was" if count == 1 else "sessions were"
+    # How the moderators worked is the researchers' own text (the procedure): nothing is assumed here.
     return (f"{count} {noun} run {method}, one participant at a time, moderated by {who}. "
-            "Moderators read each task scenario aloud, asked participants to think aloud, and helped "
-            "only when a participant was stuck; an attempt with help counts as assisted, not as a success.")
+            "An attempt with the moderator's help counts as assisted, not as a success.")
 
 
 def _participant_rows(participants: list[Participant], sessions: list[StudySession]) -> tuple:

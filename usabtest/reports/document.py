@@ -128,10 +128,19 @@ class ReportData:
     generated_on: datetime
     first_test_date: date | None = None
     last_test_date: date | None = None
+    # Researcher-written texts (Markdown, see `reports.markdown`), in the Common Industry Format's order.
     executive_summary: str = ""
+    product_description: str = ""
     objectives: str = ""
+    participant_selection: str = ""
+    environment_facility: str = ""
+    environment_devices: str = ""
+    environment_software: str = ""
+    procedure: str = ""
+    participant_instructions: str = ""
+    administrator_tools: str = ""
+    contact_details: str = ""
     method: str = ""
-    environment: str = ""
     moderation: str = ""
     session_count: int = 0
     participants: tuple[ParticipantRow, ...] = ()

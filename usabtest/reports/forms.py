@@ -1,9 +1,11 @@
-"""Forms for drafts, publishing and share links."""
+"""Forms for the report texts, drafts, publishing and share links."""
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from usabtest.core.forms import VersionedFormMixin
+from usabtest.reports import narrative
 from usabtest.reports.services import SHARE_DAYS_DEFAULT, SHARE_DAYS_MAX
 
 PAGE_SIZE_CHOICES = {"A4": "A4", "Letter": "US Letter"}
@@ -40,3 +42,23 @@ class ShareLinkForm(FlaskForm):
     )
     next = HiddenField()
     submit = SubmitField("Create share link")
+
+
+def _as_typed(value: str | None) -> str:
+    # Browsers send line breaks as CRLF; NUL is no text (and PostgreSQL refuses it).
+    return (value or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+class NarrativeForm(VersionedFormMixin, FlaskForm):
+    """Every text researchers write for the report, saved together from one version."""
+
+    submit = SubmitField("Save report texts")
+
+
+for _field in narrative.FIELDS:
+    setattr(NarrativeForm, _field.name, TextAreaField(
+        _field.label, description=_field.hint, filters=[_as_typed], render_kw={"rows": 6},
+        validators=[Length(max=narrative.MAX_LENGTH, message=(
+            f"Keep {_field.label.lower()} under {narrative.MAX_LENGTH:,} characters "
+            "(this text has %(length)d); put long material in an appendix document instead."))],
+    ))

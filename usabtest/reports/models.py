@@ -8,12 +8,49 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from usabtest.db import UTCDateTime, utcnow
+from usabtest.core.versioning import Versioned
+from usabtest.db import TimestampMixin, UTCDateTime, utcnow
 from usabtest.extensions import db
+from usabtest.reports import narrative
 
 if TYPE_CHECKING:
     from usabtest.accounts.models import User
     from usabtest.planning.models import Study
+
+
+def _text() -> Mapped[str]:
+    return mapped_column(sa.Text, default="")
+
+
+class ReportNarrative(Versioned, TimestampMixin, db.Model):
+    """The texts researchers write for a study's report (Markdown), one row per study.
+
+    A study has no row until its texts are first saved; until then every text is empty.
+    """
+
+    __tablename__ = "report_narrative"
+    __noun__ = "report text"
+    __versioned__ = narrative.NAMES
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), unique=True)
+    executive_summary: Mapped[str] = _text()
+    product_description: Mapped[str] = _text()
+    test_objectives: Mapped[str] = _text()
+    participant_selection: Mapped[str] = _text()
+    environment_facility: Mapped[str] = _text()
+    environment_devices: Mapped[str] = _text()
+    environment_software: Mapped[str] = _text()
+    procedure: Mapped[str] = _text()
+    participant_instructions: Mapped[str] = _text()
+    administrator_tools: Mapped[str] = _text()
+    contact_details: Mapped[str] = _text()
+
+    study: Mapped[Study] = relationship()
+
+    def texts(self) -> dict[str, str]:
+        """Every text by field name."""
+        return {name: getattr(self, name) or "" for name in narrative.NAMES}
 
 
 class PublishedReport(db.Model):

@@ -1,7 +1,9 @@
 """Lay a `ReportData` out as a PDF with reportlab's platypus. Pure: no Flask, no database.
 
 Structure follows the Common Industry Format for usability test reports (ISO/IEC 25062):
-title page, contents, executive summary, method, results, SUS, findings, appendix.
+title page (with contact details), contents, executive summary, introduction (product and test
+objectives), method, results, SUS, findings, appendix. Researchers' texts are Markdown, laid out
+from `reports.markdown`'s blocks: their characters are always escaped, never read as markup.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from usabtest.reports import bidi, charts, fonts
+from usabtest.reports import bidi, charts, fonts, markdown
 from usabtest.reports.document import FindingItem, ReportData, TaskSection
 
 PAGE_SIZES = {"A4": A4, "Letter": LETTER}
@@ -330,6 +332,33 @@ def _paragraphs(text: str, style: ParagraphStyle, opening: str = "", closing: st
     return flowables
 
 
+def _span(span: markdown.Span) -> str:
+    text = markup(span.text)
+    if span.bold:
+        text = f"<b>{text}</b>"
+    if span.italic:
+        text = f"<i>{text}</i>"
+    if span.href:
+        href = escape(span.href, {'"': "&quot;"})
+        text = f'<a href="{href}" color="{_hex(ACCENT)}"><u>{text}</u></a>'
+    return text
+
+
+def rich(text: str | None, style: ParagraphStyle) -> list[Paragraph]:
+    """A researcher's Markdown text as paragraphs and indented, marked list items."""
+    flowables: list[Paragraph] = []
+    for block in markdown.blocks(text):
+        inline = "".join(_span(span) for span in block.spans)
+        if not block.depth:
+            flowables.append(Para(inline, style))
+            continue
+        indent = 16 * block.depth
+        item = ParagraphStyle(f"{style.name}-item{block.depth}", style, leftIndent=indent,
+                              bulletIndent=indent - 12, bulletFontName=fonts.REGULAR, spaceAfter=2)
+        flowables.append(Para(inline, item, bulletText=block.marker or None))
+    return flowables
+
+
 class _Story:
     """Builds the list of flowables, section by section."""
 
@@ -343,7 +372,8 @@ class _Story:
     def build(self) -> list[Flowable]:
         """All sections in report order; the contents list the headings made on the way."""
         body: list[Flowable] = []
-        for section in (self.summary, self.method, self.results, self.sus, self.findings, self.appendix):
+        for section in (self.summary, self.introduction, self.method, self.results, self.sus, self.findings,
+                        self.appendix):
             body.extend(section())
         return self.title_page() + self.contents() + body
 
@@ -357,6 +387,10 @@ class _Story:
 
     def _or_none(self, text: str, style: str = "body", empty: str = "Not recorded.") -> list[Flowable]:
         return _paragraphs(text, self.s[style]) or [Para(empty, self.s["small"])]
+
+    def _written(self, text: str, empty: str = "Not written yet.") -> list[Flowable]:
+        """A researcher's Markdown text, or a quiet note that it is missing."""
+        return rich(text, self.s["body"]) or [Para(markup(empty), self.s["small"])]
 
     def _table(self, rows: list[list], widths: list[float], header: bool = True,
                zebra: bool = True) -> Table:
@@ -396,12 +430,16 @@ class _Story:
             ("TOPPADDING", (0, 0), (-1, -1), 6), ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ]))
+        contact: list[Flowable] = rich(r.contact_details, self.s["body"])
+        if contact:
+            contact = [Spacer(1, 14), Para("Contact", self.s["label"]), *contact]
         return [
             Spacer(1, self.height * 0.18),
             Para("Usability test report", self.s["kicker"]),
             Para(_cell_text(r.study_title), self.s["title"]),
             Para(_cell_text(r.product or r.client), self.s["subtitle"]),
             table,
+            *contact,
             NextPageTemplate("body"),
             PageBreak(),
         ]
@@ -440,7 +478,7 @@ class _Story:
         """Researcher-written summary plus the headline numbers and the top findings."""
         story: list[Flowable] = [self._heading("Executive summary", self.s["h1"], 0, "1"),
                                  self._headline_numbers(), Spacer(1, 10)]
-        story += self._or_none(self.r.executive_summary, empty="No executive summary has been written yet.")
+        story += self._written(self.r.executive_summary, empty="No executive summary has been written yet.")
         top = self.r.findings[:5]
         if top:
             story.append(Para("Most important findings", self.s["h3"]))
@@ -451,15 +489,24 @@ class _Story:
                     f"({markup(item.severity_label)})</font>", self.s["body"]))
         return story
 
-    def method(self) -> list[Flowable]:
-        """Objectives, participants, tasks, environment and moderation."""
+    def introduction(self) -> list[Flowable]:
+        """The product tested and what the test set out to learn."""
         r = self.r
-        story: list[Flowable] = [CondPageBreak(110 * mm), self._heading("Method", self.s["h1"], 0, "2")]
-        story += [self._heading("Objectives", self.s["h2"], 1, "2.1")]
-        story += self._or_none(r.objectives, empty="No objectives recorded.")
-        story += [self._heading("Participants", self.s["h2"], 1, "2.2")]
+        story: list[Flowable] = [CondPageBreak(60 * mm), self._heading("Introduction", self.s["h1"], 0, "2")]
+        story += [self._heading("Product", self.s["h2"], 1, "2.1")]
+        story += self._written(r.product_description, empty="No product description recorded.")
+        story += [self._heading("Test objectives", self.s["h2"], 1, "2.2")]
+        story += self._written(r.objectives, empty="No objectives recorded.")
+        return story
+
+    def method(self) -> list[Flowable]:
+        """Participants, tasks, environment, tools, procedure and measures."""
+        r = self.r
+        story: list[Flowable] = [CondPageBreak(110 * mm), self._heading("Method", self.s["h1"], 0, "3")]
+        story += [self._heading("Participants", self.s["h2"], 1, "3.1")]
+        story += rich(r.participant_selection, self.s["body"])
         story += self._participants()
-        story += [self._heading("Tasks", self.s["h2"], 1, "2.3")]
+        story += [self._heading("Tasks", self.s["h2"], 1, "3.2")]
         if not r.tasks:
             story.append(Para("No tasks were defined.", self.s["small"]))
         for task in r.tasks:
@@ -467,11 +514,23 @@ class _Story:
         if r.tasks:
             story.append(self._p("The full task scripts, with success criteria and time limits, are in "
                                  "appendix A.", "small"))
-        story += [self._heading("Test environment", self.s["h2"], 1, "2.4")]
-        story += self._or_none(r.environment, empty="No environment recorded.")
-        story += [self._heading("Moderation", self.s["h2"], 1, "2.5")]
+        story += [self._heading("Test environment", self.s["h2"], 1, "3.3")]
+        environment = (("Facility", r.environment_facility), ("Devices", r.environment_devices),
+                       ("Software", r.environment_software))
+        if not any(rich(text, self.s["body"]) for _, text in environment):
+            story.append(Para("No environment recorded.", self.s["small"]))
+        for label, text in environment:
+            if rich(text, self.s["body"]):
+                story += [Para(label, self.s["label"]), *rich(text, self.s["body"])]
+        story += [self._heading("Test administrator tools", self.s["h2"], 1, "3.4")]
+        story += self._written(r.administrator_tools, empty="No tools recorded.")
+        story += [self._heading("Procedure", self.s["h2"], 1, "3.5")]
         story += self._or_none(r.moderation)
-        story += [self._heading("Measures", self.s["h2"], 1, "2.6")]
+        story += rich(r.procedure, self.s["body"])
+        if rich(r.participant_instructions, self.s["body"]):
+            story += [Para("Instructions to participants", self.s["label"]),
+                      *rich(r.participant_instructions, self.s["body"])]
+        story += [self._heading("Measures", self.s["h2"], 1, "3.6")]
         story += _paragraphs(MEASURES_TEXT, self.s["body"])
         return story
 
@@ -496,10 +555,10 @@ class _Story:
     def results(self) -> list[Flowable]:
         """Overview table, the two charts, then one block per task."""
         r = self.r
-        story: list[Flowable] = [PageBreak(), self._heading("Results", self.s["h1"], 0, "3")]
+        story: list[Flowable] = [PageBreak(), self._heading("Results", self.s["h1"], 0, "4")]
         if not r.tasks:
             return story + [Para("No tasks were defined.", self.s["small"])]
-        story += [self._heading("Task overview", self.s["h2"], 1, "3.1"), self._metrics_table()]
+        story += [self._heading("Task overview", self.s["h2"], 1, "4.1"), self._metrics_table()]
         story += [Spacer(1, 12), KeepTogether([
             Para("Figure 1. Completion rate per task", self.s["figure"]),
             charts.completion_chart(r.tasks, self.width)]), Spacer(1, 14), KeepTogether([
@@ -531,7 +590,7 @@ class _Story:
                             zebra=False)
         story: list[Flowable] = [CondPageBreak(60 * mm),
                                  self._heading(f"Task {task.number}: {task.title}", self.s["h2"], 1,
-                                         f"3.{task.number + 1}")]
+                                         f"4.{task.number + 1}")]
         attempts = (f"{m.successes} of {m.attempts} attempts succeeded without help."
                     if m.attempts else "No attempts were recorded for this task.")
         story += [self._p(attempts), table, Spacer(1, 6)]
@@ -545,7 +604,7 @@ class _Story:
         """System Usability Scale: mean, interval, grade, distribution."""
         sus = self.r.sus
         story: list[Flowable] = [CondPageBreak(90 * mm),
-                                 self._heading("System Usability Scale", self.s["h1"], 0, "4")]
+                                 self._heading("System Usability Scale", self.s["h1"], 0, "5")]
         if sus is None or not sus.scores:
             return story + [Para("No SUS questionnaires have been recorded.", self.s["small"])]
         grade = f", grade {sus.grade}" if sus.grade else ""
@@ -561,7 +620,7 @@ class _Story:
 
     def findings(self) -> list[Flowable]:
         """Findings ranked by severity and frequency, with recommendation and evidence."""
-        story: list[Flowable] = [PageBreak(), self._heading("Findings", self.s["h1"], 0, "5")]
+        story: list[Flowable] = [PageBreak(), self._heading("Findings", self.s["h1"], 0, "6")]
         if not self.r.findings:
             return story + [Para("No findings have been recorded.", self.s["small"])]
         story.append(self._p("Findings are ranked by severity (Nielsen's scale: 0 not a problem to 4 "
@@ -611,7 +670,7 @@ class _Story:
 
     def appendix(self) -> list[Flowable]:
         """Full task scripts and the ten SUS statements."""
-        story: list[Flowable] = [PageBreak(), self._heading("Appendix", self.s["h1"], 0, "6"),
+        story: list[Flowable] = [PageBreak(), self._heading("Appendix", self.s["h1"], 0, "7"),
                                  self._heading("A. Task scripts", self.s["h2"], 1)]
         if not self.r.tasks:
             story.append(Para("No tasks were defined.", self.s["small"]))

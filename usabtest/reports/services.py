@@ -20,16 +20,62 @@ from usabtest.accounts.models import Role, User
 from usabtest.core import audit
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.mail import send_mail
+from usabtest.core.versioning import StaleVersion, claim
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning.models import Study
-from usabtest.reports import pdf
+from usabtest.reports import narrative, pdf
 from usabtest.reports.data import build_report_data
-from usabtest.reports.models import PublishedReport, ShareLink
+from usabtest.reports.models import PublishedReport, ReportNarrative, ShareLink
 
 SHARE_SALT = "usabtest.report-share-link"
 SHARE_DAYS_DEFAULT = 14
 SHARE_DAYS_MAX = 90
+
+
+def narrative_of(study: Study) -> ReportNarrative:
+    """The study's report texts; a blank, unsaved set at version 1 when none was written yet."""
+    found = db.session.scalar(sa.select(ReportNarrative).where(ReportNarrative.study_id == study.id))
+    return found or ReportNarrative(study_id=study.id, version=1, **dict.fromkeys(narrative.NAMES, ""))
+
+
+def save_narrative(study: Study, actor: User | None, *, version: int | None, **texts: str) -> ReportNarrative:
+    """Change the report texts given in `texts`, as edited from `version` of them.
+
+    Texts are kept as written (Markdown), without surrounding blank space. The first save creates
+    the study's row; two first saves at the same moment are told apart like any other edit.
+    """
+    unknown = set(texts) - set(narrative.NAMES)
+    if unknown:
+        raise InvalidInput(f"unknown report text: {', '.join(sorted(unknown))}")
+    for name, value in texts.items():
+        if len(value) > narrative.MAX_LENGTH:
+            raise InvalidInput(f"{narrative.LABELS[name]} is {len(value):,} characters long; the limit is "
+                               f"{narrative.MAX_LENGTH:,}.", name)
+    record = narrative_of(study)
+    if record.id is None:
+        if version != 1:
+            # Nothing saved yet means version 1: any other number was not read from this server.
+            raise Conflict(f"The report texts are at version 1 (none saved yet), not {version}: "
+                           "reload them and save again.", "version")
+        try:
+            with db.session.begin_nested():
+                db.session.add(record)
+        except IntegrityError:
+            # Someone saved the first texts a moment earlier: this change was based on none of them.
+            raise StaleVersion(_created_meanwhile(study), version) from None
+    claim(record, version)
+    for name, value in texts.items():
+        setattr(record, name, value.strip())
+    audit.record(actor, "report.narrative.update", record,
+                 {"study_id": study.id, "fields": sorted(texts)})
+    db.session.flush()
+    return record
+
+
+def _created_meanwhile(study: Study) -> ReportNarrative:
+    db.session.expire_all()
+    return narrative_of(study)
 
 
 def render_draft(study: Study, page_size: str = "A4") -> bytes:

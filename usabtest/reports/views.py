@@ -6,6 +6,7 @@ from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy.orm import defer, selectinload
 
 from usabtest import policy
@@ -13,15 +14,23 @@ from usabtest.accounts.models import Role
 from usabtest.core import confirm
 from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, discard_changes
+from usabtest.core.forms import form_status, show_conflict, show_refusal
 from usabtest.core.mail import mail_configured
 from usabtest.core.urls import safe_next
+from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
 from usabtest.planning.models import Study
-from usabtest.reports import services
-from usabtest.reports.forms import DraftForm, PublishForm, ShareLinkForm
+from usabtest.reports import markdown, narrative, services
+from usabtest.reports.forms import DraftForm, NarrativeForm, PublishForm, ShareLinkForm
 from usabtest.reports.models import PublishedReport, ShareLink
 
 bp = Blueprint("reports", __name__)
+
+
+@bp.app_template_filter("markdown")
+def markdown_filter(text: str | None) -> Markup:
+    """A researcher's Markdown text as safe HTML (raw HTML in it is shown as text)."""
+    return Markup(markdown.to_html(text))
 
 
 def report_panel(study: Study, publish_form: PublishForm | None = None,
@@ -39,7 +48,10 @@ def report_panel(study: Study, publish_form: PublishForm | None = None,
         .order_by(ShareLink.created_at.desc())
     ).all()
     here = request.full_path.rstrip("?") if request else ""
+    written = services.narrative_of(study).texts()
     return {
+        "texts_written": sum(1 for text in written.values() if text.strip()),
+        "texts_total": len(written),
         "draft_form": DraftForm(formdata=None),
         "publish_form": publish_form or PublishForm(formdata=None, next=here),
         "share_form": share_form or ShareLinkForm(formdata=None, next=here),
@@ -82,6 +94,30 @@ def _pdf_response(data: bytes, filename: str):
 def study_reports(study_id: int):
     """The study's report: draft download, publishing, versions and share links."""
     return _report_page(_managed_study(study_id))
+
+
+@bp.route("/studies/<int:study_id>/report/texts", methods=["GET", "POST"])
+@login_required
+def texts(study_id: int):
+    """Write the report's texts: summary, introduction, method and contact details (Markdown)."""
+    study = _managed_study(study_id)
+    record = services.narrative_of(study)
+    form = NarrativeForm()
+    if request.method == "GET":
+        form.fill(record.texts(), record.version)
+    elif form.validate_on_submit():
+        try:
+            services.save_narrative(study, current_user, version=form.based_on(),
+                                    **{name: form[name].data or "" for name in narrative.NAMES})
+        except StaleVersion as exc:
+            show_conflict(form, exc, exc.record.texts())
+        except DomainError as exc:
+            show_refusal(form, exc)
+        else:
+            flash("Report texts saved.", "success")
+            return redirect(url_for("reports.texts", study_id=study.id))
+    return render_template("reports/texts.html", study=study, form=form, saved=services.narrative_of(study),
+                           fields=narrative.FIELDS, limit=narrative.MAX_LENGTH), form_status(form)
 
 
 @bp.get("/studies/<int:study_id>/report/draft")
