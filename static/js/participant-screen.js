@@ -29,7 +29,7 @@
 
   function poll() {
     fetch(root.dataset.stateUrl, { cache: "no-store", credentials: "omit" }).then(function (res) {
-      if (res.status === 404) {
+      if (res.status === 404 || res.status === 410) {
         show("Thank you for taking part", "This screen has closed. You may close this window.");
         root.dataset.closed = "1";
         return;

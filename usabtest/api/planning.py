@@ -18,6 +18,7 @@ from usabtest.api import allow, bp, load, loads, page_of, reads, showing_current
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.schemas import PageQuery
 from usabtest.core.versioning import claim
+from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning import queries, services
 from usabtest.planning.models import Participant, Study, StudySession, Task
@@ -44,6 +45,7 @@ from usabtest.planning.schemas import (
     TaskOrder,
     TaskRemoval,
     TaskUpdate,
+    WalkInCreate,
     script,
 )
 from usabtest.planning.schemas import StudySession as StudySessionOut
@@ -365,6 +367,20 @@ def schedule_session(study: Study, json: SessionCreate):
     values["timezone"] = values["timezone"] or current_user.timezone
     values["moderator"] = values["moderator"] or current_user.id
     study_session = services.schedule_session(study, _draft(study, values), current_user)
+    return StudySessionOut.of(study_session), 201
+
+
+@bp.post("/studies/<int:study_id>/sessions/walk-in")
+@loads("study_id", managed_study, "study")
+@spec.validate(json=WalkInCreate, resp=writes({201: StudySessionOut}, 403, 404, 409), tags=TAGS)
+def start_walk_in(study: Study, json: WalkInCreate):
+    """Book a session starting now for a walk-in participant; double-bookings are refused (409) as when
+    scheduling. Start it with POST /sessions/{id}/start."""
+    values = json.model_dump()
+    now = utcnow()
+    values.update(day=now.date(), time=now.time(), timezone=current_user.timezone,
+                  moderator=values["moderator"] or current_user.id)
+    study_session = services.start_walk_in(study, _draft(study, values), current_user)
     return StudySessionOut.of(study_session), 201
 
 

@@ -257,13 +257,40 @@ def sus_form(session_id: int):
                            scale=sus.SCALE_LABELS), status
 
 
+# The participant screen works only while the session may still run.
+SCREEN_OPEN = (SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS)
+
+
+class ScreenClosed(Exception):
+    """The participant screen's link no longer works: unknown (404) or its session is over (410)."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
 def _screen_session(token: str) -> StudySession:
+    """The session of a working screen link; a link of a cancelled, no-show or completed session is gone."""
     if len(token) < 20:
-        abort(404)
+        raise ScreenClosed(404)
     study_session = db.session.scalar(sa.select(StudySession).where(StudySession.screen_token == token))
     if study_session is None:
-        abort(404)
+        raise ScreenClosed(404)
+    if study_session.status not in SCREEN_OPEN:
+        raise ScreenClosed(410)
     return study_session
+
+
+def _screen_closed(status: int, as_json: bool = False):
+    """The participant's own goodbye: no menus, no sign-in, nothing about the study."""
+    if as_json:
+        response = jsonify({"error": {"status": status, "message": "this screen has closed", "fields": {}}})
+    else:
+        response = make_response(render_template("observe/screen_closed.html"))
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def screen_state(study_session: StudySession) -> dict:
@@ -288,7 +315,10 @@ def screen_state(study_session: StudySession) -> dict:
 @bp.get("/screen/<token>")
 def screen(token: str):
     """The participant's screen, reached by its secret link; no account needed."""
-    study_session = _screen_session(token)
+    try:
+        study_session = _screen_session(token)
+    except ScreenClosed as closed:
+        return _screen_closed(closed.status)
     response = make_response(render_template("observe/screen.html", state=screen_state(study_session),
                                              study_session=study_session, token=token))
     response.headers["Cache-Control"] = "no-store"
@@ -299,7 +329,11 @@ def screen(token: str):
 @bp.get("/screen/<token>/state")
 def screen_state_json(token: str):
     """The participant screen's current content, polled by its page."""
-    response = jsonify(screen_state(_screen_session(token)))
+    try:
+        study_session = _screen_session(token)
+    except ScreenClosed as closed:
+        return _screen_closed(closed.status, as_json=True)
+    response = jsonify(screen_state(study_session))
     response.headers["Cache-Control"] = "no-store"
     return response
 

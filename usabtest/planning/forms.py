@@ -160,6 +160,22 @@ class SessionForm(VersionedFormMixin, FlaskForm):
     submit = SubmitField("Schedule session")
 
 
+class WalkInForm(FlaskForm):
+    """A session starting now, for a participant who walked in."""
+
+    participant = SelectField("Participant", coerce=int, validators=[DataRequired()])
+    duration_min = IntegerField(
+        "Duration in minutes", default=60,
+        validators=[DataRequired(), NumberRange(min=MIN_DURATION_MIN, max=MAX_DURATION_MIN)],
+    )
+    moderator = SelectField("Moderator", coerce=int, validators=[DataRequired()], validate_choice=False)
+    observers = SelectMultipleField("Observers", coerce=int, validators=[Optional()], validate_choice=False)
+    location = StringField("Location", validators=[Optional(), Length(max=500)])
+    video_link = URLField("Video link", validators=[
+        Optional(), URL(message="Give a full link, starting with https://."), Length(max=500)])
+    submit = SubmitField("Start now")
+
+
 def _strip(value: str | None) -> str | None:
     return value.strip() if value else value
 

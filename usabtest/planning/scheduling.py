@@ -77,10 +77,14 @@ class Slot:
     starts_at: datetime
     duration_min: int
     people: dict[str, str] = field(default_factory=dict)
+    # When the session really ended (None until it has): an early end frees the rest of its slot.
+    ended_at: datetime | None = None
 
     @property
     def ends_at(self) -> datetime:
-        """End of the slot."""
+        """End of the slot: the actual end once the session has ended, else the planned one."""
+        if self.ended_at is not None:
+            return self.ended_at
         return self.starts_at + timedelta(minutes=self.duration_min)
 
 

@@ -326,6 +326,18 @@ class SessionCreate(InputModel):
     video_link: VideoLink = ""
 
 
+class WalkInCreate(InputModel):
+    """A session starting now for a participant who walked in: people by id, a place or a link."""
+
+    participant: Id = Field(description="A participant of this study")
+    duration_min: int = Field(60, ge=scheduling.MIN_DURATION_MIN, le=scheduling.MAX_DURATION_MIN)
+    moderator: Id | None = Field(None, description="A user id on the study's team; default: you")
+    observers: list[Id] = Field(default_factory=list, max_length=MAX_OBSERVERS,
+                                description="User ids, each on the study's team")
+    location: Location = ""
+    video_link: VideoLink = ""
+
+
 class SessionUpdate(VersionedChange):
     """Changes to a scheduled session; fields left out keep their current value."""
 

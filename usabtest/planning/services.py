@@ -337,10 +337,13 @@ def _people(participant: Participant, moderator: User, observers: list[User]) ->
 
 
 def slot_of(study_session: StudySession) -> scheduling.Slot:
-    """The conflict rules' view of a stored session."""
-    return scheduling.Slot(study_session.id, study_session.starts_at, study_session.duration_min,
-                           _people(study_session.participant, study_session.moderator,
-                                   study_session.observers))
+    """The conflict rules' view of a stored session: an ended session occupies the time it really ran."""
+    people = _people(study_session.participant, study_session.moderator, study_session.observers)
+    if study_session.ended_at is not None:
+        began = study_session.started_at or study_session.starts_at
+        return scheduling.Slot(study_session.id, began, study_session.duration_min, people,
+                               ended_at=max(study_session.ended_at, began))
+    return scheduling.Slot(study_session.id, study_session.starts_at, study_session.duration_min, people)
 
 
 def find_clashes(candidate: scheduling.Slot) -> list[scheduling.Clash]:
@@ -378,7 +381,7 @@ def describe_clash(clash: scheduling.Clash, viewer: User, names: dict[str, str],
     hidden studies stay unnamed; without a rule no other study is named.
     """
     other = db.session.get(StudySession, clash.other.key)
-    when = time_range(other.starts_at, other.ends_at, viewer.timezone)
+    when = time_range(clash.other.starts_at, clash.other.ends_at, viewer.timezone)
     if can_see_study is not None and can_see_study(other.study):
         what = f"session #{other.id} ({other.study.title} · {other.participant.code})"
     else:
@@ -398,7 +401,8 @@ def _names(draft: SessionDraft) -> dict[str, str]:
     return names
 
 
-def _validate(study: Study, draft: SessionDraft, current: StudySession | None = None) -> datetime:
+def _validate(study: Study, draft: SessionDraft, current: StudySession | None = None, *,
+              now: datetime | None = None) -> datetime:
     if study.status == StudyStatus.CLOSED:
         raise Conflict("This study is closed: reopen it to schedule sessions.")
     if draft.participant.study_id != study.id:
@@ -416,6 +420,12 @@ def _validate(study: Study, draft: SessionDraft, current: StudySession | None = 
         raise PlanningError("The moderator cannot also be an observer of the same session.", "observers")
     if not (draft.location.strip() or draft.video_link.strip()):
         raise PlanningError("Give a location or a video link so people know where to go.", "location")
+    if now is not None:  # a walk-in: the session starts at this moment
+        try:
+            scheduling.check_duration(draft.duration_min)
+        except scheduling.SchedulingError as exc:
+            raise PlanningError(str(exc), "duration_min") from None
+        return now
     try:
         scheduling.check_duration(draft.duration_min)
         starts_at = scheduling.local_to_utc(draft.day, draft.at, draft.tz_name)
@@ -456,6 +466,33 @@ def schedule_session(study: Study, draft: SessionDraft, actor: User, *,
     return study_session
 
 
+def start_walk_in(study: Study, draft: SessionDraft, actor: User, *,
+                  can_see_study: StudyFilter | None = None) -> StudySession:
+    """Book a session starting now for a participant who walked in (the draft's day and time are ignored).
+
+    The scheduling rules still apply: the study must be open, the people on its team, and nobody
+    double-booked from now for the session's duration (sessions that ended early no longer count for
+    the rest of their slot). The team's calendars get it; the participant, already here, gets no mail.
+    The moderator then starts it from the console.
+    """
+    starts_at = _validate(study, draft, now=utcnow().replace(microsecond=0))
+    _check_conflicts(draft, starts_at, actor, None, can_see_study)
+    study_session = StudySession(
+        participant=draft.participant, starts_at=starts_at, timezone=draft.tz_name,
+        duration_min=draft.duration_min, moderator=draft.moderator, observers=list(draft.observers),
+        location=draft.location.strip(), video_link=draft.video_link.strip(),
+        status=SessionStatus.SCHEDULED,
+    )
+    study.sessions.append(study_session)
+    if study.status == StudyStatus.DRAFT:
+        study.status = StudyStatus.ACTIVE
+    db.session.flush()
+    record(actor, "session.walk_in", study_session, {"starts_at": starts_at.isoformat()})
+    invitations.send_invitations(study_session, "scheduled",
+                                 only=[study_session.moderator, *study_session.observers])
+    return study_session
+
+
 def reschedule_session(study_session: StudySession, draft: SessionDraft, actor: User, *,
                        version: int | None, can_see_study: StudyFilter | None = None) -> None:
     """Move or re-staff a scheduled session (edited from its `version`); calendars get the same UID
@@ -491,6 +528,7 @@ def cancel_session(study_session: StudySession, actor: User) -> None:
     """Cancel a scheduled session and tell everyone's calendar."""
     check_cancellable(study_session)
     study_session.status = SessionStatus.CANCELLED
+    study_session.screen_token = None  # the participant screen's link stops working
     study_session.ics_sequence += 1
     record(actor, "session.cancel", study_session)
     invitations.send_invitations(study_session, "cancelled")
@@ -508,6 +546,7 @@ def mark_no_show(study_session: StudySession, actor: User) -> None:
     """Record that the participant did not come (only once the session's time has begun)."""
     check_no_show(study_session)
     study_session.status = SessionStatus.NO_SHOW
+    study_session.screen_token = None
     record(actor, "session.no_show", study_session)
 
 

@@ -29,6 +29,7 @@ from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.forms import form_status, show_conflict, show_refusal
 from usabtest.core.versioning import StaleVersion
+from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning import csv_import, queries, services, tagset, team
 from usabtest.planning.calendar import build_calendar, session_event
@@ -42,6 +43,7 @@ from usabtest.planning.forms import (
     TaskForm,
     TeamAddForm,
     TeamRoleForm,
+    WalkInForm,
     format_segments,
     parse_segments,
 )
@@ -539,8 +541,8 @@ def participant_import_confirm(study_id: int):
 
 # --- sessions -------------------------------------------------------------------------------------
 
-def _session_form(study: Study, **data) -> SessionForm:
-    form = SessionForm(**data)
+def _session_form(study: Study, form_class: type = SessionForm, **data):
+    form = form_class(**data)
     form.participant.choices = {
         p.id: f"{p.code} · {p.personal.name if p.personal else ''}"
               f"{'' if p.has_consent else ' (no consent yet)'}"
@@ -604,6 +606,39 @@ def session_new(study_id: int):
     status = 409 if conflicts else _status(form)
     return render_template("planning/session_form.html", form=form, study=study, study_session=None,
                            conflicts=conflicts), status
+
+
+@bp.route("/studies/<int:study_id>/sessions/walk-in", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def session_walk_in(study_id: int):
+    """Book a session starting now for a walk-in participant (double-bookings refused), then run it."""
+    study = _managed_study(study_id)
+    moderator = current_user if study.member(current_user) is not None else study.owner
+    form = _session_form(study, WalkInForm, moderator=moderator.id)
+    conflicts: list[str] = []
+    if form.validate_on_submit():
+        try:
+            participant = db.session.get(Participant, form.participant.data)
+            if participant is None or participant.study_id != study.id:
+                raise services.PlanningError("Choose a participant of this study.", "participant")
+            now = utcnow()  # the draft's day and time are not used: a walk-in starts now
+            draft = services.SessionDraft(
+                participant=participant, day=now.date(), at=now.time(), tz_name=current_user.timezone,
+                duration_min=form.duration_min.data, moderator=_person(form.moderator.data, "moderator"),
+                observers=[_person(i, "observers") for i in dict.fromkeys(form.observers.data or [])],
+                location=form.location.data or "", video_link=form.video_link.data or "")
+            study_session = services.start_walk_in(study, draft, current_user,
+                                                   can_see_study=_can_see_study())
+        except services.ConflictError as exc:
+            conflicts = exc.messages
+        except DomainError as exc:
+            show_refusal(form, exc)
+        else:
+            flash(f"Session with {participant.code} booked from now: start it when you are ready.", "success")
+            _consent_warning(study_session)
+            return redirect(url_for("observe.console", session_id=study_session.id))
+    status = 409 if conflicts else _status(form)
+    return render_template("planning/walk_in_form.html", form=form, study=study, conflicts=conflicts), status
 
 
 def _save_session_form(form, study, save, done_message: str):
