@@ -168,7 +168,7 @@ def test_admin_create_user_shows_form_errors(client, make_user, login):
     assert response.status_code == 400
     assert "Invalid email address." in html
     assert "must belong to a client organisation" in html
-    assert "at least 10 characters" in html
+    assert "at least 12 characters" in html
 
 
 def test_admin_changes_role(db, client, make_user, login):

@@ -59,7 +59,7 @@ def test_users_create_refuses_duplicate_and_short_password(runner, make_user):
         "users", "create", "--email", "s@example.com", "--name", "S", "--role", "observer",
         "--password", "short",
     ])
-    assert short.exit_code != 0 and "at least 10" in short.output
+    assert short.exit_code != 0 and "at least 12" in short.output
 
 
 def test_users_list_json(runner, make_user):

@@ -198,7 +198,7 @@ def test_creating_a_client_user_shows_errors_next_to_the_fields(client, login, d
         "create-email": taken.email.upper(), "create-name": "", "create-password": "short"})
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "This field is required." in html and "at least 10 characters" in html
+    assert "This field is required." in html and "at least 12 characters" in html
     response = client.post(f"/organisations/{org.id}/clients/new", data={
         "create-email": taken.email.upper(), "create-name": "Twin", "create-password": "long-enough-pw"})
     assert response.status_code == 409 or response.status_code == 400

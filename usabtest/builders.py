@@ -80,6 +80,7 @@ def make_user(role: Role | str = Role.RESEARCHER, *, email: str | None = None,
         role=role,
         password=password,
         organisation=organisation,
+        check_password_strength=False,  # demo and test passwords are short on purpose
     )
     for key, value in fields.items():
         setattr(made, key, value)

@@ -16,7 +16,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from usabtest.accounts.models import Role
-from usabtest.accounts.services import MAX_ORGANISATION_NAME, MAX_TOKEN_LABEL, MIN_PASSWORD_LENGTH
+from usabtest.accounts.services import (
+    MAX_ORGANISATION_NAME,
+    MAX_PASSWORD_LENGTH,
+    MAX_TOKEN_LABEL,
+    MIN_PASSWORD_LENGTH,
+)
 from usabtest.core.forms import id_or_none
 
 
@@ -29,8 +34,9 @@ def timezone_choices() -> list[str]:
 def _password_length() -> Length:
     return Length(
         min=MIN_PASSWORD_LENGTH,
-        max=200,
-        message=f"Password must be at least {MIN_PASSWORD_LENGTH} characters (at most 200).",
+        max=MAX_PASSWORD_LENGTH,
+        message=f"Password must be at least {MIN_PASSWORD_LENGTH} characters "
+                f"(at most {MAX_PASSWORD_LENGTH}).",
     )
 
 
@@ -41,6 +47,24 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
     remember = BooleanField("Keep me signed in on this device (two weeks)", default=False)
     submit = SubmitField("Sign in")
+
+
+class ForgotPasswordForm(FlaskForm):
+    """Ask for a password reset link by e-mail."""
+
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(FlaskForm):
+    """Choose a new password through a reset link."""
+
+    new_password = PasswordField("New password", validators=[DataRequired(), _password_length()])
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("new_password", message="Passwords do not match.")],
+    )
+    submit = SubmitField("Set new password")
 
 
 class ProfileForm(FlaskForm):

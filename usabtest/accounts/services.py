@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
+from email.message import EmailMessage
 from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from zxcvbn import zxcvbn
 
 from usabtest.accounts.models import ApiToken, Organisation, Role, User, organisation_key, tidy_name
 from usabtest.core.audit import record
 from usabtest.core.errors import Conflict, InvalidInput, NotFound
+from usabtest.core.mail import send_mail
+from usabtest.core.models import AuditEvent
 from usabtest.db import utcnow
 from usabtest.extensions import db
 
 _hasher = PasswordHasher()
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 200
+# zxcvbn's guessability score (0 to 4) a new password needs: 3 is "safely unguessable" offline.
+MIN_PASSWORD_SCORE = 3
+# zxcvbn refuses longer input; judging the beginning only can make a long password look weaker, never
+# stronger than it is.
+_ESTIMATED_LENGTH = 72
 
 
 @cache
@@ -31,10 +44,51 @@ def _dummy_hash() -> str:
 
 
 def hash_password(password: str) -> str:
-    """Argon2id hash of `password`."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", "password")
+    """Argon2id hash of `password` (callers setting a person's password check it first)."""
     return _hasher.hash(password)
+
+
+def _personal_words(email: str, name: str) -> list[str]:
+    local, _, domain = email.strip().lower().partition("@")
+    words = [email.strip().lower(), local, *local.replace("_", ".").replace("-", ".").split("."),
+             *domain.split("."), *name.lower().split(), "usabtest"]
+    return [word for word in dict.fromkeys(words) if len(word) > 1]
+
+
+def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
+    """Why `password` is too weak to set (None when it is fine): length, then zxcvbn's estimate.
+
+    The person's e-mail address and name count as words an attacker would try first.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    estimate = zxcvbn(password[:_ESTIMATED_LENGTH], user_inputs=_personal_words(email, name))
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = estimate["feedback"]
+    advice = [feedback.get("warning") or "", *feedback.get("suggestions", [])]
+    if not any(advice):
+        advice = ["Add another word or two. Uncommon words are better."]
+    return " ".join(["This password is too easy to guess.", *(line for line in advice if line)])
+
+
+def check_new_password(password: str, *, email: str, name: str, user: User | None = None,
+                       field: str = "password") -> None:
+    """Refuse (InvalidInput on `field`) a weak password, or `user`'s current one."""
+    problem = password_problem(password, email=email, name=name)
+    if problem:
+        raise InvalidInput(problem, field)
+    if user is not None and _matches(user.password_hash, password):
+        raise InvalidInput("Choose a password different from your current one.", field)
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def check_password(user: User | None, password: str) -> bool:
@@ -153,9 +207,15 @@ def create_user(
     password: str,
     organisation: Organisation | None = None,
     actor: User | None = None,
+    check_password_strength: bool = True,
 ) -> User:
-    """Create a user; clients must belong to an organisation, other roles must not."""
+    """Create a user; clients must belong to an organisation, other roles must not.
+
+    The password must pass `check_new_password`; only data builders (demo, tests) skip that.
+    """
     role = Role(role)
+    if check_password_strength:
+        check_new_password(password, email=email, name=name)
     if find_user_by_email(email) is not None:
         raise Conflict(f"A user with email {email.strip().lower()} already exists.", "email")
     if role == Role.CLIENT and organisation is None:
@@ -178,12 +238,82 @@ def revoke_sessions(user: User) -> None:
     user.session_version += 1
 
 
-def change_password(user: User, new_password: str, actor: User | None = None) -> None:
-    """Set a new password, sign the user out everywhere else and revoke their API tokens."""
+def change_password(user: User, new_password: str, actor: User | None = None, *,
+                    field: str = "password", how: str = "profile") -> None:
+    """Set a new password (checked: strong, not the current one), sign the user out everywhere else
+    and revoke their API tokens; audited with `how` it was changed (profile, reset link)."""
+    check_new_password(new_password, email=user.email, name=user.name, user=user, field=field)
     user.password_hash = hash_password(new_password)
     revoke_sessions(user)
-    record(actor or user, "user.password_change", user)
+    record(actor or user, "user.password_change", user, {"how": how})
     revoke_all_tokens(user, actor or user, "password change")
+
+
+# --- password reset by e-mail ----------------------------------------------------------------------
+
+RESET_LINK_SECONDS = 3600
+RESET_MAILS_PER_HOUR = 3  # per account: a stranger cannot flood someone's mailbox
+_RESET_SALT = "usabtest.password-reset"
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=_RESET_SALT)
+
+
+def _password_fingerprint(password_hash: str) -> str:
+    # Binds a reset link to the password it replaces: once that changes, the link is spent.
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
+
+
+def reset_token(user: User) -> str:
+    """A signed link token for `user`: valid for an hour and until their password changes."""
+    return _reset_serializer().dumps([user.id, _password_fingerprint(user.password_hash)])
+
+
+def user_for_reset_token(token: str) -> User | None:
+    """The active user a reset token was made for, if it is unexpired and unspent; else None."""
+    try:
+        user_id, fingerprint = _reset_serializer().loads(token, max_age=RESET_LINK_SECONDS)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) and 1 <= user_id < 2**31 else None
+    if user is None or not user.active:
+        return None
+    if not secrets.compare_digest(str(fingerprint), _password_fingerprint(user.password_hash)):
+        return None
+    return user
+
+
+def request_password_reset(email: str, link_for: Callable[[str], str]) -> None:
+    """Mail a reset link (`link_for(token)`) to the active account using `email`, if there is one.
+
+    Known, unknown and deactivated addresses do the same work (one look-up, one count, one signed
+    token, one audit row), so neither the answer nor its timing tells them apart; mail is sent after
+    the request commits, by a background thread.
+    """
+    user = find_user_by_email(email)
+    since = utcnow() - timedelta(hours=1)
+    recent = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "user.password_reset_request", AuditEvent.object_type == "User",
+        AuditEvent.object_id == (user.id if user else 0), AuditEvent.created_at >= since)) or 0
+    token = reset_token(user) if user is not None else _reset_serializer().dumps([0, "-"])
+    sent = False
+    if user is not None and user.active and recent < RESET_MAILS_PER_HOUR:
+        sent = send_mail(_reset_message(user, link_for(token)), purpose="password_reset")
+    record(None, "user.password_reset_request", user, {"mailed": sent})
+
+
+def _reset_message(user: User, link: str) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = user.email
+    message["Subject"] = "Reset your usabtest password"
+    minutes = RESET_LINK_SECONDS // 60
+    message.set_content(
+        "Hello,\n\nSomeone (we hope you) asked to reset the password of your usabtest account "
+        f"{user.email}. Choose a new password here:\n\n{link}\n\n"
+        f"The link works once, within {minutes} minutes. If you did not ask for it, ignore this mail: "
+        "your password stays as it is.\n")
+    return message
 
 
 def sign_out_everywhere(user: User) -> int:

@@ -17,9 +17,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 from usabtest.accounts import services
 from usabtest.accounts.forms import (
     ConfirmForm,
+    ForgotPasswordForm,
     LoginForm,
     PasswordChangeForm,
     ProfileForm,
+    ResetPasswordForm,
     TokenCreateForm,
     UserCreateForm,
     UserRoleForm,
@@ -30,6 +32,7 @@ from usabtest.core.audit import record
 from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError
 from usabtest.core.forms import show_refusal
+from usabtest.core.mail import mail_configured
 from usabtest.core.urls import safe_next
 from usabtest.extensions import db, limiter
 from usabtest.policy import role_required
@@ -55,6 +58,51 @@ def login():
         else:
             form.form_errors.append("Wrong email or password.")
     return render_template("accounts/login.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def forgot_password():
+    """Ask for a reset link; the answer is the same whether or not the address has an account."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(
+            form.email.data, lambda token: _public_url("accounts.reset_password", token=token))
+        return render_template("accounts/forgot_sent.html", email=form.email.data.strip())
+    return render_template("accounts/forgot.html", form=form,
+                           mail_on=mail_configured()), 400 if form.errors else 200
+
+
+def _public_url(endpoint: str, **values) -> str:
+    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def reset_password(token: str):
+    """Choose a new password through a mailed link: works once, within the hour."""
+    user = services.user_for_reset_token(token)
+    if user is None:
+        response = make_response(render_template("accounts/reset_invalid.html"), 404)
+    else:
+        form = ResetPasswordForm()
+        if form.validate_on_submit():
+            try:
+                services.change_password(user, form.new_password.data, None, field="new_password",
+                                         how="reset link")
+            except DomainError as exc:
+                show_refusal(form, exc)
+            else:
+                if current_user.is_authenticated:
+                    logout_user()
+                flash("Your password is changed. Sign in with it now.", "success")
+                return redirect(url_for("accounts.login"))
+        response = make_response(render_template("accounts/reset.html", form=form, user=user),
+                                 400 if form.errors else 200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/logout")
@@ -86,7 +134,11 @@ def profile():
         if not services.check_password(current_user, password_form.current_password.data):
             password_form.current_password.errors.append("Current password is wrong.")
         else:
-            services.change_password(current_user, password_form.new_password.data)
+            try:
+                services.change_password(current_user, password_form.new_password.data, field="new_password")
+            except DomainError as exc:
+                show_refusal(password_form, exc)
+                return _profile_page(form, password_form, token_form, 400)
             login_user(current_user._get_current_object())  # stay signed in here, new version
             flash("Password changed. Other devices have been signed out and your API tokens revoked.",
                   "success")
