@@ -17,7 +17,7 @@ from usabtest.reports import services as report_services
 PUBLIC = {
     "accounts.login", "api.openapi_document", "observe.screen", "observe.screen_state_json",
     "observe.service_worker", "planning.calendar_feed", "reports.shared", "static",
-    "operations.healthz", "operations.readyz",
+    "operations.healthz", "operations.readyz", "accounts.forgot_password", "accounts.reset_password",
 }
 # Answers 503 by design here: the test schema is built without the migrations (tests/test_operations.py).
 NOT_READY = {"operations.readyz"}
@@ -48,6 +48,7 @@ def demo(db):
             "observe.screen_state_json": study_session.screen_token,
             "planning.calendar_feed": researcher.calendar_token,
             "reports.shared": report_services.share_token(link),
+            "accounts.reset_password": "not-a-reset-link",
         },
     }
 
