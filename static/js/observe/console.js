@@ -86,6 +86,7 @@ class Console {
     window.setInterval(() => this.tickClock(), 1000);
     // Picks up retries that fell due, and notices the sign-in coming back.
     window.setInterval(() => { if (this.api.signedOut) { this.api.refreshCsrf(); } else { this.queue.flush(); } }, 1000);
+    window.setInterval(() => this.stream.watch(), 1000);
     this.stream.connect();
     this.queue.flush();
     this.prepareOffline();
@@ -144,13 +145,23 @@ class Console {
   }
 
   setConnection(kind) {
+    this.connection = kind;
+    this.showConnection();
+  }
+
+  /** The badge: the stream's state, and how many of this author's notes still wait to be sent. */
+  showConnection() {
+    const kind = this.connection || "connecting";
     const node = $("connection");
     node.className = `conn conn-${CONNECTION_CLASS[kind]}`;
-    const text = CONNECTION_TEXT[kind]();
+    const waiting = this.queue.waitingNotes();
+    let text = CONNECTION_TEXT[kind]();
+    if (waiting) { text += ` · ${counted(waiting, "note", "notes")} waiting to be sent`; }
     if (node.textContent !== text) { node.textContent = text; }
   }
 
   showQueueStatus() {
+    this.showConnection();
     const { pending, failed } = this.queue.counts();
     const parts = [];
     if (pending) { parts.push(`${counted(pending, "change", "changes")} waiting to be sent`); }
@@ -496,7 +507,7 @@ class Console {
       this.queue.wake();
       this.stream.revive(true);
     });
-    window.addEventListener("offline", () => this.setConnection("reconnecting"));
+    window.addEventListener("offline", () => this.stream.setState("reconnecting"));
     document.addEventListener("visibilitychange", () => {
       if (document.hidden) { return; }
       if (this.api.signedOut) { this.api.refreshCsrf(); } else { this.queue.flush(); }

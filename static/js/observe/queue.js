@@ -99,6 +99,12 @@ export class NoteQueue extends EventTarget {
   noteIds() { return [...new Set(this.items().map((i) => i.note))]; }
 
   /** How many changes wait to be sent and how many the server refused. */
+  /** How many notes have a change (their creation, an edit, a deletion) still to be sent. */
+  waitingNotes() {
+    const queue = this.items().filter((i) => !(i.op === "create" && i.cancelled) && i.state !== "failed");
+    return new Set(queue.map((i) => i.note)).size;
+  }
+
   counts() {
     // A note deleted before it was sent is dropped at the next send, not sent: it waits for nothing.
     const queue = this.items().filter((i) => !(i.op === "create" && i.cancelled));

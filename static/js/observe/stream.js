@@ -7,6 +7,9 @@
  */
 
 const REFUSED_RETRY_MS = 5000;
+// A connection still not open after this long is opened afresh, instead of waiting out the browser's
+// own (growing) retry delay: the badge must say "Live" within seconds of the network coming back.
+const STALLED_MS = 2500;
 
 /** One session's stream; calls `onEvent(event)` per new event and `onState(kind)` on connection changes. */
 export class EventStream {
@@ -18,27 +21,52 @@ export class EventStream {
     this.source = null;
     this.lastEventId = 0;
     this.retryTimer = null;
+    this.state = null;
+    this.stateSince = 0;
+  }
+
+  /** Tell the console about a change of connection state (once per change). */
+  setState(kind) {
+    if (this.state === kind) { return; }
+    this.state = kind;
+    this.stateSince = Date.now();
+    this.onState(kind);
+  }
+
+  /** Called every second: reopen a connection that is stuck reconnecting while the browser is online. */
+  watch() {
+    const source = this.source;
+    if (!source || navigator.onLine === false) { return; }
+    if (source.readyState === EventSource.OPEN) {
+      // Open and online: a badge left on "reconnecting" by an offline blip is wrong.
+      if (this.state === "reconnecting") { this.setState("live"); }
+      return;
+    }
+    if (source.readyState === EventSource.CONNECTING && Date.now() - this.stateSince > STALLED_MS) {
+      this.connect();
+    }
   }
 
   /** (Re)open the stream after the last event seen. */
   connect() {
     if (this.source) { this.source.close(); }
     window.clearTimeout(this.retryTimer);
-    this.onState("connecting");
+    this.setState("connecting");
+    this.stateSince = Date.now();
     const source = new EventSource(`${this.url}?after=${this.lastEventId}`);
     this.source = source;
-    source.onopen = () => this.onState("live");
+    source.onopen = () => this.setState("live");
     source.onmessage = (message) => this.receive(message.data);
     source.onerror = () => {
       if (source !== this.source) { return; }
       if (source.readyState === EventSource.CLOSED) {
         // Refused (signed out, or access removed): find out which, then try again.
-        this.onState("disconnected");
+        this.setState("disconnected");
         this.api.refreshCsrf().then(() => {
           this.retryTimer = window.setTimeout(() => this.connect(), REFUSED_RETRY_MS);
         });
       } else {
-        this.onState("reconnecting");
+        this.setState("reconnecting");
       }
     };
   }
@@ -46,6 +74,7 @@ export class EventStream {
   receive(data) {
     let event;
     try { event = JSON.parse(data); } catch (e) { return; }
+    if (this.source && this.source.readyState === EventSource.OPEN) { this.setState("live"); }
     if (!event || !(event.id > this.lastEventId)) { return; }
     this.lastEventId = event.id;
     this.onEvent(event);
@@ -58,7 +87,7 @@ export class EventStream {
       this.connect();
     } else if (state === EventSource.OPEN) {
       // A short outage can leave the connection standing: say it is live again.
-      this.onState("live");
+      this.setState("live");
     }
   }
 }
