@@ -77,7 +77,7 @@ def _report_forms(published):
     link = services.create_share_link(published, study.owner, 7)
     return [
         (f"/studies/{study.id}/report/publish",
-         {"page_size": "A4", "change_note": "Second", "confirmed": "yes"}),
+         {"page_size": "A4", "change_note": "Second", "confirmed": "yes", "gap_reason": "Interim issue"}),
         (f"/reports/{published.id}/share-links", {"days": 7}),
         (f"/share-links/{link.id}/revoke", {"confirmed": "yes"}),
     ]

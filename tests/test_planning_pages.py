@@ -213,7 +213,7 @@ def test_overview_gathers_console_links_and_the_later_domains_panels(client, log
     login(study_session.study.owner)
     overview = client.get(f"/studies/{study.id}").get_data(as_text=True)
     assert console in overview
-    assert f'href="/studies/{study.id}/results"' in overview and "Publish new version" in overview
+    assert f'href="/studies/{study.id}/results"' in overview and "Check and publish" in overview
     assert console in client.get(f"/sessions/{study_session.id}").get_data(as_text=True)
     assert console in client.get("/agenda").get_data(as_text=True)
     # An observer of another session of the study sees its overview: no console link here, no panels.

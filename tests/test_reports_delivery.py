@@ -15,6 +15,10 @@ from usabtest.db import utcnow
 from usabtest.reports import services
 from usabtest.reports.models import PublishedReport, ShareLink
 
+# These studies have gaps the pre-publish check lists: publishing from the pages needs a reason.
+GAPS_OK = {"gap_reason": "Interim issue"}
+PUBLISH = {"confirmed": "yes", **GAPS_OK}
+
 
 @pytest.fixture
 def study(make_study, make_org):
@@ -51,10 +55,9 @@ def test_draft_with_unknown_page_size_is_refused_with_a_message(client, login, s
 def test_publishing_freezes_numbered_versions(client, login, study, db):
     login(study.owner)
     first = client.post(f"/studies/{study.id}/report/publish",
-                        data={"page_size": "Letter", "change_note": "For the steering group",
-                              "confirmed": "yes"})
+                        data={"page_size": "Letter", "change_note": "For the steering group", **PUBLISH})
     assert first.status_code == 302
-    client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", "confirmed": "yes"})
+    client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", **PUBLISH})
     versions = db.session.scalars(sa.select(PublishedReport).order_by(PublishedReport.version)).all()
     assert [v.version for v in versions] == [1, 2]
     assert versions[0].page_size == "Letter" and versions[0].change_note == "For the steering group"
@@ -214,11 +217,11 @@ def test_publishing_mails_the_clients_a_portal_link_not_the_pdf(client, login, m
     make_user(Role.CLIENT, email="stranger@elsewhere.example")
     make_user(Role.CLIENT, organisation=study.organisation, email="gone@northwind.example", active=False)
     login(study.owner)
-    question = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4"})
+    question = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", **GAPS_OK})
     assert "2 client users of Northwind will be e-mailed" in question.get_data(as_text=True)
     assert sent == []
     response = client.post(f"/studies/{study.id}/report/publish",
-                           data={"page_size": "A4", "confirmed": "yes"}, follow_redirects=True)
+                           data={"page_size": "A4", **PUBLISH}, follow_redirects=True)
     assert "2 client users will get an email" in response.get_data(as_text=True)
     assert sorted(m["To"] for m, _ in sent) == ["ada@northwind.example", "bo@northwind.example"]
     message, options = sent[0]
@@ -230,7 +233,7 @@ def test_publishing_mails_the_clients_a_portal_link_not_the_pdf(client, login, m
 
 def test_without_mail_publishing_says_nobody_was_notified(client, login, study):
     login(study.owner)
-    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", "confirmed": "yes"},
+    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", **PUBLISH},
                        follow_redirects=True).get_data(as_text=True)
     assert "Mail is not configured" in page
 
@@ -243,10 +246,15 @@ def test_cli_builds_a_draft_and_publishes(runner, study, tmp_path, db):
     assert out.read_bytes().startswith(b"%PDF")
     result = runner.invoke(args=["report", "publish", str(study.id), "--note", "CLI issue",
                                  "--by", study.owner.email])
+    assert result.exit_code != 0 and "say why this version is published" in result.output
+    assert "Missing: Executive summary: Executive summary" in result.output
+    result = runner.invoke(args=["report", "publish", str(study.id), "--note", "CLI issue",
+                                 "--by", study.owner.email, "--reason", "Interim read-out"])
     assert result.exit_code == 0, result.output
     assert "Published version 1" in result.output
     report = db.session.scalar(sa.select(PublishedReport))
     assert report.change_note == "CLI issue" and report.published_by_id == study.owner.id
+    assert report.gap_reason == "Interim read-out" and report.gaps
 
 
 def test_cli_reports_unknown_study_and_publisher(runner, study):
@@ -259,7 +267,9 @@ def test_cli_reports_unknown_study_and_publisher(runner, study):
 def test_study_overview_page_shows_the_report_panel(client, login, study, published):
     login(study.owner)
     page = client.get(f"/studies/{study.id}").get_data(as_text=True)
-    assert "Publish new version" in page and published.sha256[:12] in page
+    # The study has gaps: the overview leads to the pre-publish check instead of publishing at once.
+    assert "Check and publish" in page and "Publish new version" not in page
+    assert published.sha256[:12] in page
     assert f'name="next" value="/studies/{study.id}"' in page
 
 
@@ -267,7 +277,7 @@ def test_simultaneous_publish_of_the_same_number_is_reported_not_crashed(client,
                                                                          monkeypatch, db):
     monkeypatch.setattr(services, "next_version", lambda _study: 1)
     login(study.owner)
-    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", "confirmed": "yes"},
+    page = client.post(f"/studies/{study.id}/report/publish", data={"page_size": "A4", **PUBLISH},
                        follow_redirects=True).get_data(as_text=True)
     assert "Another version was published at the same moment" in page
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PublishedReport)) == 1

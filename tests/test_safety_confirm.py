@@ -176,7 +176,7 @@ def test_publishing_asks_naming_the_version_and_the_client_users_mailed(client, 
         make_user(Role.CLIENT, organisation=org)
     login(study.owner)
     html, form = ask(client, f"/studies/{study.id}/report/publish",
-                     {"page_size": "Letter", "change_note": "For the board"})
+                     {"page_size": "Letter", "change_note": "For the board", "gap_reason": "Interim issue"})
     said = text(html)
     assert "Publish version 1 of the report" in said
     assert "3 client users of Northwind will be e-mailed a link to their portal." in said
@@ -188,7 +188,7 @@ def test_confirmed_publish_keeps_the_typed_change_note(client, login, db, make_s
     study = make_study(tasks=1)
     login(study.owner)
     _html, form = ask(client, f"/studies/{study.id}/report/publish",
-                      {"page_size": "A4", "change_note": "Ü 1"})
+                      {"page_size": "A4", "change_note": "Ü 1", "gap_reason": "Interim issue"})
     assert confirm(client, form).status_code == 302
     report = db.session.scalar(sa.select(PublishedReport))
     assert (report.version, report.change_note, report.page_size) == (1, "Ü 1", "A4")

@@ -10,7 +10,7 @@ from usabtest.core.errors import DomainError
 from usabtest.core.mail import wait_for_outbox
 from usabtest.extensions import db
 from usabtest.planning.models import Study
-from usabtest.reports import services
+from usabtest.reports import checks, services
 
 PAGE_SIZE = click.Choice(["A4", "Letter"], case_sensitive=False)
 
@@ -51,8 +51,13 @@ def build_command(study_id: int, out: Path, page_size: str) -> None:
 @click.option("--note", default="", help="What changed since the previous version.")
 @click.option("--by", "by_email", default=None, help="Email of the researcher publishing (for the record).")
 @click.option("--page-size", default="A4", type=PAGE_SIZE, show_default=True)
-def publish_command(study_id: int, note: str, by_email: str | None, page_size: str) -> None:
-    """Freeze STUDY_ID's report as its next published version and notify the client."""
+@click.option("--reason", default="", help="Why the version is published although the pre-publish check "
+              "finds gaps (required then; kept with the version).")
+def publish_command(study_id: int, note: str, by_email: str | None, page_size: str, reason: str) -> None:
+    """Freeze STUDY_ID's report as its next published version and notify the client.
+
+    The pre-publish check runs first: with gaps, --reason must say why the version goes out anyway.
+    """
     study = _study(study_id)
     publisher = None
     if by_email:
@@ -60,10 +65,11 @@ def publish_command(study_id: int, note: str, by_email: str | None, page_size: s
         if publisher is None or publisher.role not in (Role.ADMIN, Role.RESEARCHER):
             raise click.ClickException(f"no researcher or admin with email {by_email}")
     try:
-        published = services.publish(study, publisher, _page_size(page_size), note)
+        published = services.publish(study, publisher, _page_size(page_size), note, gap_reason=reason)
     except DomainError as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from exc
+        gaps = checks.check_study(study).gaps if exc.field == "gap_reason" else []
+        raise click.ClickException("\n  - ".join([exc.message, *gaps])) from exc
     mailed = services.notify_clients(published)
     db.session.commit()
     wait_for_outbox()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 PAGE_SIZES = ("A4", "Letter")
+DRAFT_LABEL = "Draft"
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,11 @@ class ReportData:
         if first.year == last.year:
             return f"{first.day} {first:%B} – {last.day} {last:%B %Y}"
         return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
+
+    @property
+    def is_draft(self) -> bool:
+        """True for a draft (not a published version): every page then carries a DRAFT mark."""
+        return self.version_label == DRAFT_LABEL
 
     @property
     def segment_keys(self) -> list[str]:

@@ -28,6 +28,9 @@ class PublishForm(FlaskForm):
     page_size = SelectField("Page size", choices=PAGE_SIZE_CHOICES, default="A4", id="publish-page-size")
     change_note = TextAreaField("What changed (optional)", validators=[Length(max=2000)],
                                 id="publish-change-note")
+    gap_reason = TextAreaField(
+        "Why publish with these gaps", id="publish-gap-reason",
+        validators=[Length(max=2000, message="Keep the reason under 2,000 characters.")])
     next = HiddenField()
     submit = SubmitField("Publish new version", id="publish-submit")
 

@@ -64,6 +64,10 @@ class PublishedReport(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64))
     page_size: Mapped[str] = mapped_column(sa.String(10), default="A4")
     change_note: Mapped[str] = mapped_column(sa.Text, default="")
+    # What the pre-publish check found missing or worrying when it was published, and why the
+    # researcher published anyway (required by the pages and the CLI when anything was found).
+    gaps: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    gap_reason: Mapped[str] = mapped_column(sa.Text, default="")
     published_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL")
     )

@@ -45,6 +45,8 @@ MARGIN = 20 * mm
 ACCENT = colors.HexColor("#1f4e6b")
 SOFT = colors.HexColor("#eef3f7")
 RULE = colors.HexColor("#c9d3dc")
+# Light enough to read the page through, dark enough to survive a grey printout.
+DRAFT_MARK = colors.HexColor("#dde2e8")
 SEVERITY_COLOURS = {
     0: colors.HexColor("#2f7d4f"),
     1: colors.HexColor("#5b6b7a"),
@@ -263,8 +265,21 @@ class _ReportDocument(BaseDocTemplate):
                                   closed=flowable.level > 0)
         self.canv.heading_pages[flowable.key] = self.page
 
+    def _draft_mark(self, canv: Canvas, width: float, height: float) -> None:
+        """A large diagonal DRAFT under the page's content, so no draft passes for a published version."""
+        if not self.report.is_draft:
+            return
+        canv.saveState()
+        canv.setFillColor(DRAFT_MARK)
+        canv.setFont(fonts.BOLD, 110)
+        canv.translate(width / 2, height / 2)
+        canv.rotate(52)
+        canv.drawCentredString(0, -38, "DRAFT")
+        canv.restoreState()
+
     def _title_page(self, canv: Canvas, doc) -> None:
         width, height = doc.pagesize
+        self._draft_mark(canv, width, height)
         canv.saveState()
         canv.setFillColor(ACCENT)
         canv.rect(0, height - 18 * mm, width, 18 * mm, stroke=0, fill=1)
@@ -279,6 +294,7 @@ class _ReportDocument(BaseDocTemplate):
 
     def _body_page(self, canv: Canvas, doc) -> None:
         width, height = doc.pagesize
+        self._draft_mark(canv, width, height)
         report = self.report
         canv.saveState()
         canv.setFont(fonts.REGULAR, 8)

@@ -24,8 +24,9 @@ from usabtest.core.versioning import StaleVersion, claim
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning.models import Study
-from usabtest.reports import narrative, pdf
+from usabtest.reports import checks, narrative, pdf
 from usabtest.reports.data import build_report_data
+from usabtest.reports.document import DRAFT_LABEL
 from usabtest.reports.models import PublishedReport, ReportNarrative, ShareLink
 
 SHARE_SALT = "usabtest.report-share-link"
@@ -80,7 +81,7 @@ def _created_meanwhile(study: Study) -> ReportNarrative:
 
 def render_draft(study: Study, page_size: str = "A4") -> bytes:
     """The study's current report as PDF bytes, labelled as a draft."""
-    return pdf.render(build_report_data(study.id, "Draft"), page_size)
+    return pdf.render(build_report_data(study.id, DRAFT_LABEL), page_size)
 
 
 def next_version(study: Study) -> int:
@@ -92,16 +93,26 @@ def next_version(study: Study) -> int:
 
 
 def publish(study: Study, publisher: User | None, page_size: str = "A4",
-            change_note: str = "") -> PublishedReport:
-    """Freeze the current report as the study's next numbered version."""
+            change_note: str = "", gap_reason: str | None = None) -> PublishedReport:
+    """Freeze the current report as the study's next numbered version.
+
+    The pre-publish check's gaps are stored with the version. People publishing (the pages, the
+    CLI) pass `gap_reason`: when the check finds gaps it must say why the version goes out anyway.
+    `None` publishes without asking (demo data, tests, scripts that build their own studies).
+    """
     if page_size not in pdf.PAGE_SIZES:
         raise InvalidInput("Choose A4 or Letter as the page size.", "page_size")
+    gaps = checks.check_study(study).gaps
+    reason = (gap_reason or "").strip()
+    if gap_reason is not None and gaps and not reason:
+        raise InvalidInput(f"The pre-publish check found {len(gaps)} gap{'s' if len(gaps) != 1 else ''}: "
+                           "fill them in, or say why this version is published with them.", "gap_reason")
     version = next_version(study)
     data = pdf.render(build_report_data(study.id, f"Version {version}"), page_size)
     report = PublishedReport(
         study_id=study.id, version=version, pdf=data, sha256=hashlib.sha256(data).hexdigest(),
         page_size=page_size, change_note=(change_note or "").strip(), published_by=publisher,
-        published_at=utcnow(),
+        published_at=utcnow(), gaps=gaps, gap_reason=reason,
     )
     try:
         # A savepoint: if someone published this number a moment earlier, only this insert is
@@ -112,7 +123,8 @@ def publish(study: Study, publisher: User | None, page_size: str = "A4",
         raise Conflict("Another version was published at the same moment. Check the list and publish "
                        "again if needed.") from None
     audit.record(publisher, "report.publish", report,
-                 {"study_id": study.id, "version": version, "sha256": report.sha256})
+                 {"study_id": study.id, "version": version, "sha256": report.sha256, "gaps": len(gaps),
+                  "gap_reason": reason})
     return report
 
 

@@ -13,14 +13,14 @@ from usabtest import policy
 from usabtest.accounts.models import Role
 from usabtest.core import confirm
 from usabtest.core.confirm import Confirmation, plural
-from usabtest.core.errors import DomainError, discard_changes
+from usabtest.core.errors import DomainError, InvalidInput, discard_changes
 from usabtest.core.forms import form_status, show_conflict, show_refusal
 from usabtest.core.mail import mail_configured
 from usabtest.core.urls import safe_next
 from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
 from usabtest.planning.models import Study
-from usabtest.reports import markdown, narrative, services
+from usabtest.reports import checks, markdown, narrative, services
 from usabtest.reports.forms import DraftForm, NarrativeForm, PublishForm, ShareLinkForm
 from usabtest.reports.models import PublishedReport, ShareLink
 
@@ -33,9 +33,29 @@ def markdown_filter(text: str | None) -> Markup:
     return Markup(markdown.to_html(text))
 
 
+def _fix_url(fix: checks.Fix | None) -> str | None:
+    if fix is None:
+        return None
+    return url_for(fix.endpoint, **dict(fix.args), _anchor=fix.anchor or None)
+
+
+def publish_check(study: Study) -> dict:
+    """The pre-publish check of `study` with a link to where each gap is filled in."""
+    check = checks.check_study(study)
+    return {
+        "elements": [(element, _fix_url(element.fix)) for element in check.elements],
+        "concerns": [(concern, _fix_url(concern.fix)) for concern in check.concerns],
+        "missing": len(check.missing), "gaps": check.gaps,
+    }
+
+
 def report_panel(study: Study, publish_form: PublishForm | None = None,
-                 share_form: ShareLinkForm | None = None) -> dict | None:
-    """What `reports/_study_panel.html` shows for `study`; None for users who may not manage it."""
+                 share_form: ShareLinkForm | None = None, with_check: bool = False) -> dict | None:
+    """What `reports/_study_panel.html` shows for `study`; None for users who may not manage it.
+
+    `with_check`: show the pre-publish check in full (the report page). Elsewhere a study with gaps
+    offers no Publish button, only the way to the check: publishing with gaps needs a reason.
+    """
     if not policy.can_manage_study(current_user, study):
         return None
     versions = db.session.scalars(
@@ -58,6 +78,8 @@ def report_panel(study: Study, publish_form: PublishForm | None = None,
         "versions": versions,
         "links": [(link, services.link_is_live(link), services.share_token(link)) for link in links],
         "mail_on": mail_configured(),
+        "check": publish_check(study),
+        "show_check": with_check,
     }
 
 
@@ -70,7 +92,7 @@ def study_panel(study: Study) -> tuple[str, dict] | None:
 def _report_page(study: Study, status: int = 200, publish_form: PublishForm | None = None,
                  share_form: ShareLinkForm | None = None, **context):
     """The study's report page; a refused form comes back with its errors in the panel."""
-    panel = report_panel(study, publish_form, share_form)
+    panel = report_panel(study, publish_form, share_form, with_check=True)
     return render_template("reports/study.html", study=study, reports_panel=panel, **context), status
 
 
@@ -132,7 +154,7 @@ def draft(study_id: int):
     return _pdf_response(services.render_draft(study, form.page_size.data), services.draft_name(study))
 
 
-def _publish_question(study: Study, form: PublishForm) -> Confirmation:
+def _publish_question(study: Study, form: PublishForm, gaps: list[str]) -> Confirmation:
     version = services.next_version(study)
     clients = len(services.client_recipients(study))
     org = study.organisation.name
@@ -146,6 +168,8 @@ def _publish_question(study: Study, form: PublishForm) -> Confirmation:
         title=f"Publish version {version} of the report on “{study.title}”?",
         consequences=[f"Version {version} is frozen as it stands now ({form.page_size.data}); published "
                       "versions never change: to correct it, publish another version.",
+                      *([f"It goes out with {plural(len(gaps), 'gap')} the pre-publish check found; your "
+                         "reason is kept with the version."] if gaps else []),
                       f"Client users of {org} can download it from their portal at once.", told],
         confirm_label=f"Publish version {version}", danger=False,
         cancel_url=safe_next(form.next.data) or url_for("reports.study_reports", study_id=study.id),
@@ -160,10 +184,19 @@ def publish(study_id: int):
     form = PublishForm()
     if not form.validate():
         return _report_page(study, 400, publish_form=form)
+    gaps = checks.check_study(study).gaps
+    if gaps and not (form.gap_reason.data or "").strip():
+        form.gap_reason.errors = [f"The check below found {plural(len(gaps), 'gap')}: fill them in, or say "
+                                  "why this version is published with them."]
+        return _report_page(study, 400, publish_form=form)
     if not confirm.confirmed():
-        return confirm.ask(_publish_question(study, form))
+        return confirm.ask(_publish_question(study, form, gaps))
     try:
-        report = services.publish(study, current_user, form.page_size.data, form.change_note.data or "")
+        report = services.publish(study, current_user, form.page_size.data, form.change_note.data or "",
+                                  gap_reason=form.gap_reason.data or "")
+    except InvalidInput as exc:
+        show_refusal(form, exc)
+        return _report_page(study, 400, publish_form=form)
     except DomainError as exc:
         discard_changes()
         flash(exc.message, "error")
