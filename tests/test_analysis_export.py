@@ -69,6 +69,7 @@ def test_study_exports_round_trip_and_neutralise(db, client, login, make_study, 
 
     attempts = dict(zip(*export("attempts"), strict=True))
     assert (attempts["outcome"], attempts["errors"], attempts["seq"]) == ("assisted", "2", "4")
+    assert (attempts["attempt"], attempts["counted"]) == ("1", "yes")
 
     findings = dict(zip(*export("findings"), strict=True))
     assert findings["finding"] == "'+Plus title" and findings["recommendation"] == "'-Do less"

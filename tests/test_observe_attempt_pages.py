@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -130,3 +132,21 @@ def test_observer_may_list_attempts_but_not_correct_them(db, client, login, make
     assert _url(attempt) not in page
     assert client.get(_url(attempt)).status_code == 403
     assert client.post(_url(attempt), data=_form(attempt, seq="1")).status_code == 403
+
+
+def test_attempts_export_numbers_attempts_and_marks_the_counted_one(db, client, login, attempted):
+    study_session, _first, _second = attempted
+    login(study_session.study.owner)
+    response = client.get(f"/studies/{study_session.study_id}/exports/attempts.csv")
+    header, *rows = csv.reader(io.StringIO(response.data.decode("utf-8-sig")))
+    table = [dict(zip(header, row, strict=True)) for row in rows]
+    assert [(r["attempt"], r["outcome"], r["counted"]) for r in table] == [
+        ("1", "failure", "no"), ("2", "success", "yes")]
+
+
+def test_session_page_and_console_link_to_the_attempts(db, client, login, attempted):
+    study_session, _first, _second = attempted
+    login(study_session.moderator)
+    link = f'href="/sessions/{study_session.id}/attempts"'
+    assert link in client.get(f"/sessions/{study_session.id}").get_data(as_text=True)
+    assert link in client.get(f"/sessions/{study_session.id}/observe").get_data(as_text=True)

@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import selectinload
 
 from usabtest.accounts.models import User
-from usabtest.analysis import results
+from usabtest.analysis import metrics, results
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
 from usabtest.core import audit
 from usabtest.core.errors import InvalidInput, NotFound
@@ -416,17 +416,22 @@ def notes_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
 
 
 def attempts_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
-    """Every task attempt of the study's sessions with outcome, time, errors and SEQ."""
+    """Every task attempt of the study's sessions with outcome, time, errors and SEQ.
+
+    `attempt` numbers a restarted task's attempts in its session; `counted` says which one the
+    analysis counts (`metrics.ATTEMPT_RULE`).
+    """
     tasks = results.task_refs(study_id)
     found = db.session.execute(
         sa.select(TaskAttempt, Participant.code, StudySession.status)
         .join(StudySession, StudySession.id == TaskAttempt.session_id)
         .join(Participant, Participant.id == StudySession.participant_id)
         .where(StudySession.study_id == study_id)
-        .order_by(Participant.number, StudySession.starts_at, TaskAttempt.started_at)
+        .order_by(Participant.number, StudySession.starts_at, TaskAttempt.started_at, TaskAttempt.id)
     ).all()
+    counted = {attempt.id for attempt in metrics.counted_attempts(a for a, _code, _status in found)}
     header = ["participant", "session_id", "session_status", "task_number", "task", "outcome",
-              "started_at_utc", "ended_at_utc", "duration_s", "errors", "seq"]
+              "started_at_utc", "ended_at_utc", "duration_s", "errors", "seq", "attempt", "counted"]
     rows = []
     for attempt, code, status in found:
         task = tasks.get(attempt.task_id)
@@ -434,7 +439,8 @@ def attempts_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
         rows.append([code, attempt.session_id, status.value, task.number if task else None,
                      task.title if task else None, attempt.outcome.value if attempt.outcome else "",
                      _iso(attempt.started_at), _iso(attempt.ended_at),
-                     round(duration, 1) if duration is not None else None, attempt.error_count, attempt.seq])
+                     round(duration, 1) if duration is not None else None, attempt.error_count, attempt.seq,
+                     attempt.number, "yes" if attempt.id in counted else "no"])
     return header, rows
 
 
@@ -476,7 +482,8 @@ def sus_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
 EXPORTS = {
     "notes": ("Notes", "Every note with participant, task, time into the session, tags and findings.",
               notes_rows),
-    "attempts": ("Task attempts", "Each attempt's outcome, start and end, duration, errors and SEQ.",
+    "attempts": ("Task attempts", "Each attempt's outcome, start and end, duration, errors and SEQ; a "
+                 "restarted task's attempts are numbered, and the one the results count is marked.",
                  attempts_rows),
     "findings": ("Findings", "Ranked findings with severity, frequency, tasks and evidence.", findings_rows),
     "sus": ("SUS answers", "The ten answers of each questionnaire and its score.", sus_rows),
