@@ -247,3 +247,16 @@ def test_who_may_correct(db, client, login, make_user, make_member, make_session
     other = make_session(study=make_study(tasks=1))
     assert client.patch(f"/api/v1/sessions/{other.id}/attempts/{attempt['id']}",
                         json={"version": 2, "seq": 2}).status_code == 404
+
+
+def test_correction_may_not_overlap_another_attempt(db, client, running):
+    study_session, base, first, second = running
+    study_session.started_at -= timedelta(minutes=10)
+    db.session.commit()
+    one = _ended_attempt(client, base, first)
+    two = _ended_attempt(client, base, second)
+    stored_one = db.session.get(TaskAttempt, one["id"])
+    response = client.patch(f"{base}/attempts/{two['id']}", json={
+        "version": two["version"], "started_at": (stored_one.started_at - timedelta(seconds=30)).isoformat()})
+    assert response.status_code == 422
+    assert "overlap attempt 1" in response.get_json()["error"]["fields"]["started_at"]

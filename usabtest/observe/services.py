@@ -461,7 +461,8 @@ def undo_task_start(study_session: StudySession, task_id: int, actor) -> None:
         payload["resumed"] = {"id": previous.id, "number": previous.number,
                               "started_at": previous.started_at.isoformat()}
     elif previous is not None:
-        payload["latest"] = _attempt_state(previous)  # what the console's script shows for the task again
+        # What the console's script shows for the task again.
+        payload["latest"] = {**_attempt_state(previous), "attempt": {"number": previous.number}}
     events.append(study_session, "task.undone", payload, _redis_url())
 
 
@@ -544,6 +545,16 @@ def _attempt_problems(attempt: TaskAttempt, merged: dict[str, Any]) -> dict[str,
     if end > latest:
         problems["ended_at"] = ("The attempt cannot end after the session ended." if study_session.ended_at
                                 else "The attempt cannot end in the future.")
+    if not problems:
+        # One task runs at a time: a corrected attempt may not overlap another attempt of the session.
+        for other in study_session.attempts:
+            if other.id == attempt.id or other.ended_at is None and other.started_at >= end:
+                continue
+            other_end = other.ended_at or utcnow()
+            if start < other_end and other.started_at < end:
+                problems["started_at"] = (f"These times overlap attempt {other.number} of task "
+                                          f"{other.task.title!r}; only one task runs at a time.")
+                break
     return problems
 
 

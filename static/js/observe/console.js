@@ -50,6 +50,11 @@ class SessionState {
   }
 }
 
+/** " · attempt 2" for a restarted task's later attempts, "" for a first attempt. */
+function attemptSuffix(event) {
+  return event.attempt && event.attempt.number > 1 ? ` · attempt ${event.attempt.number}` : "";
+}
+
 /** Alt-key shortcuts from the server's tag list: "P" is Alt+P, "Shift+1" is Alt+Shift+1. */
 function shortcutKey(event) {
   const match = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(event.code);
@@ -192,11 +197,12 @@ class Console {
       state.currentTaskId = event.task.id;
       state.taskStartedAt = event.attempt ? Date.parse(event.attempt.started_at) : Date.parse(event.at);
       this.clearTaskAlert();
-      this.setTaskState(event.task.id, "running", "Running");
+      this.setTaskState(event.task.id, "running", `Running${attemptSuffix(event)}`);
     } else if (event.kind === "task.ended") {
       if (state.currentTaskId === event.task.id) { state.currentTaskId = null; state.taskStartedAt = null; }
       this.clearTaskAlert();
-      this.setTaskState(event.task.id, "done", outcomeParts(event, this.cfg.labels.outcome).join(" · "));
+      this.setTaskState(event.task.id, "done",
+        outcomeParts(event, this.cfg.labels.outcome).join(" · ") + attemptSuffix(event));
     } else if (event.kind === "task.undone") {
       this.clearTaskAlert();
       if (event.resumed) {
@@ -206,13 +212,15 @@ class Console {
       } else {
         if (state.currentTaskId === event.task.id) { state.currentTaskId = null; state.taskStartedAt = null; }
         if (event.latest) {
-          this.setTaskState(event.task.id, "done", outcomeParts(event.latest, this.cfg.labels.outcome).join(" · "));
+          this.setTaskState(event.task.id, "done",
+            outcomeParts(event.latest, this.cfg.labels.outcome).join(" · ") + attemptSuffix(event.latest));
         } else {
           this.setTaskState(event.task.id, "todo", "Not started");
         }
       }
     } else if (event.kind === "attempt.corrected" && event.latest && state.currentTaskId !== event.task.id) {
-      this.setTaskState(event.task.id, "done", outcomeParts(event, this.cfg.labels.outcome).join(" · "));
+      this.setTaskState(event.task.id, "done",
+        outcomeParts(event, this.cfg.labels.outcome).join(" · ") + attemptSuffix(event));
     }
     this.log.renderEvent(event);
     this.refreshControls();
