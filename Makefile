@@ -29,7 +29,7 @@ run: $(STAMP)
 	$(BIN)/usabtest db upgrade
 	$(BIN)/usabtest demo
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
-	$(BIN)/usabtest run --host 127.0.0.1 --port 5000
+	$(BIN)/gunicorn -k gevent -w 2 --worker-connections 1000 -b 127.0.0.1:5000 usabtest.wsgi:app
 
 # SQLite always; PostgreSQL too when USABTEST_TEST_DATABASE_URL is set (as .ci/run does). The two
 # passes run side by side, each printed whole when it ends.

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 SESSIONS = 10
 WATCHERS_PER_SESSION = 25
 # The README's production command, without its address and app.
-PRODUCTION_COMMAND = ["-k", "gthread", "-w", "2", "--threads", "16"]
+PRODUCTION_COMMAND = ["-k", "gevent", "-w", "2", "--worker-connections", "1000"]
 BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_TIMEOUT = 10.0
 PROBE_TIMEOUT = 5.0

@@ -48,14 +48,14 @@ def _request(base: str, method: str, path: str, token: str, body: dict | None = 
 
 
 def _gunicorn(tmp_path: Path, database_url: str, name: str) -> tuple[subprocess.Popen, str]:
-    """Start `gunicorn -k gthread` on a free port (the production setup); returns before it is ready."""
+    """Start gunicorn with the production worker on a free port; returns before it is ready."""
     port = _free_port()
     env = {**os.environ, "USABTEST_DATABASE_URL": database_url, "USABTEST_SECRET_KEY": "two-servers",
            "USABTEST_OBSERVE_POLL_SECONDS": "0.2"}
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     with open(tmp_path / f"{name}.log", "wb") as log:  # the child keeps its own copy of the handle
         process = subprocess.Popen(
-            [gunicorn, "-k", "gthread", "--threads", "4", "-w", "1", "-b", f"127.0.0.1:{port}",
+            [gunicorn, "-k", "gevent", "--worker-connections", "1000", "-w", "1", "-b", f"127.0.0.1:{port}",
              "--graceful-timeout", "1", "--no-control-socket", "usabtest.wsgi:app"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     return process, f"http://127.0.0.1:{port}"
@@ -205,3 +205,49 @@ def test_twenty_writers_with_duplicates_store_every_note_exactly_once(db, live_s
     count = db.session.scalar(sa.select(sa.func.count()).select_from(Note))
     events = db.session.scalar(sa.select(sa.func.count()).select_from(SessionEvent))
     assert (count, events) == (expected, expected)
+
+
+def _open_streams(base: str, path: str, token: str, count: int) -> list[socket.socket]:
+    """Open `count` event streams and wait for each one's first bytes (the stream is live)."""
+    host, port = base.removeprefix("http://").split(":")
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection((host, int(port)), timeout=20)
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        sockets.append(sock)
+    for sock in sockets:
+        assert b"200" in sock.recv(65536).split(b"\r\n", 1)[0]
+    return sockets
+
+
+def test_one_worker_with_a_hundred_idle_streams_still_answers_other_requests(db, app, tmp_path, make_user,
+                                                                            make_session):
+    observers = [make_user(Role.OBSERVER) for _ in range(20)]  # at most 8 streams each (the cap)
+    study_session = make_session(observers=observers)
+    tokens = [issue_token(user) for user in observers]
+    db.session.commit()
+    server, base = _gunicorn(tmp_path, app.config["SQLALCHEMY_DATABASE_URI"], "many")
+    sockets: list[socket.socket] = []
+    try:
+        _wait_ready(server, base, tmp_path / "many.log")
+        path = f"/api/v1/sessions/{study_session.id}/stream"
+        for token in tokens:
+            sockets += _open_streams(base, path, token, 5)
+        started = time.monotonic()
+        with urllib.request.urlopen(base + "/login", timeout=10) as response:
+            assert response.status == 200
+        status, note = _request(base, "POST", f"/api/v1/sessions/{study_session.id}/notes", tokens[0],
+                                {"id": str(uuid.uuid4()), "body": "Heard by a hundred streams"})
+        assert status == 201
+        assert time.monotonic() - started < 5.0  # one worker; a thread per stream would allow 4 at most
+        sockets[-1].settimeout(10)
+        received = b""
+        while b"Heard by a hundred streams" not in received:
+            chunk = sockets[-1].recv(65536)
+            assert chunk, "stream ended early"
+            received += chunk
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.terminate()
+        server.wait(timeout=10)

@@ -46,11 +46,14 @@ class Config:
     RATELIMIT_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
 
-    # Live console streams: how often they look for new events, keep-alive comments, and how long
-    # one stream lives before the browser reconnects (which frees the worker thread).
+    # Live console streams: how often each process looks for new events of the sessions it
+    # streams (one query for all of them), keep-alive comments, and how long one stream lives
+    # before the browser reconnects.
     OBSERVE_POLL_SECONDS = 0.25
     OBSERVE_HEARTBEAT_SECONDS = 15
     OBSERVE_STREAM_SECONDS = 300
+    # Open live streams per user and app process; a newer one ends the oldest (tabs left open).
+    OBSERVE_STREAMS_PER_USER = 8
 
     PUBLIC_URL = "http://127.0.0.1:5000"  # base of links in mails and calendar feeds
     SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024

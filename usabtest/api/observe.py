@@ -19,7 +19,7 @@ from usabtest.api import allow, bp, load, loads, reads, showing_current, spec, w
 from usabtest.core.errors import InvalidInput, NotFound
 from usabtest.core.schemas import MAX_ID
 from usabtest.extensions import db
-from usabtest.observe import events, services
+from usabtest.observe import events, live, services
 from usabtest.observe.models import Note, SusResponse, TaskAttempt
 from usabtest.observe.schemas import (
     MAX_CURSOR,
@@ -179,13 +179,12 @@ def stream_events(study_session: StudySession, query: NotesQuery):
     server ends the stream after a few minutes and the browser reconnects where it left off.
     """
     config = current_app.config
-    body = events.stream(
-        db.engine, study_session.id, _resume_cursor(query.after),
-        poll=float(config["OBSERVE_POLL_SECONDS"]),
-        heartbeat=float(config["OBSERVE_HEARTBEAT_SECONDS"]),
-        lifetime=float(config["OBSERVE_STREAM_SECONDS"]),
-        redis_url=config["REDIS_URL"],
-    )
+    hub = live.hub_for(db.engine, poll=float(config["OBSERVE_POLL_SECONDS"]), redis_url=config["REDIS_URL"],
+                       per_user=int(config["OBSERVE_STREAMS_PER_USER"]))
+    subscription = hub.subscribe(study_session.id, current_user)
+    body = live.stream(hub, subscription, _resume_cursor(query.after),
+                       heartbeat=float(config["OBSERVE_HEARTBEAT_SECONDS"]),
+                       lifetime=float(config["OBSERVE_STREAM_SECONDS"]))
     # A generator, not a Response: spectree would read a Response's whole body to validate it.
     headers = {"Content-Type": "text/event-stream; charset=utf-8",
                "Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}

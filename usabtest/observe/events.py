@@ -1,8 +1,8 @@
 """The session event log: written in the same transaction as each change, read by an id cursor.
 
-Live consoles never depend on state held inside one process: every stream reads the
-`session_event` table after its cursor, so any number of workers and app servers can serve them.
-Redis pub/sub (optional, `REDIS_URL`) only wakes waiting streams sooner than their next poll.
+Live consoles never depend on state held inside one process: streams are fed from the
+`session_event` table (see `live`), so any number of workers and app servers can serve them.
+Redis pub/sub (optional, `REDIS_URL`) only tells other processes sooner than their next poll.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,7 +34,8 @@ def open_streams() -> int:
     return _open_streams
 
 
-def _count_stream(delta: int) -> None:
+def count_stream(delta: int) -> None:
+    """Count a live stream opening (+1) or closing (-1) in this process."""
     global _open_streams
     with _open_lock:
         _open_streams += delta
@@ -71,7 +70,8 @@ def append(study_session: StudySession, kind: str, payload: dict[str, Any], redi
         db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, study_session.id))
 
 
-def _redis(url: str):
+def redis_client(url: str):
+    """A Redis client for `url`, one per process."""
     client = _redis_clients.get(url)
     if client is None:
         import redis
@@ -85,7 +85,7 @@ def _redis(url: str):
 def _publish_wakes(orm_session: Session) -> None:
     for url, session_id in orm_session.info.pop(_WAKE_KEY, ()):
         try:
-            _redis(url).publish(channel(session_id), "1")
+            redis_client(url).publish(channel(session_id), "1")
         except Exception as exc:  # a missed wake only costs one poll interval
             log.warning("could not publish live wake-up to Redis: %s", exc)
 
@@ -149,72 +149,6 @@ def touched_note_ids(orm_session: Session, session_id: int, after: int) -> tuple
     return ids, cursor
 
 
-class _Waiter:
-    """Sleeps between polls; with Redis, returns early when the session gets a new event."""
-
-    def __init__(self, redis_url: str | None, session_id: int):
-        self.pubsub = None
-        if redis_url:
-            try:
-                self.pubsub = _redis(redis_url).pubsub(ignore_subscribe_messages=True)
-                self.pubsub.subscribe(channel(session_id))
-            except Exception as exc:
-                log.warning("live stream falls back to polling only: %s", exc)
-                self.pubsub = None
-
-    def wait(self, seconds: float) -> None:
-        """Block for up to `seconds`."""
-        if self.pubsub is None:
-            time.sleep(seconds)
-            return
-        try:
-            self.pubsub.get_message(timeout=seconds)
-        except Exception as exc:
-            log.warning("Redis wake-up failed, polling only: %s", exc)
-            self.close()
-            time.sleep(seconds)
-
-    def close(self) -> None:
-        """Drop the subscription."""
-        if self.pubsub is not None:
-            try:
-                self.pubsub.close()
-            except Exception:  # closing a broken connection may fail; nothing to keep
-                log.debug("closing Redis subscription failed", exc_info=True)
-            self.pubsub = None
-
-
 def sse_format(event: dict[str, Any]) -> str:
     """One Server-Sent Event; the `id:` line lets the browser resume with Last-Event-ID."""
     return f"id: {event['id']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
-
-
-def stream(engine: sa.Engine, session_id: int, after: int, *, poll: float, heartbeat: float,
-           lifetime: float, redis_url: str | None) -> Iterator[str]:
-    """Yield SSE text for events after `after` until `lifetime` seconds pass (the browser reconnects).
-
-    Each poll is its own short transaction, so PostgreSQL snapshots and SQLite WAL readers move on.
-    """
-    _count_stream(1)
-    started = last_sent = time.monotonic()
-    waiter = _Waiter(redis_url, session_id)
-    try:
-        yield "retry: 1500\n: connected\n\n"
-        while time.monotonic() - started < lifetime:
-            with Session(engine) as orm_session:
-                events = read_events(orm_session, session_id, after)
-            for event in events:
-                yield sse_format(event)
-                after = event["id"]
-            now = time.monotonic()
-            if events:
-                last_sent = now
-                if len(events) == BATCH:
-                    continue
-            elif now - last_sent >= heartbeat:
-                yield ": keep-alive\n\n"
-                last_sent = now
-            waiter.wait(poll)
-    finally:
-        waiter.close()
-        _count_stream(-1)

@@ -1,0 +1,120 @@
+"""The process's live watcher: streams capped per user, ended with their user's sign-in, and one
+query loop for all of them, however many are open."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from tests.observe_fixtures import wait_for_streams_to_end
+from usabtest.accounts import services as account_services
+from usabtest.accounts.models import Role
+from usabtest.extensions import db as _db
+from usabtest.observe import live
+
+# Quick polls and keep-alives: a closed stream is noticed at its next keep-alive.
+FAST = {"OBSERVE_POLL_SECONDS": 0.05, "OBSERVE_HEARTBEAT_SECONDS": 0.2}
+pytestmark = [pytest.mark.committed, pytest.mark.config(**FAST)]
+
+
+class _Stream:
+    """One event stream read on a raw socket; `text` grows as bytes arrive, `ended` when it closes."""
+
+    def __init__(self, base: str, session_id: int, token: str):
+        host, port = base.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=10)
+        self.sock.sendall(f"GET /api/v1/sessions/{session_id}/stream HTTP/1.0\r\nHost: {host}\r\n"
+                          f"Authorization: Bearer {token}\r\n\r\n".encode())
+        self.text = ""
+        self.ended = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while chunk := self.sock.recv(65536):
+                self.text += chunk.decode()
+        except OSError:
+            pass
+        self.ended.set()
+
+    def wait_for(self, text: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert text in self.text, self.text[-500:]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def streams(live_server):
+    opened: list[_Stream] = []
+
+    def _open(session_id: int, token: str) -> _Stream:
+        stream = _Stream(live_server, session_id, token)
+        stream.wait_for(": connected")
+        opened.append(stream)
+        return stream
+
+    yield _open
+    for stream in opened:
+        stream.close()
+    wait_for_streams_to_end()
+
+
+@pytest.mark.config(**FAST, OBSERVE_STREAMS_PER_USER=2)
+def test_a_third_stream_of_one_user_ends_the_oldest(db, make_user, make_session, streams):
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    token = account_services.issue_token(observer)
+    db.session.commit()
+    first = streams(study_session.id, token)
+    second = streams(study_session.id, token)
+    third = streams(study_session.id, token)
+    first.wait_for(": closed, replaced by a newer stream")
+    assert first.ended.wait(5)
+    assert not second.ended.is_set() and not third.ended.is_set()
+
+
+@pytest.mark.parametrize("change, reason", [
+    (account_services.revoke_sessions, "signed out"),
+    (lambda user: setattr(user, "active", False), "account deactivated"),
+])
+def test_a_stream_ends_when_its_user_signs_out_or_is_deactivated(db, make_user, make_session, streams,
+                                                                 change, reason):
+    observer, colleague = make_user(Role.OBSERVER), make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer, colleague])
+    token, other_token = account_services.issue_token(observer), account_services.issue_token(colleague)
+    db.session.commit()
+    mine, theirs = streams(study_session.id, token), streams(study_session.id, other_token)
+    db.session.rollback()  # a fresh snapshot: on SQLite the streams' sign-ins wrote since the last one
+    change(observer)
+    db.session.commit()
+    mine.wait_for(f": closed, {reason}", timeout=live.USER_CHECK_SECONDS + 5)
+    assert mine.ended.wait(5)
+    assert not theirs.ended.is_set()
+
+
+def test_idle_streams_share_one_query_loop_per_process(app, db, make_user, make_session, streams):
+    observers = [make_user(Role.OBSERVER) for _ in range(4)]
+    study_sessions = [make_session(observers=observers) for _ in range(3)]
+    tokens = [account_services.issue_token(user) for user in observers]
+    db.session.commit()
+    statements: list[str] = []
+    count = lambda *args: statements.append(args[2])  # noqa: E731  (the statement's text)
+    for token in tokens:
+        for study_session in study_sessions:
+            streams(study_session.id, token)
+    sa.event.listen(_db.engine, "before_cursor_execute", count)
+    try:
+        time.sleep(1.0)
+    finally:
+        sa.event.remove(_db.engine, "before_cursor_execute", count)
+    # 12 idle streams polling every 0.05 s each would make about 240 queries in that second.
+    event_queries = [s for s in statements if "session_event" in s]
+    assert 5 <= len(event_queries) <= 30, len(event_queries)

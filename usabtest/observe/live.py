@@ -1,0 +1,306 @@
+"""Live delivery: one watcher per process reads the event log for all of the process's streams.
+
+A stream costs no query of its own while it waits, and no thread under the production gevent
+worker (it is a greenlet parked on an event). The process's watcher asks the database which of
+the watched sessions have new events (one query per poll interval, whatever the number of
+streams) or hears it from Redis at once; it reads each such session's new events once, renders
+them once, keeps the recent ones, and wakes that session's streams, which send them on. A stream
+that starts further back reads its history itself, once, before it joins.
+
+The watcher also ends the streams of users who signed out, changed their password or were
+deactivated, and a user's oldest stream in this process when they open more than the cap.
+Events of one session commit in id order (see `events.lock_session`), so reading each session
+after the last id seen never skips one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from usabtest.accounts.models import User
+from usabtest.observe import events
+from usabtest.observe.models import SessionEvent
+
+log = logging.getLogger(__name__)
+
+RECENT_EVENTS = 500  # kept per watched session for streams that are a little behind
+USER_CHECK_SECONDS = 2.0  # how soon a stream ends after its user signs out or is deactivated
+REDIS_FALLBACK_POLL_SECONDS = 5.0  # with Redis, the database is still asked now and then
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One open stream of one user on one session."""
+
+    session_id: int
+    user_id: int
+    session_version: int
+    news: threading.Event = field(default_factory=threading.Event)
+    ended: str | None = None  # why the server ends the stream ("signed out", "replaced", ...)
+
+    def end(self, reason: str) -> None:
+        """Ask the stream to finish after what it is sending now."""
+        self.ended = reason
+        self.news.set()
+
+
+class _SessionFeed:
+    """The recent events of one watched session, each rendered once for every stream."""
+
+    def __init__(self, last_id: int):
+        self.base = last_id  # every event after `base` is in `recent` or was dropped from its front
+        self.last_id = last_id
+        self.recent: deque[tuple[int, str]] = deque(maxlen=RECENT_EVENTS)
+        self.subscribers: set[Subscription] = set()
+
+    def add(self, batch: list[dict[str, Any]]) -> None:
+        for event in batch:
+            if len(self.recent) == self.recent.maxlen:
+                self.base = self.recent[0][0]
+            self.recent.append((event["id"], events.sse_format(event)))
+            self.last_id = event["id"]
+
+    def after(self, cursor: int) -> list[tuple[int, str]] | None:
+        """Events after `cursor`, or None when some of them are no longer kept here."""
+        if cursor < self.base:
+            return None
+        return [item for item in self.recent if item[0] > cursor]
+
+
+class LiveHub:
+    """The watcher of one process and one database: see the module's docstring."""
+
+    def __init__(self, engine: sa.Engine, *, poll: float, redis_url: str | None, per_user: int):
+        self.engine = engine
+        self.poll = poll
+        self.redis_url = redis_url
+        self.per_user = per_user
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._feeds: dict[int, _SessionFeed] = {}
+        self._by_user: dict[int, list[Subscription]] = {}
+        self._dirty: set[int] = set()
+        self._watcher: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self._users_checked = 0.0
+
+    # --- streams join and leave ------------------------------------------------------------------
+
+    def subscribe(self, session_id: int, user: User) -> Subscription:
+        """Watch `session_id` for `user`; ends the user's oldest stream here beyond the cap."""
+        subscription = Subscription(session_id, user.id, user.session_version)
+        last_id: int | None = None
+        while True:
+            with self._lock:
+                feed = self._feeds.get(session_id)
+                if feed is None and last_id is not None:
+                    feed = self._feeds[session_id] = _SessionFeed(last_id)
+                if feed is not None:
+                    feed.subscribers.add(subscription)
+                    self._limit(self._by_user.setdefault(user.id, []), subscription)
+                    self._start_threads()
+                    self._changed.notify_all()
+                    return subscription
+            last_id = self._last_event_id(session_id)  # outside the lock: a query
+
+    def _limit(self, mine: list[Subscription], subscription: Subscription) -> None:
+        mine.append(subscription)
+        while len([s for s in mine if s.ended is None]) > self.per_user:
+            next(s for s in mine if s.ended is None).end("replaced by a newer stream")
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop watching for a stream that has finished."""
+        with self._lock:
+            feed = self._feeds.get(subscription.session_id)
+            if feed is not None:
+                feed.subscribers.discard(subscription)
+                if not feed.subscribers:
+                    del self._feeds[subscription.session_id]
+            mine = self._by_user.get(subscription.user_id, [])
+            if subscription in mine:
+                mine.remove(subscription)
+            if not mine:
+                self._by_user.pop(subscription.user_id, None)
+
+    def recent(self, session_id: int, cursor: int) -> list[tuple[int, str]] | None:
+        """The session's kept events after `cursor` (None: read the log instead)."""
+        with self._lock:
+            feed = self._feeds.get(session_id)
+            return feed.after(cursor) if feed is not None else None
+
+    def watching(self) -> int:
+        """How many streams this hub serves."""
+        with self._lock:
+            return sum(len(feed.subscribers) for feed in self._feeds.values())
+
+    # --- the watcher -----------------------------------------------------------------------------
+
+    def _start_threads(self) -> None:
+        if self._watcher is None or not self._watcher.is_alive():
+            self._watcher = threading.Thread(target=self._watch, name="usabtest-live", daemon=True)
+            self._watcher.start()
+        if self.redis_url and (self._listener is None or not self._listener.is_alive()):
+            self._listener = threading.Thread(target=self._listen, name="usabtest-live-redis", daemon=True)
+            self._listener.start()
+
+    def _watch(self) -> None:
+        interval = REDIS_FALLBACK_POLL_SECONDS if self.redis_url else self.poll
+        last_full_check = 0.0
+        while True:
+            with self._lock:
+                while not self._feeds:
+                    self._changed.wait()
+                next_check = min(last_full_check + interval, self._users_checked + USER_CHECK_SECONDS)
+                self._changed.wait_for(lambda: self._dirty, timeout=max(0.0, next_check - time.monotonic()))
+                dirty, self._dirty = self._dirty, set()
+                watched = {sid: feed.last_id for sid, feed in self._feeds.items()}
+            try:
+                if time.monotonic() - last_full_check >= interval:
+                    last_full_check = time.monotonic()
+                    dirty |= self._sessions_with_news(watched)
+                for session_id in dirty & watched.keys():
+                    self._read(session_id)
+                self._check_users()
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("live watcher could not read the database: %s", exc)
+                time.sleep(interval)
+
+    def _sessions_with_news(self, watched: dict[int, int]) -> set[int]:
+        query = (sa.select(SessionEvent.session_id, sa.func.max(SessionEvent.id))
+                 .where(SessionEvent.session_id.in_(list(watched)))
+                 .group_by(SessionEvent.session_id))
+        with Session(self.engine) as orm_session:
+            newest = orm_session.execute(query).all()
+        return {session_id for session_id, last in newest if last > watched[session_id]}
+
+    def _read(self, session_id: int) -> None:
+        while True:
+            with self._lock:
+                feed = self._feeds.get(session_id)
+                if feed is None:
+                    return
+                cursor = feed.last_id
+            with Session(self.engine) as orm_session:
+                batch = events.read_events(orm_session, session_id, cursor)
+            with self._lock:
+                if feed.last_id == cursor:
+                    feed.add(batch)
+                for subscription in feed.subscribers:
+                    subscription.news.set()
+            if len(batch) < events.BATCH:
+                return
+
+    def _check_users(self) -> None:
+        if time.monotonic() - self._users_checked < USER_CHECK_SECONDS:
+            return
+        self._users_checked = time.monotonic()
+        with self._lock:
+            user_ids = list(self._by_user)
+        if not user_ids:
+            return
+        with Session(self.engine) as orm_session:
+            rows = orm_session.execute(
+                sa.select(User.id, User.active, User.session_version).where(User.id.in_(user_ids))
+            ).all()
+        state = {user_id: (active, version) for user_id, active, version in rows}
+        with self._lock:
+            for user_id, subscriptions in self._by_user.items():
+                active, version = state.get(user_id, (False, None))
+                for subscription in subscriptions:
+                    if not active:
+                        subscription.end("account deactivated")
+                    elif version != subscription.session_version:
+                        subscription.end("signed out")
+
+    def _last_event_id(self, session_id: int) -> int:
+        with Session(self.engine) as orm_session:
+            return events.last_event_id(orm_session, session_id)
+
+    # --- Redis: new events heard at once ---------------------------------------------------------
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = events.redis_client(self.redis_url).pubsub(ignore_subscribe_messages=True)
+                pubsub.psubscribe(events.channel("*"))
+                for message in pubsub.listen():
+                    self._heard(message.get("channel"))
+            except Exception as exc:  # the database poll still delivers, a little later
+                log.warning("live wake-ups from Redis interrupted: %s", exc)
+                time.sleep(REDIS_FALLBACK_POLL_SECONDS)
+
+    def _heard(self, channel: bytes | str | None) -> None:
+        if channel is None:
+            return
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        try:
+            session_id = int(name.rsplit(":", 1)[1])
+        except (IndexError, ValueError):
+            return
+        with self._lock:
+            if session_id in self._feeds:
+                self._dirty.add(session_id)
+                self._changed.notify_all()
+
+
+_hubs: dict[tuple[str, str | None], LiveHub] = {}
+_hubs_lock = threading.Lock()
+
+
+def hub_for(engine: sa.Engine, *, poll: float, redis_url: str | None, per_user: int) -> LiveHub:
+    """This process's hub for the database of `engine` (made on first use)."""
+    key = (engine.url.render_as_string(hide_password=False), redis_url)
+    with _hubs_lock:
+        hub = _hubs.get(key)
+        if hub is None or hub.engine is not engine:
+            hub = _hubs[key] = LiveHub(engine, poll=poll, redis_url=redis_url, per_user=per_user)
+        hub.per_user = per_user
+        return hub
+
+
+def stream(hub: LiveHub, subscription: Subscription, after: int, *, heartbeat: float,
+           lifetime: float) -> Iterator[str]:
+    """Yield SSE text for the session's events after `after` until `lifetime` passes or the
+    watcher ends the stream (the browser then reconnects where it left off)."""
+    events.count_stream(1)
+    started = last_sent = time.monotonic()
+    try:
+        yield "retry: 1500\n: connected\n\n"
+        while subscription.ended is None and time.monotonic() - started < lifetime:
+            subscription.news.clear()
+            batch = hub.recent(subscription.session_id, after)
+            if batch is None:
+                batch = _from_the_log(hub.engine, subscription.session_id, after)
+            for event_id, text in batch:
+                yield text
+                after = event_id
+            now = time.monotonic()
+            if batch:
+                last_sent = now
+                if len(batch) >= events.BATCH:
+                    continue
+            elif now - last_sent >= heartbeat:
+                yield ": keep-alive\n\n"
+                last_sent = now
+            remaining = lifetime - (now - started)
+            subscription.news.wait(max(0.0, min(heartbeat - (now - last_sent), remaining)))
+        if subscription.ended:
+            yield f": closed, {subscription.ended}\n\n"
+    finally:
+        hub.unsubscribe(subscription)
+        events.count_stream(-1)
+
+
+def _from_the_log(engine: sa.Engine, session_id: int, after: int) -> list[tuple[int, str]]:
+    with Session(engine) as orm_session:
+        return [(event["id"], events.sse_format(event))
+                for event in events.read_events(orm_session, session_id, after)]
