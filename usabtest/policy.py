@@ -182,22 +182,22 @@ def can_delete_note(user: User, note) -> bool:
 
 
 def can_download_report(user: User, report: PublishedReport) -> bool:
-    """Study managers, and client users of the study's organisation."""
+    """Study managers, and client users of the study's organisation while it is not withdrawn."""
     if not user.is_authenticated:
         return False
     if user.role == Role.CLIENT:
-        return user.organisation_id is not None and (
+        return user.organisation_id is not None and report.withdrawn_at is None and (
             user.organisation_id == report.study.organisation_id
         )
     return can_manage_study(user, report.study)
 
 
 def published_reports_visible_to(user: User) -> sa.Select:
-    """Published versions a client user may download: those of their organisation's studies."""
+    """Published versions a client user may download: those of their organisation's studies, not withdrawn."""
     query = sa.select(PublishedReport).join(Study, PublishedReport.study_id == Study.id)
     if not user.is_authenticated or user.role != Role.CLIENT or user.organisation_id is None:
         return query.where(sa.false())
-    return query.where(Study.organisation_id == user.organisation_id)
+    return query.where(Study.organisation_id == user.organisation_id, PublishedReport.withdrawn_at.is_(None))
 
 
 # --- client organisations ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ from wtforms.validators import InputRequired, Length, NumberRange
 
 from usabtest.core.forms import VersionedFormMixin
 from usabtest.reports import narrative
-from usabtest.reports.services import SHARE_DAYS_DEFAULT, SHARE_DAYS_MAX
+from usabtest.reports.services import SHARE_DAYS_DEFAULT, SHARE_DAYS_MAX, WITHDRAW_REASON_MAX
 
 PAGE_SIZE_CHOICES = {"A4": "A4", "Letter": "US Letter"}
 
@@ -45,6 +45,18 @@ class ShareLinkForm(FlaskForm):
     )
     next = HiddenField()
     submit = SubmitField("Create share link")
+
+
+class WithdrawForm(FlaskForm):
+    """Take a published version back from the client, saying why."""
+
+    reason = TextAreaField(
+        "Why withdraw it", render_kw={"rows": 2},
+        validators=[InputRequired("Say why this version is withdrawn: the reason is kept with it."),
+                    Length(max=WITHDRAW_REASON_MAX,
+                           message=f"Keep the reason under {WITHDRAW_REASON_MAX:,} characters.")])
+    next = HiddenField()
+    submit = SubmitField("Withdraw")
 
 
 def _as_typed(value: str | None) -> str:

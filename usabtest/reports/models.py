@@ -68,13 +68,26 @@ class PublishedReport(db.Model):
     # researcher published anyway (required by the pages and the CLI when anything was found).
     gaps: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     gap_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    # A withdrawn version is kept (researchers, the audit log) but no client sees it any more and
+    # its share links stop working.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # No foreign key (SQLite adds none to an existing table); a deleted user leaves the id behind.
+    withdrawn_by_id: Mapped[int | None] = mapped_column()
+    withdraw_reason: Mapped[str] = mapped_column(sa.Text, default="")
     published_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL")
     )
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     study: Mapped[Study] = relationship()
-    published_by: Mapped[User | None] = relationship()
+    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(
+        primaryjoin="foreign(PublishedReport.withdrawn_by_id) == User.id")
+
+    @property
+    def withdrawn(self) -> bool:
+        """True once the version has been withdrawn from the client."""
+        return self.withdrawn_at is not None
 
     __table_args__ = (sa.UniqueConstraint("study_id", "version"),)
 

@@ -128,6 +128,50 @@ def publish(study: Study, publisher: User | None, page_size: str = "A4",
     return report
 
 
+WITHDRAW_REASON_MAX = 2000
+
+
+def withdraw(report: PublishedReport, actor: User | None, reason: str) -> None:
+    """Take `report` back from the client: off the portal, its share links dead; researchers keep it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why this version is withdrawn: the reason is kept with it.", "reason")
+    if len(reason) > WITHDRAW_REASON_MAX:
+        raise InvalidInput(f"Keep the reason under {WITHDRAW_REASON_MAX:,} characters.", "reason")
+    if report.withdrawn:
+        raise Conflict(f"Version {report.version} was already withdrawn on {report.withdrawn_at:%d %b %Y}.")
+    # One statement decides between two people withdrawing at the same moment.
+    table = PublishedReport.__table__
+    now = utcnow()
+    taken = db.session.execute(
+        sa.update(table).where(table.c.id == report.id, table.c.withdrawn_at.is_(None))
+        .values(withdrawn_at=now, withdrawn_by_id=getattr(actor, "id", None), withdraw_reason=reason)
+    ).rowcount
+    db.session.refresh(report)
+    if taken != 1:
+        raise Conflict(f"Version {report.version} was withdrawn by someone else a moment ago.")
+    audit.record(actor, "report.withdraw", report,
+                 {"study_id": report.study_id, "version": report.version, "reason": reason})
+    db.session.flush()
+
+
+def notify_withdrawal(report: PublishedReport) -> int:
+    """Tell each active client user of the organisation that `report` was withdrawn; returns how many."""
+    study = report.study
+    queued = 0
+    for user in client_recipients(study):
+        message = EmailMessage()
+        message["To"] = user.email
+        message["Subject"] = f"Report withdrawn: {study.title} (version {report.version})"
+        message.set_content(
+            f"Hello {user.name},\n\nVersion {report.version} of the usability report for \"{study.title}\" "
+            f"has been withdrawn and can no longer be downloaded.\n\nReason: {report.withdraw_reason}\n\n"
+            "Please do not pass on copies you may have kept. Published versions that remain are on your "
+            f"portal:\n{_portal_url()}\n")
+        queued += send_mail(message, purpose="report_withdrawn", study_id=study.id)
+    return queued
+
+
 def client_recipients(study: Study) -> list[User]:
     """The active client users of the study's organisation: who a publication notice goes to."""
     return list(db.session.scalars(
@@ -231,6 +275,6 @@ def report_for_token(token: str) -> PublishedReport | None:
     if not isinstance(link_id, int):
         return None
     link = db.session.get(ShareLink, link_id)
-    if link is None or not link_is_live(link):
+    if link is None or not link_is_live(link) or link.report.withdrawn:
         return None
     return link.report

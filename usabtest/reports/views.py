@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from io import BytesIO
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -21,7 +22,7 @@ from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
 from usabtest.planning.models import Study
 from usabtest.reports import checks, markdown, narrative, services
-from usabtest.reports.forms import DraftForm, NarrativeForm, PublishForm, ShareLinkForm
+from usabtest.reports.forms import DraftForm, NarrativeForm, PublishForm, ShareLinkForm, WithdrawForm
 from usabtest.reports.models import PublishedReport, ShareLink
 
 bp = Blueprint("reports", __name__)
@@ -50,7 +51,8 @@ def publish_check(study: Study) -> dict:
 
 
 def report_panel(study: Study, publish_form: PublishForm | None = None,
-                 share_form: ShareLinkForm | None = None, with_check: bool = False) -> dict | None:
+                 share_form: ShareLinkForm | None = None, with_check: bool = False,
+                 withdraw_form: WithdrawForm | None = None) -> dict | None:
     """What `reports/_study_panel.html` shows for `study`; None for users who may not manage it.
 
     `with_check`: show the pre-publish check in full (the report page). Elsewhere a study with gaps
@@ -60,7 +62,8 @@ def report_panel(study: Study, publish_form: PublishForm | None = None,
         return None
     versions = db.session.scalars(
         db.select(PublishedReport).where(PublishedReport.study_id == study.id)
-        .options(defer(PublishedReport.pdf), selectinload(PublishedReport.published_by))
+        .options(defer(PublishedReport.pdf), selectinload(PublishedReport.published_by),
+                 selectinload(PublishedReport.withdrawn_by))
         .order_by(PublishedReport.version.desc())
     ).all()
     links = db.session.scalars(
@@ -75,8 +78,10 @@ def report_panel(study: Study, publish_form: PublishForm | None = None,
         "draft_form": DraftForm(formdata=None),
         "publish_form": publish_form or PublishForm(formdata=None, next=here),
         "share_form": share_form or ShareLinkForm(formdata=None, next=here),
+        "withdraw_form": withdraw_form or WithdrawForm(formdata=None, next=here),
         "versions": versions,
-        "links": [(link, services.link_is_live(link), services.share_token(link)) for link in links],
+        "links": [(link, services.link_is_live(link) and not link.report.withdrawn,
+                   services.share_token(link)) for link in links],
         "mail_on": mail_configured(),
         "check": publish_check(study),
         "show_check": with_check,
@@ -90,9 +95,10 @@ def study_panel(study: Study) -> tuple[str, dict] | None:
 
 
 def _report_page(study: Study, status: int = 200, publish_form: PublishForm | None = None,
-                 share_form: ShareLinkForm | None = None, **context):
+                 share_form: ShareLinkForm | None = None, withdraw_form: WithdrawForm | None = None,
+                 **context):
     """The study's report page; a refused form comes back with its errors in the panel."""
-    panel = report_panel(study, publish_form, share_form, with_check=True)
+    panel = report_panel(study, publish_form, share_form, with_check=True, withdraw_form=withdraw_form)
     return render_template("reports/study.html", study=study, reports_panel=panel, **context), status
 
 
@@ -222,6 +228,65 @@ def download(report_id: int):
     return _pdf_response(report.pdf, services.download_name(report))
 
 
+def _withdraw_question(report: PublishedReport, reason: str, next_url: str | None) -> Confirmation:
+    study = report.study
+    org = study.organisation.name
+    links = sum(1 for link in db.session.scalars(sa.select(ShareLink).where(ShareLink.report_id == report.id))
+                if services.link_is_live(link))
+    clients = len(services.client_recipients(study))
+    if not mail_configured():
+        told = "Mail is not configured on this server, so nobody is told: tell the client yourself."
+    elif clients:
+        told = (f"{plural(clients, 'client user')} of {org} will be e-mailed that it was withdrawn, "
+                "with your reason.")
+    else:
+        told = f"{org} has no active client users, so nobody is e-mailed."
+    return Confirmation(
+        title=f"Withdraw version {report.version} of the report on “{study.title}”?",
+        consequences=[f"Client users of {org} no longer see or download version {report.version}.",
+                      f"{plural(links, 'live share link')} to it stop{'s' if links == 1 else ''} working.",
+                      f"Researchers keep it, marked withdrawn, with your reason: “{reason}”.", told,
+                      "This cannot be undone: publish a new version if the client needs a report again."],
+        confirm_label=f"Withdraw version {report.version}",
+        cancel_url=safe_next(next_url) or url_for("reports.study_reports", study_id=study.id))
+
+
+@bp.route("/reports/<int:report_id>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw(report_id: int):
+    """Take a published version back from the client, with a reason (asks first)."""
+    report = policy.get_or_404(PublishedReport, report_id,
+                               lambda user, r: policy.can_manage_study(user, r.study))
+    study = report.study
+    if request.method == "GET":
+        return _back(request.args.get("next"), study)
+    form = WithdrawForm()
+    if not form.validate():
+        return _report_page(study, 400, withdraw_form=form, withdraw_report_id=report.id)
+    if report.withdrawn:
+        flash(f"Version {report.version} was already withdrawn.", "info")
+        return _back(form.next.data, study)
+    if not confirm.confirmed():
+        return confirm.ask(_withdraw_question(report, form.reason.data.strip(), form.next.data))
+    try:
+        services.withdraw(report, current_user, form.reason.data)
+    except InvalidInput as exc:
+        show_refusal(form, exc)
+        return _report_page(study, 400, withdraw_form=form, withdraw_report_id=report.id)
+    except DomainError as exc:
+        discard_changes()
+        flash(exc.message, "error")
+        return _back(form.next.data, study)
+    mailed = services.notify_withdrawal(report)
+    message = f"Version {report.version} withdrawn: the client no longer sees it."
+    if mailed:
+        message += f" {plural(mailed, 'client user')} will be told by email."
+    elif not mail_configured():
+        message += " Mail is not configured, so nobody was told."
+    flash(message, "success")
+    return _back(form.next.data, study)
+
+
 @bp.post("/reports/<int:report_id>/share-links")
 @login_required
 def create_share_link(report_id: int):
@@ -231,6 +296,9 @@ def create_share_link(report_id: int):
     form = ShareLinkForm()
     if not form.validate():
         return _report_page(report.study, 400, share_form=form, share_report_id=report.id)
+    if report.withdrawn:
+        flash(f"Version {report.version} was withdrawn: it cannot be shared.", "error")
+        return _back(form.next.data, report.study)
     link = services.create_share_link(report, current_user, form.days.data)
     flash(f"Share link for version {report.version} created; it works until "
           f"{link.expires_at:%d %b %Y} (UTC) unless you revoke it.", "success")
