@@ -1,6 +1,8 @@
 """Declarative base, UTC time handling and small column helpers shared by every model."""
 
 import enum
+import sys
+import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -93,15 +95,46 @@ def _wants_write_lock() -> bool:
     return has_request_context() and request.method not in SAFE_METHODS
 
 
+BUSY_TIMEOUT_SECONDS = 10
+
+
+def _cooperative() -> bool:
+    """True under gevent's worker, where a blocking wait inside SQLite would stall every greenlet."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("time")
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for another process's write lock with sleeps other greenlets use.
+
+    SQLite's own busy handler sleeps inside the C library: under gevent that blocks the whole
+    worker process, every request and stream in it, while another process writes.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = 0.001
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc.orig) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+
+
 def configure_sqlite(engine: sa.Engine) -> None:
     """WAL, full fsync, a 10 s busy timeout, foreign keys, and explicit BEGIN on `engine`."""
+    cooperative = _cooperative()
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Take transaction control away from pysqlite so the "begin" hook below decides.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 10000")
+        # Under gevent writers wait in `_begin_immediate`; a short timeout covers the rest.
+        busy_ms = 50 if cooperative else BUSY_TIMEOUT_SECONDS * 1000
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -109,4 +142,9 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN")
+        if not _wants_write_lock():
+            connection.exec_driver_sql("BEGIN")
+        elif cooperative:
+            _begin_immediate(connection)
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
