@@ -299,6 +299,12 @@ class Streams:
             key.fileobj.close()
         self._selector.close()
 
+    def wait_answered(self, count: int, timeout: float) -> None:
+        """Wait until `count` streams have answered (or `timeout` seconds passed)."""
+        deadline = time.monotonic() + timeout
+        while self.answered < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     @property
     def open_count(self) -> int:
         return len(self._selector.get_map())
@@ -446,7 +452,8 @@ def main() -> int:
             for count in args.streams:
                 streams = Streams(product.port)
                 streams.open(cast.watchers, count)
-                time.sleep(2)
+                streams.wait_answered(count, timeout=60)
+                time.sleep(2)  # past the burst of stream starts: the streams now sit idle
                 idle = idle_cpu_share(product)
                 print(f"\n{count} streams opened, {streams.answered} answered; "
                       f"server CPU while idle: {100 * idle:.1f} % of one core")
