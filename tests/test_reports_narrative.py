@@ -7,10 +7,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.test_reports_pdf import body_text, pdf_text, qpdf_check, sample_report, squash
+from tests.test_reports_pdf import body_text, logical_text, pdf_text, qpdf_check, sample_report, squash
 from usabtest.accounts.models import Role
 from usabtest.reports import markdown, narrative, pdf, services
-from usabtest.reports.models import ReportNarrative
+from usabtest.reports.models import PublishedReport, ReportNarrative
 
 TEXTS = {
     "executive_summary": "Payments work; **freezing a card** fails.",
@@ -287,3 +287,28 @@ def test_upgrade_moves_the_summary_and_environment_written_on_studies_into_the_r
         db.engine.dispose()
     assert [tuple(r) for r in rows] == [(1, "Summary one", "Lab 2", 1)]
     assert sorted(tuple(r) for r in back) == [(1, "Summary one", "Lab 2"), (2, "", "")]
+
+
+# --- end to end: pages and API only --------------------------------------------------------------
+
+def test_a_study_made_through_the_api_and_pages_publishes_every_text(client, login, api, make_user, db):
+    rita = make_user(name="Rita Researcher")
+    organisation = api(rita, "POST", "/organisations", json={"name": "Northwind"}).get_json()
+    study = api(rita, "POST", "/studies", json={
+        "title": "Payments study", "organisation_id": organisation["id"], "product": "Mobile app"}).get_json()
+    api(rita, "POST", f"/studies/{study['id']}/tasks", json={"title": "Pay a friend"})
+    texts = api(rita, "GET", f"/studies/{study['id']}/report/texts").get_json()
+    written = api(rita, "PATCH", f"/studies/{study['id']}/report/texts",
+                  json={"version": texts["version"], **TEXTS})
+    assert written.status_code == 200
+    login(rita)
+    published = client.post(f"/studies/{study['id']}/report/publish",
+                            data={"page_size": "A4", "confirmed": "yes", "gap_reason": "No sessions yet"})
+    assert published.status_code == 302
+    report_id = db.session.scalar(sa.select(PublishedReport.id))
+    text = squash(logical_text(client.get(f"/reports/{report_id}/download").data))
+    for value in TEXTS.values():
+        for piece in (line.strip("- ").replace("**", "").replace("*", "") for line in value.split("\n")):
+            plain = re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", piece)
+            assert squash(plain) in text, plain
+    assert "Noexecutivesummaryhasbeenwrittenyet" not in text

@@ -8,6 +8,7 @@ from `reports.markdown`'s blocks: their characters are always escaped, never rea
 
 from __future__ import annotations
 
+import functools
 import re
 from ast import literal_eval
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.canvas import FILL_EVEN_ODD, Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
@@ -266,15 +267,28 @@ class _ReportDocument(BaseDocTemplate):
         self.canv.heading_pages[flowable.key] = self.page
 
     def _draft_mark(self, canv: Canvas, width: float, height: float) -> None:
-        """A large diagonal DRAFT under the page's content, so no draft passes for a published version."""
+        """A large diagonal DRAFT under the page's content, so no draft passes for a published version.
+
+        Drawn as letter outlines, not text: copying, searching and screen readers get the page's
+        words only (the header still says "Draft" in words).
+        """
         if not self.report.is_draft:
             return
+        outlines = _draft_outlines()
+        xs = [x for outline in outlines for x, _ in outline]
+        ys = [y for outline in outlines for _, y in outline]
         canv.saveState()
         canv.setFillColor(DRAFT_MARK)
-        canv.setFont(fonts.BOLD, 110)
         canv.translate(width / 2, height / 2)
         canv.rotate(52)
-        canv.drawCentredString(0, -38, "DRAFT")
+        canv.translate(-(min(xs) + max(xs)) / 2, -(min(ys) + max(ys)) / 2)
+        path = canv.beginPath()
+        for outline in outlines:
+            path.moveTo(*outline[0])
+            for point in outline[1:]:
+                path.lineTo(*point)
+            path.close()
+        canv.drawPath(path, stroke=0, fill=1, fillMode=FILL_EVEN_ODD)
         canv.restoreState()
 
     def _title_page(self, canv: Canvas, doc) -> None:
@@ -310,6 +324,16 @@ class _ReportDocument(BaseDocTemplate):
         footer = f"{report.client} · Participants are identified by pseudonym only"
         canv.drawString(MARGIN, MARGIN - 10 * mm, charts.fit_text(footer, width - 2 * MARGIN - 80, 8))
         canv.restoreState()
+
+
+@functools.cache
+def _draft_outlines() -> tuple[tuple[tuple[float, float], ...], ...]:
+    """The outlines of "DRAFT" in DejaVu Sans Bold at 110 points (matplotlib ships the font)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    path = TextPath((0, 0), "DRAFT", size=110, prop=FontProperties(family="DejaVu Sans", weight="bold"))
+    return tuple(tuple((float(x), float(y)) for x, y in polygon) for polygon in path.to_polygons())
 
 
 def _hex(colour: colors.Color) -> str:
