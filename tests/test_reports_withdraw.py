@@ -130,6 +130,7 @@ def test_the_client_organisation_is_told_by_mail(client, login, make_user, study
     login(study.owner)
     question = _withdraw(client, published).get_data(as_text=True)
     assert "1 client user of Northwind will be e-mailed" in question and sent == []
+    assert "It has no live share link." in question
     page = _withdraw(client, published, confirmed="yes")
     assert page.status_code == 302
     assert [m["To"] for m, _ in sent] == ["ada@northwind.example"]
@@ -183,3 +184,18 @@ def test_publishing_twice_at_the_same_moment_gives_two_versions_or_one_refusal(l
     assert versions in ([1, 2], [1])
     if versions == [1]:
         assert any("Another version was published at the same moment" in page for _, page in answers)
+
+
+def test_the_cli_withdraws_a_version_with_a_reason(runner, study, published, db):
+    missing = runner.invoke(args=["report", "withdraw", str(study.id), "1"])
+    assert missing.exit_code != 0 and "--reason" in missing.output
+    unknown = runner.invoke(args=["report", "withdraw", str(study.id), "9", "--reason", "x"])
+    assert unknown.exit_code != 0 and "no published version 9" in unknown.output
+    blank = runner.invoke(args=["report", "withdraw", str(study.id), "1", "--reason", " "])
+    assert blank.exit_code != 0 and "Say why" in blank.output
+    done = runner.invoke(args=["report", "withdraw", str(study.id), "1", "--reason", REASON,
+                               "--by", study.owner.email])
+    assert done.exit_code == 0, done.output
+    db.session.expire_all()
+    report = db.session.get(PublishedReport, published.id)
+    assert report.withdraw_reason == REASON and report.withdrawn_by_id == study.owner.id

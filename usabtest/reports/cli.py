@@ -1,4 +1,4 @@
-"""`usabtest report ...`: build and publish reports from the command line."""
+"""`usabtest report ...`: build, publish and withdraw reports from the command line."""
 
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from usabtest.core.mail import wait_for_outbox
 from usabtest.extensions import db
 from usabtest.planning.models import Study
 from usabtest.reports import checks, services
+from usabtest.reports.models import PublishedReport
 
 PAGE_SIZE = click.Choice(["A4", "Letter"], case_sensitive=False)
 
@@ -24,6 +25,15 @@ def _study(study_id: int) -> Study:
 
 def _page_size(value: str) -> str:
     return "Letter" if value.lower() == "letter" else "A4"
+
+
+def _researcher(email: str | None) -> User | None:
+    if not email:
+        return None
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None or user.role not in (Role.ADMIN, Role.RESEARCHER):
+        raise click.ClickException(f"no researcher or admin with email {email}")
+    return user
 
 
 @click.group("report")
@@ -59,11 +69,7 @@ def publish_command(study_id: int, note: str, by_email: str | None, page_size: s
     The pre-publish check runs first: with gaps, --reason must say why the version goes out anyway.
     """
     study = _study(study_id)
-    publisher = None
-    if by_email:
-        publisher = db.session.scalar(sa.select(User).where(User.email == by_email.strip().lower()))
-        if publisher is None or publisher.role not in (Role.ADMIN, Role.RESEARCHER):
-            raise click.ClickException(f"no researcher or admin with email {by_email}")
+    publisher = _researcher(by_email)
     try:
         published = services.publish(study, publisher, _page_size(page_size), note, gap_reason=reason)
     except DomainError as exc:
@@ -77,3 +83,29 @@ def publish_command(study_id: int, note: str, by_email: str | None, page_size: s
                f"(sha256 {published.sha256[:12]}…, {len(published.pdf):,} bytes).")
     if mailed:
         click.echo(f"Notified {mailed} client user(s).")
+
+
+@report.command("withdraw")
+@click.argument("study_id", type=int)
+@click.argument("version", type=int)
+@click.option("--reason", required=True, help="Why it is withdrawn (kept with it, mailed to the client).")
+@click.option("--by", "by_email", default=None, help="Email of the researcher withdrawing (for the record).")
+def withdraw_command(study_id: int, version: int, reason: str, by_email: str | None) -> None:
+    """Withdraw VERSION of STUDY_ID's report: the client no longer sees it and its share links stop."""
+    study = _study(study_id)
+    actor = _researcher(by_email)
+    published = db.session.scalar(sa.select(PublishedReport).where(
+        PublishedReport.study_id == study.id, PublishedReport.version == version))
+    if published is None:
+        raise click.ClickException(f"study {study.id} has no published version {version}")
+    try:
+        services.withdraw(published, actor, reason)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    mailed = services.notify_withdrawal(published)
+    db.session.commit()
+    wait_for_outbox()
+    click.echo(f"Withdrew version {version} of study {study.id}.")
+    if mailed:
+        click.echo(f"Told {mailed} client user(s).")

@@ -244,7 +244,8 @@ def _withdraw_question(report: PublishedReport, reason: str, next_url: str | Non
     return Confirmation(
         title=f"Withdraw version {report.version} of the report on “{study.title}”?",
         consequences=[f"Client users of {org} no longer see or download version {report.version}.",
-                      f"{plural(links, 'live share link')} to it stop{'s' if links == 1 else ''} working.",
+                      (f"{plural(links, 'live share link')} to it stop{'s' if links == 1 else ''} working."
+                       if links else "It has no live share link."),
                       f"Researchers keep it, marked withdrawn, with your reason: “{reason}”.", told,
                       "This cannot be undone: publish a new version if the client needs a report again."],
         confirm_label=f"Withdraw version {report.version}",
