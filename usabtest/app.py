@@ -13,7 +13,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from usabtest import paths
 from usabtest.config import load_config
 from usabtest.core import operations
-from usabtest.core.errors import DomainError, changes_discarded
+from usabtest.core.errors import DomainError, changes_discarded, changes_kept
 from usabtest.db import configure_sqlite
 from usabtest.extensions import csrf, db, limiter, login_manager, migrate
 from usabtest.timefmt import format_local
@@ -61,13 +61,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def _configure_login(app: Flask) -> None:
-    from usabtest.accounts import services
+    from usabtest.accounts import services, signin
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.user_loader(services.load_session_user)
+    signin.init_app(app)
 
     @login_manager.request_loader
     def _load_from_bearer(req):
@@ -143,7 +144,7 @@ def register_unit_of_work(app: Flask) -> None:
 
     @app.after_request
     def _finish_unit_of_work(response):
-        if response.status_code < 400 and not changes_discarded():
+        if (response.status_code < 400 or changes_kept()) and not changes_discarded():
             db.session.commit()
         else:
             db.session.rollback()

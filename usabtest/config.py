@@ -44,7 +44,15 @@ class Config:
     REDIS_URL: str | None = None
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True
+    # Refused sign-ins allowed per client address, and per account (counted in the database).
     LOGIN_RATE_LIMIT = "10 per minute"
+    LOGIN_ACCOUNT_LIMIT = "10 per 15 minutes"
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).
+    TRUSTED_PROXIES = 0
+    # A sign-in ends after this many seconds without a request (unless "keep me signed in"), and
+    # at the latest this long after signing in.
+    SESSION_IDLE_TIMEOUT = 12 * 3600
+    SESSION_ABSOLUTE_TIMEOUT = 14 * 24 * 3600
 
     # Live console streams: how often each process looks for new events of the sessions it
     # streams (one query for all of them), keep-alive comments, and how long one stream lives

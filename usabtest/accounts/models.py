@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from usabtest.db import TimestampMixin, UTCDateTime, str_enum, utcnow
+from usabtest.db import BigIntId, TimestampMixin, UTCDateTime, str_enum, utcnow
 from usabtest.extensions import db
 
 
@@ -152,3 +152,21 @@ class ApiToken(TimestampMixin, db.Model):
         if self.revoked_at is not None:
             return "revoked"
         return "expired" if self.expired() else "active"
+
+
+class SignInFailure(db.Model):
+    """One refused sign-in, counted by every worker and server alike to throttle guessing.
+
+    `account_key` is the SHA-256 of the address typed (known or not), so what someone typed into
+    the e-mail field is never stored; rows older than a day are deleted as new ones come.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_sign_in_failure_account_key_created_at", "account_key", "created_at"),
+        sa.Index("ix_sign_in_failure_address_created_at", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    account_key: Mapped[str] = mapped_column(sa.String(64))
+    address: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from usabtest.accounts import services
+from usabtest.accounts import services, signin, throttle
 from usabtest.accounts.forms import (
     ConfirmForm,
     ForgotPasswordForm,
@@ -30,7 +30,7 @@ from usabtest.accounts.models import Organisation, Role, User
 from usabtest.core import confirm
 from usabtest.core.audit import record
 from usabtest.core.confirm import Confirmation, plural
-from usabtest.core.errors import DomainError
+from usabtest.core.errors import DomainError, keep_changes
 from usabtest.core.forms import show_refusal
 from usabtest.core.mail import mail_configured
 from usabtest.core.urls import safe_next
@@ -41,23 +41,45 @@ bp = Blueprint("accounts", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password, throttled per account and per client address.
+
+    Unknown, deactivated and wrong-password attempts do the same work (one password hash checked,
+    the same rows written), so neither the answer's wording nor its timing tells them apart to
+    someone without the password.
+    """
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        user = services.find_user_by_email(form.email.data)
-        if services.check_password(user, form.password.data) and user.active:
-            login_user(user, remember=form.remember.data)
-            services.note_sign_in(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
-        if user is not None and not user.active and services.check_password(user, form.password.data):
-            form.form_errors.append("This account is deactivated. Ask an administrator.")
-        else:
-            form.form_errors.append("Wrong email or password.")
-    return render_template("accounts/login.html", form=form), 200 if not form.errors else 400
+    if not form.validate_on_submit():
+        return render_template("accounts/login.html", form=form), 400 if form.errors else 200
+    address, key = signin.client_address(), throttle.account_key(form.email.data)
+    limits = signin.sign_in_limits()
+    lockout, counts = throttle.sign_in_lockout(key, address, limits)
+    if lockout is not None and signin.throttling_enabled():
+        minutes = -(-lockout.retry_after // 60)
+        where = "for this account" if lockout.scope == "account" else "from your network"
+        form.form_errors.append(f"Too many failed sign-ins {where}. Try again in {minutes} "
+                                f"minute{'s' if minutes != 1 else ''}, or reset your password.")
+        response = make_response(render_template("accounts/login.html", form=form), 429)
+        response.headers["Retry-After"] = str(lockout.retry_after)
+        return response
+    user = services.find_user_by_email(form.email.data)
+    password_ok = services.check_password(user, form.password.data)  # a dummy hash when unknown
+    if password_ok and user.active:
+        signin.renew_csrf_secret()
+        login_user(user, remember=form.remember.data)
+        signin.begin(remember=form.remember.data)
+        services.note_sign_in(user)
+        return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
+    reason = "unknown account" if user is None else "wrong password" if not password_ok else "deactivated"
+    throttle.note_sign_in_failure(user, key, address, reason, counts, limits)
+    keep_changes()  # the failure counts (and is audited) although the page answers 400
+    if reason == "deactivated":  # only someone who knows the password learns this
+        form.form_errors.append("This account is deactivated. Ask an administrator.")
+    else:
+        form.form_errors.append("Wrong email or password.")
+    return render_template("accounts/login.html", form=form), 400
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -114,6 +136,7 @@ def logout():
         services.revoke_sessions(current_user)
         record(current_user, "user.sign_out", current_user)
         logout_user()
+        signin.end()
         flash("You are signed out.", "info")
     return redirect(url_for("accounts.login"))
 
@@ -213,6 +236,7 @@ def sign_out_everywhere():
     if ConfirmForm().validate_on_submit():
         services.sign_out_everywhere(current_user)
         logout_user()
+        signin.end()
         flash("You are signed out everywhere, and your API tokens are revoked.", "info")
         return redirect(url_for("accounts.login"))
     return redirect(url_for("accounts.profile"))

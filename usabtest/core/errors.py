@@ -16,6 +16,7 @@ from typing import ClassVar
 from flask import g
 
 _DISCARD_KEY = "usabtest_discard_changes"
+_KEEP_KEY = "usabtest_keep_changes"
 
 
 class DomainError(Exception):
@@ -68,3 +69,16 @@ def discard_changes() -> None:
 def changes_discarded() -> bool:
     """True when the request asked for its work to be rolled back."""
     return bool(g.get(_DISCARD_KEY, False))
+
+
+def keep_changes() -> None:
+    """Commit this request's work even though it answers with an error status.
+
+    For records that must outlive a refusal, such as a failed sign-in that counts towards a lockout.
+    """
+    setattr(g, _KEEP_KEY, True)
+
+
+def changes_kept() -> bool:
+    """True when the request asked for its work to be committed whatever its status."""
+    return bool(g.get(_KEEP_KEY, False))
