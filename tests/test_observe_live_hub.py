@@ -110,6 +110,7 @@ def test_idle_streams_share_one_query_loop_per_process(app, db, make_user, make_
     for token in tokens:
         for study_session in study_sessions:
             streams(study_session.id, token)
+    time.sleep(0.5)  # each stream reads its history once as it starts
     sa.event.listen(_db.engine, "before_cursor_execute", count)
     try:
         time.sleep(1.0)

@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import joinedload
 from zxcvbn import zxcvbn
 
 from usabtest.accounts.models import ApiToken, Organisation, Role, User, organisation_key, tidy_name
@@ -439,7 +440,8 @@ def user_for_token(token: str) -> User:
     Notes the token's use at most once every `TOKEN_USE_WRITE_SECONDS`, inside a savepoint: a
     read-only request then writes one row a minute, and a busy database never fails the request.
     """
-    api_token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+    api_token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(token))
+                                  .options(joinedload(ApiToken.user)))
     if api_token is None:
         raise TokenRefused("unknown token")
     if api_token.revoked_at is not None:

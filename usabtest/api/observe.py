@@ -181,8 +181,7 @@ def stream_events(study_session: StudySession, query: NotesQuery):
     config = current_app.config
     hub = live.hub_for(db.engine, poll=float(config["OBSERVE_POLL_SECONDS"]), redis_url=config["REDIS_URL"],
                        per_user=int(config["OBSERVE_STREAMS_PER_USER"]))
-    subscription = hub.subscribe(study_session.id, current_user)
-    body = live.stream(hub, subscription, _resume_cursor(query.after),
+    body = live.stream(hub, study_session.id, current_user, _resume_cursor(query.after),
                        heartbeat=float(config["OBSERVE_HEARTBEAT_SECONDS"]),
                        lifetime=float(config["OBSERVE_STREAM_SECONDS"]))
     # A generator, not a Response: spectree would read a Response's whole body to validate it.

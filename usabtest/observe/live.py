@@ -95,9 +95,9 @@ class LiveHub:
 
     # --- streams join and leave ------------------------------------------------------------------
 
-    def subscribe(self, session_id: int, user: User) -> Subscription:
-        """Watch `session_id` for `user`; ends the user's oldest stream here beyond the cap."""
-        subscription = Subscription(session_id, user.id, user.session_version)
+    def subscribe(self, session_id: int, user_id: int, session_version: int) -> Subscription:
+        """Watch `session_id` for a user; ends the user's oldest stream here beyond the cap."""
+        subscription = Subscription(session_id, user_id, session_version)
         last_id: int | None = None
         while True:
             with self._lock:
@@ -106,7 +106,7 @@ class LiveHub:
                     feed = self._feeds[session_id] = _SessionFeed(last_id)
                 if feed is not None:
                     feed.subscribers.add(subscription)
-                    self._limit(self._by_user.setdefault(user.id, []), subscription)
+                    self._limit(self._by_user.setdefault(user_id, []), subscription)
                     self._start_threads()
                     self._changed.notify_all()
                     return subscription
@@ -153,9 +153,9 @@ class LiveHub:
             self._listener.start()
 
     def _watch(self) -> None:
-        interval = REDIS_FALLBACK_POLL_SECONDS if self.redis_url else self.poll
         last_full_check = 0.0
         while True:
+            interval = REDIS_FALLBACK_POLL_SECONDS if self.redis_url else self.poll
             with self._lock:
                 while not self._feeds:
                     self._changed.wait()
@@ -263,14 +263,25 @@ def hub_for(engine: sa.Engine, *, poll: float, redis_url: str | None, per_user: 
         hub = _hubs.get(key)
         if hub is None or hub.engine is not engine:
             hub = _hubs[key] = LiveHub(engine, poll=poll, redis_url=redis_url, per_user=per_user)
-        hub.per_user = per_user
+        hub.poll, hub.per_user = poll, per_user  # settings may change while the process runs (tests)
         return hub
 
 
-def stream(hub: LiveHub, subscription: Subscription, after: int, *, heartbeat: float,
+def stream(hub: LiveHub, session_id: int, user: User, after: int, *, heartbeat: float,
            lifetime: float) -> Iterator[str]:
     """Yield SSE text for the session's events after `after` until `lifetime` passes or the
-    watcher ends the stream (the browser then reconnects where it left off)."""
+    watcher ends the stream (the browser then reconnects where it left off).
+
+    The stream joins the hub when it starts sending: a response dropped before its first byte
+    (its generator never started) leaves nothing behind to watch.
+    """
+    user_id, session_version = user.id, user.session_version
+    return _stream(hub, session_id, user_id, session_version, after, heartbeat, lifetime)
+
+
+def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, after: int,
+            heartbeat: float, lifetime: float) -> Iterator[str]:
+    subscription = hub.subscribe(session_id, user_id, session_version)
     events.count_stream(1)
     started = last_sent = time.monotonic()
     try:
