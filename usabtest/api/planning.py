@@ -7,6 +7,7 @@ services as the pages, so refusals and their messages are the same.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask_login import current_user
@@ -366,7 +367,8 @@ def schedule_session(study: Study, json: SessionCreate):
     values = json.model_dump()
     values["timezone"] = values["timezone"] or current_user.timezone
     values["moderator"] = values["moderator"] or current_user.id
-    study_session = services.schedule_session(study, _draft(study, values), current_user)
+    study_session = services.schedule_session(study, _draft(study, values), current_user,
+                                              can_see_study=partial(policy.can_view_study, current_user))
     return StudySessionOut.of(study_session), 201
 
 
@@ -407,7 +409,8 @@ def reschedule_session(study_session: StudySession, json: SessionUpdate):
     values = {**current, **json.changes()}
     with showing_current(lambda: StudySessionOut.of(study_session)):
         services.reschedule_session(study_session, _draft(study_session.study, values), current_user,
-                                    version=json.version)
+                                    version=json.version,
+                                    can_see_study=partial(policy.can_view_study, current_user))
     return StudySessionOut.of(study_session)
 
 

@@ -377,16 +377,22 @@ def describe_clash(clash: scheduling.Clash, viewer: User, names: dict[str, str],
                    can_see_study: StudyFilter | None = None) -> str:
     """A sentence naming who is double-booked and in which session.
 
-    The other study is named only when `can_see_study` (the caller's permission rule) allows it, so
-    hidden studies stay unnamed; without a rule no other study is named.
+    The other session is named only when `can_see_study` (the caller's permission rule) allows its
+    study. Otherwise the sentence says only that the person is busy then: a colleague's busy time,
+    and for a participant not even that, nor that their e-mail address matched anyone.
     """
     other = db.session.get(StudySession, clash.other.key)
-    when = time_range(clash.other.starts_at, clash.other.ends_at, viewer.timezone)
-    if can_see_study is not None and can_see_study(other.study):
-        what = f"session #{other.id} ({other.study.title} · {other.participant.code})"
-    else:
-        what = f"session #{other.id} of another study"
     who = names.get(clash.person, "Someone")
+    # A participant belongs to the study being scheduled, which the caller sees.
+    visible = clash.person.startswith("participant:") or (
+        can_see_study is not None and can_see_study(other.study))
+    if not visible:
+        if clash.person.startswith("email:"):
+            return f"{who} is already booked at this time."
+        when = time_range(clash.other.starts_at, clash.other.ends_at, viewer.timezone)
+        return f"{who} is already {_DOING[clash.role_there]} a session of another study on {when}."
+    when = time_range(clash.other.starts_at, clash.other.ends_at, viewer.timezone)
+    what = f"session #{other.id} ({other.study.title} · {other.participant.code})"
     if clash.person.startswith("email:"):
         who += " (same email address)"
     return f"{who} is already {_DOING[clash.role_there]} {what} on {when}."
