@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+import sqlalchemy as sa
 from flask_migrate import stamp, upgrade
 
 from usabtest import create_app
@@ -80,3 +81,32 @@ def test_a_request_id_that_is_not_a_plain_token_is_replaced(client, request_log)
     generated = response.headers["X-Request-ID"]
     assert len(generated) == 32 and generated.isalnum()
     assert request_log()[-1]["request_id"] == generated
+
+
+def test_database_errors_in_logs_carry_no_values(app, db):
+    secret = "Ann Example, +44 7700 900123"
+    with pytest.raises(sa.exc.DBAPIError) as error:
+        db.session.execute(sa.text("INSERT INTO no_such_table (name) VALUES (:name)"), {"name": secret})
+    db.session.rollback()
+    assert secret not in str(error.value)
+    assert "hidden due to hide_parameters" in str(error.value)
+
+
+def test_pages_exports_and_api_answers_are_never_cached_but_static_files_are(client, login, make_study):
+    study = make_study(tasks=1)
+    login(study.owner)
+    base = f"/studies/{study.id}"
+    for path in (base, f"{base}/exports/notes.csv", f"/api/v1{base}"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "no-store" in response.headers["Cache-Control"], path
+    static = client.get("/static/css/app.css")
+    static.close()
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+
+
+@pytest.mark.csrf
+def test_an_unauthenticated_api_write_is_401_before_any_other_check(client):
+    response = client.post("/api/v1/studies", json={"title": "x"})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["message"].startswith("authentication required")

@@ -49,6 +49,9 @@ def register_extensions(app: Flask) -> None:
     # Model modules must be imported before the metadata is used (migrations, create_all).
     from usabtest import models  # noqa: F401
 
+    # Database errors end up in logs: they must not carry the statement's values (names, notes).
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "hide_parameters": True}
     db.init_app(app)
     migrate.init_app(app, db, directory=str(paths.MIGRATIONS), compare_type=True, render_as_batch=True)
     csrf.init_app(app)
@@ -122,6 +125,9 @@ def register_blueprints(app: Flask) -> None:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "static":
+            # Pages, exports and API answers carry personal data: no copy in shared or disk caches.
+            response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
 
