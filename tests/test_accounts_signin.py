@@ -69,6 +69,7 @@ def test_behind_a_proxy_one_attackers_address_locks_out_only_itself(app, db, cli
     failures = _audit(db, "user.sign_in_failed")
     assert len(failures) == 10
     assert failures[0].details == {"address": "192.0.2.66", "reason": "unknown account"}
+    assert _audit(db, "user.sign_in")[0].details == {"address": "192.0.2.10"}
 
 
 @pytest.mark.ratelimit

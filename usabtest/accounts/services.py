@@ -482,7 +482,7 @@ def load_session_user(session_id: str) -> User | None:
     return user
 
 
-def note_sign_in(user: User) -> None:
-    """Remember when the user last signed in."""
+def note_sign_in(user: User, address: str = "") -> None:
+    """Remember when the user last signed in (and from which client address, in the audit log)."""
     user.last_login_at = utcnow()
-    record(user, "user.sign_in", user)
+    record(user, "user.sign_in", user, {"address": address} if address else None)

@@ -70,7 +70,7 @@ def login():
         signin.renew_csrf_secret()
         login_user(user, remember=form.remember.data)
         signin.begin(remember=form.remember.data)
-        services.note_sign_in(user)
+        services.note_sign_in(user, address)
         return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
     reason = "unknown account" if user is None else "wrong password" if not password_ok else "deactivated"
     throttle.note_sign_in_failure(user, key, address, reason, counts, limits)
