@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from flask_migrate import stamp, upgrade
 
 from usabtest import create_app
+from usabtest.core import mail
+from usabtest.core.models import WorkerBeat
 from usabtest.core.operations import REQUEST_LOGGER
+from usabtest.db import utcnow
 from usabtest.extensions import db
 
 
@@ -21,9 +25,9 @@ def test_healthz_answers_without_sign_in(client):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def _scratch_app(tmp_path):
+def _scratch_app(tmp_path, **settings):
     return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'ready.sqlite'}", "SECRET_KEY": "x" * 32,
-                       "REQUEST_LOG": False})
+                       "REQUEST_LOG": False, **settings})
 
 
 def test_readyz_waits_for_the_migrations(tmp_path):
@@ -36,7 +40,8 @@ def test_readyz_waits_for_the_migrations(tmp_path):
         upgrade()
         ready = app.test_client().get("/readyz")
         assert ready.status_code == 200, ready.get_json()
-        assert ready.get_json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+        assert ready.get_json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok",
+                                                                  "mail_worker": "ok"}}
         stamp(revision="base")
         assert app.test_client().get("/readyz").status_code == 503
         db.engine.dispose()
@@ -110,3 +115,19 @@ def test_an_unauthenticated_api_write_is_401_before_any_other_check(client):
     response = client.post("/api/v1/studies", json={"title": "x"})
     assert response.status_code == 401
     assert response.get_json()["error"]["message"].startswith("authentication required")
+
+
+def test_readyz_wants_a_mail_worker_seen_lately_when_mail_is_on_in_production(tmp_path):
+    app = _scratch_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_DELIVER_IN_APP=False)
+    with app.app_context():
+        upgrade()
+        checks = app.test_client().get("/readyz").get_json()["checks"]
+        assert checks["mail_worker"] == "no mail worker has run: start `usabtest worker`"
+        mail.run_worker(app, poll=1, once=True)
+        assert app.test_client().get("/readyz").status_code == 200
+        beat = db.session.scalar(sa.select(WorkerBeat))
+        beat.seen_at = utcnow() - timedelta(minutes=10)
+        db.session.commit()
+        checks = app.test_client().get("/readyz").get_json()["checks"]
+        assert checks["mail_worker"].startswith("no mail worker seen for 6")
+        db.engine.dispose()

@@ -218,3 +218,17 @@ def test_service_level_invitations_wait_for_the_commit(app, db, inbox, team):
     db.session.rollback()
     mail.wait_for_outbox()
     assert inbox.messages == []
+
+
+def test_line_breaks_in_names_and_titles_do_not_break_or_add_headers(db, client, login, inbox, team):
+    rita, olive, study, participant = team
+    olive.name = "Olive\r\nBcc: everyone@example.org"
+    study.title = "Checkout\nX-Injected: yes"
+    db.session.commit()
+    response = _schedule(client, login, rita, study, participant, olive)
+    assert response.status_code == 302
+    mail.wait_for_outbox()
+    assert inbox.messages
+    for message in inbox.messages:
+        assert "everyone@example.org" not in message["X-Envelope-To"]
+        assert message["X-Injected"] is None

@@ -18,6 +18,8 @@ COMMANDS = {
     "users": ("usabtest.accounts.cli:users", "Manage user accounts."),
     "demo": ("usabtest.demo:demo_command", "Load demo data (once) and print the demo sign-ins."),
     "report": ("usabtest.reports.cli:report", "Build and publish study reports."),
+    "worker": ("usabtest.core.worker:worker_command",
+               "Deliver queued mail with retries (run one or more in production)."),
     "purge-deleted": ("usabtest.analysis.cli:purge_deleted_command",
                       "Delete for good what has been in Recently deleted for 30 days (run daily)."),
     # Flask-Migrate puts `db` on the app's CLI; named here, the app need not be built to find it.

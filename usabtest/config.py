@@ -39,6 +39,10 @@ class Config:
     MAIL_USE_SSL = False
     MAIL_SENDER = "usabtest <no-reply@localhost>"
     MAIL_TIMEOUT = 5
+    # Mail waits in the outbox table until delivered. `usabtest worker` delivers it in production;
+    # elsewhere the app also delivers right after the commit that queued it (None: by ENV_NAME).
+    MAIL_DELIVER_IN_APP: bool | None = None
+    MAIL_WORKER_POLL_SECONDS = 5
 
     # Optional: wakes live consoles across processes sooner, and backs rate limits.
     REDIS_URL: str | None = None
@@ -78,6 +82,8 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     _configure_database(app)
     if app.config["ENV_NAME"] == "production":
         app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    if app.config["MAIL_DELIVER_IN_APP"] is None:
+        app.config["MAIL_DELIVER_IN_APP"] = app.config["ENV_NAME"] != "production"
     if app.config["REDIS_URL"] and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 

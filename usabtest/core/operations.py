@@ -25,6 +25,8 @@ from flask import Blueprint, Flask, current_app, g, has_request_context, jsonify
 from flask.logging import default_handler
 from flask_login import current_user
 
+from usabtest.core import mail
+from usabtest.db import utcnow
 from usabtest.extensions import db, limiter
 
 bp = Blueprint("operations", __name__)
@@ -49,8 +51,10 @@ def healthz():
 @bp.get("/readyz")
 @limiter.exempt
 def readyz():
-    """Readiness: the database answers and its schema is current."""
+    """Readiness: the database answers, its schema is current, and mail has a worker when it needs one."""
     checks = {"database": _check_database(), "migrations": _check_migrations()}
+    if checks["database"] == "ok":
+        checks["mail_worker"] = _check_mail_worker()
     ready = all(check == "ok" for check in checks.values())
     return _probe_response({"status": "ready" if ready else "not ready", "checks": checks},
                            200 if ready else 503)
@@ -76,6 +80,20 @@ def _check_migrations() -> str:
     if current == heads:
         return "ok"
     return f"database at {', '.join(sorted(current)) or 'no revision'}, code at {', '.join(sorted(heads))}"
+
+
+WORKER_SILENCE_SECONDS = 120
+
+
+def _check_mail_worker() -> str:
+    """With mail on and no delivery in the app, a `usabtest worker` must have looked lately."""
+    if not mail.mail_configured() or current_app.config["MAIL_DELIVER_IN_APP"]:
+        return "ok"
+    seen = mail.last_worker_beat()
+    if seen is None:
+        return "no mail worker has run: start `usabtest worker`"
+    silent = (utcnow() - seen).total_seconds()
+    return "ok" if silent <= WORKER_SILENCE_SECONDS else f"no mail worker seen for {int(silent)} s"
 
 
 class _RequestIdFilter(logging.Filter):

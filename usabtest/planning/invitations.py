@@ -77,9 +77,9 @@ def _staff_message(study_session: StudySession, user: User, kind: str) -> EmailM
     cancelled = kind in ("cancelled", "removed")
     when = format_local(study_session.starts_at, user.timezone)
     message = EmailMessage()
-    message["To"] = formataddr((user.name, user.email))
-    message["Subject"] = (f"{_STAFF_SUBJECT[kind]}: {study_session.study.title} · "
-                          f"{study_session.participant.code}, {when}")
+    message["To"] = formataddr((mail.header_text(user.name), user.email))
+    message["Subject"] = mail.header_text(f"{_STAFF_SUBJECT[kind]}: {study_session.study.title} · "
+                                     f"{study_session.participant.code}, {when}")
     role = "moderating" if user.id == study_session.moderator_id else "observing"
     lead = {
         "scheduled": f"You are {role} a usability session.",
@@ -112,7 +112,7 @@ def _participant_message(study_session: StudySession, kind: str) -> EmailMessage
                      "We will be in touch if we can offer you another time.",
     }[kind]
     message = EmailMessage()
-    message["To"] = formataddr((personal.name, personal.email))
+    message["To"] = formataddr((mail.header_text(personal.name), personal.email))
     message["Subject"] = {"scheduled": "Your usability session", "rescheduled": "New time for your "
                           "usability session", "cancelled": "Your usability session is cancelled"}[kind]
     where = _where(study_session)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from usabtest.accounts.models import Role, User
 from usabtest.core import audit
 from usabtest.core.errors import Conflict, InvalidInput
-from usabtest.core.mail import send_mail
+from usabtest.core.mail import header_text, send_mail
 from usabtest.core.versioning import StaleVersion, claim
 from usabtest.db import utcnow
 from usabtest.extensions import db
@@ -162,7 +162,7 @@ def notify_withdrawal(report: PublishedReport) -> int:
     for user in client_recipients(study):
         message = EmailMessage()
         message["To"] = user.email
-        message["Subject"] = f"Report withdrawn: {study.title} (version {report.version})"
+        message["Subject"] = header_text(f"Report withdrawn: {study.title} (version {report.version})")
         message.set_content(
             f"Hello {user.name},\n\nVersion {report.version} of the usability report for \"{study.title}\" "
             f"has been withdrawn and can no longer be downloaded.\n\nReason: {report.withdraw_reason}\n\n"
@@ -192,7 +192,7 @@ def notify_clients(report: PublishedReport) -> int:
     for user in users:
         message = EmailMessage()
         message["To"] = user.email
-        message["Subject"] = f"New report: {study.title} (version {report.version})"
+        message["Subject"] = header_text(f"New report: {study.title} (version {report.version})")
         message.set_content(_notification_text(user, report, portal))
         queued += send_mail(message, purpose="report_published", study_id=study.id)
     return queued
