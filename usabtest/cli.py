@@ -20,6 +20,9 @@ COMMANDS = {
     "report": ("usabtest.reports.cli:report", "Build and publish study reports."),
     "worker": ("usabtest.core.worker:worker_command",
                "Deliver queued mail with retries (run one or more in production)."),
+    "export": ("usabtest.core.backup_cli:export_command",
+               "Write all data (reports and screenshots included) into one archive."),
+    "import": ("usabtest.core.backup_cli:import_command", "Load an archive into an empty database."),
     "purge-deleted": ("usabtest.analysis.cli:purge_deleted_command",
                       "Delete for good what has been in Recently deleted for 30 days (run daily)."),
     # Flask-Migrate puts `db` on the app's CLI; named here, the app need not be built to find it.

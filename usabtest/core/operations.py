@@ -69,11 +69,17 @@ def _check_database() -> str:
     return "ok"
 
 
-def _check_migrations() -> str:
+def migration_heads() -> tuple[set[str], set[str]]:
+    """The database's migration revisions and the code's heads."""
     migrate = current_app.extensions["migrate"]
     heads = set(ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory)).get_heads())
+    current = set(MigrationContext.configure(db.session.connection()).get_current_heads())
+    return current, heads
+
+
+def _check_migrations() -> str:
     try:
-        current = set(MigrationContext.configure(db.session.connection()).get_current_heads())
+        current, heads = migration_heads()
     except sa.exc.SQLAlchemyError as exc:
         db.session.rollback()
         return f"unknown: {type(exc).__name__}"

@@ -1,0 +1,46 @@
+"""`usabtest export` and `usabtest import`: the whole database in one archive, and back."""
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask_migrate import upgrade
+
+from usabtest.core import backup
+from usabtest.core.operations import migration_heads
+
+
+@click.command("export")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The archive to write (.tar.gz).")
+def export_command(out: Path) -> None:
+    """Write all data (published reports and screenshots included) into one archive."""
+    current, code = migration_heads()
+    if current != code:
+        raise click.ClickException("the database is not at the code's migration head: "
+                                   "run `usabtest db upgrade` first")
+    counts = backup.export_archive(out, ",".join(sorted(code)))
+    click.echo(f"Wrote {out}: {sum(counts.values())} rows in {len(counts)} tables.")
+
+
+@click.command("import")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(archive: Path) -> None:
+    """Load ARCHIVE into this empty database (SQLite or PostgreSQL); a database with data is refused."""
+    try:
+        manifest, members = backup.read_archive(archive)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not backup.database_is_empty():
+        raise click.ClickException("this database already holds data: import only into an empty one")
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    _current, code = migration_heads()
+    if manifest["migration"] != ",".join(sorted(code)):
+        raise click.ClickException(
+            f"the archive was written at migration {manifest['migration']}, this version is at "
+            f"{','.join(sorted(code))}: import it with the version that wrote it, then upgrade")
+    try:
+        counts = backup.import_archive(manifest, members)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Loaded {sum(counts.values())} rows into {len(counts)} tables from {archive}.")
