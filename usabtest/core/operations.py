@@ -23,7 +23,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, current_app, g, has_request_context, jsonify, request
 from flask.logging import default_handler
-from flask_login import current_user
 
 from usabtest.core import mail
 from usabtest.db import utcnow
@@ -141,6 +140,14 @@ def init_app(app: Flask) -> None:
                 "path": request.path,
                 "status": response.status_code,
                 "ms": round(1000 * (time.perf_counter() - g.get("request_started", time.perf_counter())), 1),
-                "user": current_user.id if current_user and current_user.is_authenticated else None,
+                "user": _signed_in_user_id(),
             }))
         return response
+
+
+def _signed_in_user_id() -> int | None:
+    """The request's user id, read from its identity: after the commit, touching the user would
+    load it again from the database."""
+    user = g.get("_login_user")
+    state = sa.inspect(user, raiseerr=False) if user is not None else None
+    return state.identity[0] if state is not None and state.identity else None
