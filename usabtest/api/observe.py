@@ -12,7 +12,7 @@ import uuid
 import sqlalchemy as sa
 from flask import current_app, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from usabtest import policy
 from usabtest.api import allow, bp, load, loads, reads, showing_current, spec, writes
@@ -42,14 +42,19 @@ from usabtest.observe.schemas import (
 from usabtest.observe.schemas import Note as NoteOut
 from usabtest.observe.schemas import NoteRevision as NoteRevisionOut
 from usabtest.observe.schemas import TaskAttempt as TaskAttemptOut
-from usabtest.planning.models import StudySession
+from usabtest.planning.models import Study, StudySession
 
 TAGS = ["observe"]
 
 
+# What `policy.can_observe_session` reads, loaded with the session in one query (the console's
+# every request, a note's above all, starts here).
+_FOR_POLICY = (joinedload(StudySession.study).joinedload(Study.members), joinedload(StudySession.observers))
+
+
 def observed_session(session_id: int) -> StudySession:
     """A session the caller may observe (404 otherwise)."""
-    return load(StudySession, session_id, policy.can_observe_session, "session")
+    return load(StudySession, session_id, policy.can_observe_session, "session", options=_FOR_POLICY)
 
 
 def run_session(session_id: int) -> StudySession:
