@@ -74,7 +74,11 @@ export class EventStream {
   receive(data) {
     let event;
     try { event = JSON.parse(data); } catch (e) { return; }
-    if (this.source && this.source.readyState === EventSource.OPEN) { this.setState("live"); }
+    // An event proves the stream live, unless the browser itself says it is offline (a last event can
+    // still trickle in over a connection about to drop).
+    if (this.source && this.source.readyState === EventSource.OPEN && navigator.onLine !== false) {
+      this.setState("live");
+    }
     if (!event || !(event.id > this.lastEventId)) { return; }
     this.lastEventId = event.id;
     this.onEvent(event);
