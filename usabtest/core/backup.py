@@ -26,7 +26,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from usabtest import __version__
 from usabtest.extensions import db
 
 FORMAT = "usabtest-backup/1"
@@ -113,7 +112,7 @@ def export_archive(out: Path, revision: str) -> dict[str, int]:
             members.update(files)
             counts[table.name] = len(lines)
     manifest = {
-        "format": FORMAT, "app_version": __version__, "migration": revision,
+        "format": FORMAT, "migration": revision,
         "tables": [table.name for table in db.metadata.sorted_tables], "rows": counts,
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(members.items())},
     }
