@@ -145,7 +145,7 @@ def texts(study_id: int):
             flash("Report texts saved.", "success")
             return redirect(url_for("reports.texts", study_id=study.id))
     return render_template("reports/texts.html", study=study, form=form, saved=services.narrative_of(study),
-                           fields=narrative.FIELDS, limit=narrative.MAX_LENGTH), form_status(form)
+                           groups=narrative.by_part(), limit=narrative.MAX_LENGTH), form_status(form)
 
 
 @bp.get("/studies/<int:study_id>/report/draft")
