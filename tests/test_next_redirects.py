@@ -19,7 +19,7 @@ HOSTILE = [
 LOCAL = ["/studies/1", "/studies/1/report?tab=versions#v2", "/"]
 
 # The view functions that read a `next` target, each covered by a test below.
-COVERED_VIEWS = {"login", "publish", "create_share_link", "revoke_share_link", "new"}
+COVERED_VIEWS = {"login", "publish", "create_share_link", "revoke_share_link", "withdraw", "new"}
 PACKAGE = Path(__file__).resolve().parents[1] / "usabtest"
 
 
@@ -80,6 +80,7 @@ def _report_forms(published):
          {"page_size": "A4", "change_note": "Second", "confirmed": "yes", "gap_reason": "Interim issue"}),
         (f"/reports/{published.id}/share-links", {"days": 7}),
         (f"/share-links/{link.id}/revoke", {"confirmed": "yes"}),
+        (f"/reports/{published.id}/withdraw", {"reason": "Wrong figures", "confirmed": "yes"}),
     ]
 
 
