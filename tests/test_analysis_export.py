@@ -79,3 +79,14 @@ def test_study_exports_round_trip_and_neutralise(db, client, login, make_study, 
     assert [sus[f"q{i}"] for i in range(1, 11)] == ["4", "2"] * 5 and sus["score"] == "75.0"
 
     assert client.get(f"/studies/{study.id}/exports/passwords.csv").status_code == 404
+
+
+def test_iter_csv_sends_the_header_first_then_rows_in_chunks():
+    from usabtest.analysis.export import iter_csv
+
+    rows = [[i, f"=cell {i}"] for i in range(5)]
+    chunks = list(iter_csv(["a", "b"], iter(rows), rows_per_chunk=2))
+    assert chunks[0] == "\ufeffa,b\r\n".encode()
+    assert len(chunks) == 4  # header, 2 + 2 + 1 rows
+    assert b"".join(chunks) == to_csv(["a", "b"], rows)
+    assert _read(b"".join(chunks))[1] == ["0", "'=cell 0"]

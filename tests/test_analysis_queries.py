@@ -74,6 +74,7 @@ def test_query_count_does_not_grow_with_sessions_and_notes(db, client, login, ma
     small_counts = _query_counts(db, client, small)
     large_counts = _query_counts(db, client, large)
     assert small_counts == large_counts, (small_counts, large_counts)
-    assert all(count <= 15 for count in small_counts.values()), small_counts
+    # The board counts its matches and reads one page: a few fixed queries more than one full read.
+    assert all(count <= 20 for count in small_counts.values()), small_counts
     page = client.get(f"/studies/{large.id}/matrix").get_data(as_text=True)
     assert page.count('class="num cell filled') == 150  # the data really is there

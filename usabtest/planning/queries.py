@@ -39,8 +39,23 @@ def involving(user: User) -> sa.ColumnElement[bool]:
 
 
 def _with_people(query: sa.Select) -> sa.Select:
-    return query.options(selectinload(StudySession.study), selectinload(StudySession.participant),
+    # The participant's consents too: pages warn about a scheduled session without consent.
+    return query.options(selectinload(StudySession.study),
+                         selectinload(StudySession.participant).selectinload(Participant.consents),
                          selectinload(StudySession.moderator), selectinload(StudySession.observers))
+
+
+def preload_overview(study: Study) -> None:
+    """Load the study's participants (details and consents) and sessions (people) in a fixed number of
+    queries, so the overview's per-row reads find them loaded however big the study is."""
+    db.session.execute(
+        sa.select(Study).where(Study.id == study.id)
+        .options(selectinload(Study.participants).options(selectinload(Participant.personal),
+                                                          selectinload(Participant.consents)),
+                 selectinload(Study.sessions).options(selectinload(StudySession.moderator),
+                                                      selectinload(StudySession.observers)))
+        .execution_options(populate_existing=True)
+    ).all()
 
 
 def agenda_sessions(user: User) -> list[StudySession]:

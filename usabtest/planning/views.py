@@ -124,8 +124,18 @@ def _study_panels(study: Study) -> list[StudyPanel]:
 
 def _console_access(sessions) -> dict[int, dict[str, bool]]:
     """Per session, whether the signed-in user gets the console and SUS links (observe's partial)."""
-    return {s.id: {"console": policy.can_observe_session(current_user, s),
-                   "sus": policy.can_run_session(current_user, s)} for s in sessions}
+    user = current_user._get_current_object()
+    managed: dict[int, bool] = {}  # a study's managers reach every session of it: asked once per study
+    access = {}
+    for s in sessions:
+        if s.study_id not in managed:
+            managed[s.study_id] = policy.can_manage_study(user, s.study)
+        if managed[s.study_id]:
+            access[s.id] = {"console": True, "sus": True}
+        else:
+            access[s.id] = {"console": policy.can_observe_session(user, s),
+                            "sus": policy.can_run_session(user, s)}
+    return access
 
 
 # --- studies -------------------------------------------------------------------------------------
@@ -198,6 +208,7 @@ def _tag_sources() -> dict[str, str]:
 def study_overview(study_id: int):
     """Tasks, participants, sessions and progress of one study."""
     study = _visible_study(study_id)
+    queries.preload_overview(study)
     manager = policy.can_manage_study(current_user, study)
     return render_template(
         "planning/study_overview.html", study=study, manager=manager,
