@@ -1,7 +1,7 @@
 """Every page and GET endpoint, visited as each role on the demo data: no 500, no leaks.
 
-This is the walk the full authorization matrix will grow from: it finds every registered GET
-route by itself, so a new page is covered the day it is added.
+It finds every registered GET route by itself, so a new page is covered the day it is added;
+who may use each endpoint with each method is tested in test_authorization_matrix.py.
 """
 
 import pytest

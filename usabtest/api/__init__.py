@@ -252,6 +252,21 @@ def loads(path_arg: str, loader: Callable[[int], Any], as_arg: str) -> Callable:
     return decorator
 
 
+def permits(check: Callable[[Any], bool], message: str) -> Callable:
+    """Decorator: 403 with `message` unless `check(current_user)`; above `spec.validate`, so someone
+    who may not use the endpoint is told so before the request body is looked at."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            allow(check(current_user), message)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 def page_of(query: sa.Select, args: PageQuery, build: Callable[[Any], BaseModel]) -> dict[str, Any]:
     """One page of `query` (a page past the end is empty), ready for a `Page` model."""
     pagination = db.paginate(query, page=args.page, per_page=args.per_page, error_out=False, count=True)

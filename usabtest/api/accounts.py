@@ -17,7 +17,7 @@ from usabtest.accounts.schemas import (
     CsrfToken,
     Me,
 )
-from usabtest.api import allow, bp, load, loads, page_of, reads, spec, writes
+from usabtest.api import bp, load, loads, page_of, permits, reads, spec, writes
 
 
 @bp.get("/me")
@@ -50,13 +50,13 @@ def list_organisations(query: ClientOrganisationQuery):
 
 
 @bp.post("/organisations")
+@permits(policy.can_create_organisation, "only researchers and admins create organisations")
 @spec.validate(json=ClientOrganisationCreate, resp=writes({201: ClientOrganisation}, 403, 409),
                tags=ORGANISATIONS)
 def create_organisation(json: ClientOrganisationCreate):
     """Create a client organisation (researchers and admins). A name that matches an existing
     organisation's ignoring case and spaces is refused with 409, naming it (and its id when you may
     see it)."""
-    allow(policy.can_create_organisation(current_user), "only researchers and admins create organisations")
     try:
         org = services.create_organisation(json.name, current_user)
     except services.DuplicateOrganisation as exc:

@@ -290,7 +290,7 @@ def _attempt(study_session: StudySession, attempt_id: int) -> TaskAttempt:
 
 
 @bp.patch("/sessions/<int:session_id>/attempts/<int:attempt_id>")
-@loads("session_id", observed_session, "study_session")
+@loads("session_id", run_session, "study_session")
 @spec.validate(json=AttemptCorrection, resp=writes(TaskAttemptOut, 403, 404, conflict=AttemptConflict),
                tags=TAGS)
 def correct_attempt(study_session: StudySession, attempt_id: int, json: AttemptCorrection):

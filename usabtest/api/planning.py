@@ -15,7 +15,7 @@ from flask_login import current_user
 from usabtest import policy
 from usabtest.accounts import services as account_services
 from usabtest.accounts.models import Organisation, User
-from usabtest.api import allow, bp, load, loads, page_of, reads, showing_current, spec, writes
+from usabtest.api import allow, bp, load, loads, page_of, permits, reads, showing_current, spec, writes
 from usabtest.core.errors import Conflict, InvalidInput
 from usabtest.core.schemas import PageQuery
 from usabtest.core.versioning import claim
@@ -123,10 +123,10 @@ def list_studies(query: PageQuery):
 
 
 @bp.post("/studies")
+@permits(policy.is_staff, "only researchers and admins can create studies")
 @spec.validate(json=StudyCreate, resp=writes({201: StudyDetail}, 403), tags=TAGS)
 def create_study(json: StudyCreate):
     """Create a draft study owned by the caller (researchers and admins)."""
-    allow(policy.is_staff(current_user), "only researchers and admins can create studies")
     source = None
     if json.tags_from is not None:
         source = db.session.get(Study, json.tags_from)
