@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from io import BytesIO
 from xml.sax.saxutils import escape
 
+from fontTools.pens.basePen import BasePen
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
@@ -327,13 +328,56 @@ class _ReportDocument(BaseDocTemplate):
 
 
 @functools.cache
+@functools.cache
 def _draft_outlines() -> tuple[tuple[tuple[float, float], ...], ...]:
-    """The outlines of "DRAFT" in DejaVu Sans Bold at 110 points (matplotlib ships the font)."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextPath
+    """The outlines of "DRAFT" in DejaVu Sans Bold at 110 points, curves flattened (read once)."""
+    from fontTools.ttLib import TTFont as FontFile
 
-    path = TextPath((0, 0), "DRAFT", size=110, prop=FontProperties(family="DejaVu Sans", weight="bold"))
-    return tuple(tuple((float(x), float(y)) for x, y in polygon) for polygon in path.to_polygons())
+    font = FontFile(str(fonts.find_source().directory / "DejaVuSans-Bold.ttf"), lazy=True)
+    glyphs, names = font.getGlyphSet(), font.getBestCmap()
+    pen = _PolygonPen(glyphs, scale=110 / font["head"].unitsPerEm)
+    for char in "DRAFT":
+        glyph = glyphs[names[ord(char)]]
+        glyph.draw(pen)
+        pen.advance(glyph.width)
+    return tuple(tuple(polygon) for polygon in pen.polygons)
+
+
+class _PolygonPen(BasePen):
+    """A fontTools pen that collects glyph outlines as polygons, moved along by each glyph's width."""
+
+    STEPS = 8  # straight pieces per curve: smooth at the mark's size
+
+    def __init__(self, glyph_set, scale: float):
+        super().__init__(glyph_set)
+        self.scale, self.x = scale, 0.0
+        self.polygons: list[list[tuple[float, float]]] = []
+
+    def advance(self, width: float) -> None:
+        self.x += width
+
+    def _point(self, point) -> tuple[float, float]:
+        return ((self.x + point[0]) * self.scale, point[1] * self.scale)
+
+    def _moveTo(self, point) -> None:  # noqa: N802 (fontTools' names)
+        self.polygons.append([self._point(point)])
+
+    def _lineTo(self, point) -> None:  # noqa: N802
+        self.polygons[-1].append(self._point(point))
+
+    def _curveToOne(self, first, second, third) -> None:  # noqa: N802
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = (
+            self._current(), self._point(first), self._point(second), self._point(third))
+        for step in range(1, self.STEPS + 1):
+            t = step / self.STEPS
+            a, b, c, d = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t ** 3
+            self.polygons[-1].append((a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3))
+
+    def _current(self) -> tuple[float, float]:
+        return self.polygons[-1][-1]
+
+    def _closePath(self) -> None:  # noqa: N802
+        pass
 
 
 def _hex(colour: colors.Color) -> str:
