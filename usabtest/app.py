@@ -107,13 +107,14 @@ def register_blueprints(app: Flask) -> None:
     from usabtest.home.views import bp as home_bp
     from usabtest.observe.views import bp as observe_bp
     from usabtest.organisations.views import bp as organisations_bp
+    from usabtest.participants.views import bp as participants_bp
     from usabtest.planning.views import bp as planning_bp
     from usabtest.planning.views import register_study_panels
     from usabtest.reports.views import bp as reports_bp
     from usabtest.reports.views import study_panel as reports_study_panel
 
     for blueprint in (home_bp, accounts_bp, planning_bp, observe_bp, analysis_bp, reports_bp,
-                      organisations_bp):
+                      organisations_bp, participants_bp):
         app.register_blueprint(blueprint)
     # The study overview (a planning page) shows the later domains' panels: wired here, so
     # planning never imports analysis or reports.

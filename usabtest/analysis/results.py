@@ -47,6 +47,8 @@ Definitions, chosen to match common usability practice (Sauro & Lewis 2016):
 - Finding frequency is the number of distinct participants with at least one linked, non-deleted note,
   over the participants observed (participants of observed sessions, plus anyone whose notes back a
   finding, so the ratio can never exceed one).
+- Participants who withdrew consent are left out of everything here: metrics, SUS, findings' evidence
+  and frequencies, the matrix (`Participant.consent_withdrawn_at`).
 
 Every function runs a fixed number of SQL queries whatever the number of sessions, attempts or notes.
 """
@@ -197,7 +199,8 @@ def _observed_sessions(study_id: int) -> list[_ObservedSession]:
     rows = db.session.execute(
         sa.select(StudySession.id, Participant.id, Participant.code, Participant.segments)
         .join(Participant, StudySession.participant_id == Participant.id)
-        .where(StudySession.study_id == study_id, StudySession.status.in_(OBSERVED_STATUSES))
+        .where(StudySession.study_id == study_id, StudySession.status.in_(OBSERVED_STATUSES),
+               Participant.consent_withdrawn_at.is_(None))
         .order_by(Participant.number, StudySession.starts_at)
     )
     return [_ObservedSession(sid, pid, code, dict(segs or {})) for sid, pid, code, segs in rows]
@@ -441,7 +444,8 @@ def _evidence_rows(study_id: int) -> list:
         .join(Finding, Finding.id == finding_note.c.finding_id)
         .join(StudySession, StudySession.id == Note.session_id)
         .join(Participant, Participant.id == StudySession.participant_id)
-        .where(Finding.study_id == study_id, Finding.deleted_at.is_(None), Note.deleted_at.is_(None))
+        .where(Finding.study_id == study_id, Finding.deleted_at.is_(None), Note.deleted_at.is_(None),
+               Participant.consent_withdrawn_at.is_(None))
         .order_by(Participant.number, Note.session_id, Note.elapsed_ms, Note.id)
     ).all()
 
@@ -450,7 +454,7 @@ def observed_participants(study_id: int) -> list[ParticipantRef]:
     """Participants of the study's completed or in-progress sessions, by number."""
     rows = db.session.execute(
         sa.select(Participant.id, Participant.number, Participant.code)
-        .where(Participant.id.in_(
+        .where(Participant.consent_withdrawn_at.is_(None), Participant.id.in_(
             sa.select(StudySession.participant_id).where(
                 StudySession.study_id == study_id, StudySession.status.in_(OBSERVED_STATUSES))
         ))

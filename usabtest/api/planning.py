@@ -21,12 +21,15 @@ from usabtest.core.schemas import PageQuery
 from usabtest.core.versioning import claim
 from usabtest.db import utcnow
 from usabtest.extensions import db
+from usabtest.participants import services as rights
 from usabtest.planning import queries, services
 from usabtest.planning.models import Participant, Study, StudySession, Task
-from usabtest.planning.schemas import Participant as ParticipantOut
 from usabtest.planning.schemas import (
+    ConsentWithdrawal,
+    Erasure,
     ParticipantConflict,
     ParticipantCreate,
+    ParticipantExport,
     ParticipantPage,
     ParticipantUpdate,
     SessionCreate,
@@ -49,6 +52,7 @@ from usabtest.planning.schemas import (
     WalkInCreate,
     script,
 )
+from usabtest.planning.schemas import Participant as ParticipantOut
 from usabtest.planning.schemas import StudySession as StudySessionOut
 from usabtest.planning.schemas import Task as TaskOut
 
@@ -326,6 +330,39 @@ def update_participant(participant: Participant, json: ParticipantUpdate):
         services.record_consent(participant, consent["consent_date"], consent["consent_version"],
                                 current_user)
     return _participant(participant)
+
+
+@bp.post("/participants/<int:participant_id>/withdraw-consent")
+@loads("participant_id", managed_participant, "participant")
+@spec.validate(resp=writes(ConsentWithdrawal, 403, 404), tags=TAGS)
+def withdraw_consent(participant: Participant):
+    """Record that the participant withdrew consent: their sessions still scheduled are cancelled (calendars
+    and mail follow) and new reports and analyses leave them out. Repeating it changes nothing."""
+    cancelled = services.withdraw_consent(participant, current_user)
+    return ConsentWithdrawal(participant=_participant(participant),
+                             withdrawn_at=participant.consent_withdrawn_at,
+                             sessions_cancelled=[s.id for s in cancelled])
+
+
+@bp.post("/participants/<int:participant_id>/erase")
+@loads("participant_id", managed_participant, "participant")
+@spec.validate(resp=writes(Erasure, 403, 404), tags=TAGS)
+def erase_participant(participant: Participant):
+    """Erase the participant: name, contact details and segments wiped, earlier note texts purged from the
+    history and the audit log, sessions still scheduled cancelled; the pseudonym, sessions, results and
+    notes as they read now are kept. Repeating it changes nothing."""
+    done = rights.erase_participant(participant, current_user)
+    return Erasure(participant=_participant(participant), erased_at=participant.erased_at,
+                   sessions_cancelled=done.sessions_cancelled, notes_purged=done.notes_purged)
+
+
+@bp.get("/participants/<int:participant_id>/export")
+@loads("participant_id", managed_participant, "participant")
+@spec.validate(resp=reads(ParticipantExport, 403, 404), tags=TAGS)
+def export_participant(participant: Participant):
+    """Everything held about the participant: details, consents, sessions, task attempts, notes and SUS
+    answers (after an erasure, only what is kept)."""
+    return rights.export_participant(participant)
 
 
 # --- sessions -------------------------------------------------------------------------------------

@@ -225,8 +225,15 @@ class Participant(Versioned, TimestampMixin, db.Model):
     code: Mapped[str] = mapped_column(sa.String(16))
     segments: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
     erased: Mapped[bool] = mapped_column(default=False)
+    # When the participant was erased (who did it is in the audit log, without personal data).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A withdrawal of consent: their sessions still scheduled are cancelled and new reports and
+    # analyses leave them out; the consents they signed stay on record.
+    consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_withdrawn_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
     study: Mapped[Study] = relationship(back_populates="participants")
+    consent_withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[consent_withdrawn_by_id])
     personal: Mapped[ParticipantPersonal | None] = relationship(
         back_populates="participant", cascade="all, delete-orphan", uselist=False
     )
@@ -243,8 +250,13 @@ class Participant(Versioned, TimestampMixin, db.Model):
 
     @property
     def has_consent(self) -> bool:
-        """True when at least one consent is on record and the participant is not erased."""
-        return bool(self.consents) and not self.erased
+        """True when a consent is on record, not withdrawn, and the participant is not erased."""
+        return bool(self.consents) and not self.erased and self.consent_withdrawn_at is None
+
+    @property
+    def consent_withdrawn(self) -> bool:
+        """True once the participant withdrew consent (they are left out of new reports and analyses)."""
+        return self.consent_withdrawn_at is not None
 
 
 class ParticipantPersonal(VersionedPart, db.Model):

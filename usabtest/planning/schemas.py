@@ -285,6 +285,8 @@ class Participant(OutputModel):
     code: str
     has_consent: bool
     erased: bool
+    consent_withdrawn_at: UtcDateTime | None = Field(
+        description="When the participant withdrew consent (left out of new reports and analyses)")
     segments: dict[str, str]
     consents: list[Consent]
     personal: PersonalDetails | None = Field(
@@ -299,6 +301,7 @@ class Participant(OutputModel):
             id=participant.id, version=participant.version, study_id=participant.study_id,
             code=participant.code,
             has_consent=participant.has_consent, erased=participant.erased,
+            consent_withdrawn_at=participant.consent_withdrawn_at,
             segments=dict(participant.segments or {}),
             consents=[Consent.model_validate(c) for c in participant.consents],
             personal=PersonalDetails.model_validate(details) if details is not None else None,
@@ -307,6 +310,98 @@ class Participant(OutputModel):
 
 class ParticipantPage(Page[Participant]):
     """A page of participants."""
+
+
+class ConsentWithdrawal(OutputModel):
+    """A participant's withdrawal of consent: their sessions still scheduled were cancelled."""
+
+    participant: Participant
+    withdrawn_at: UtcDateTime
+    sessions_cancelled: list[int] = Field(description="Ids of the sessions this request cancelled "
+                                                      "(empty when consent had already been withdrawn)")
+
+
+class Erasure(OutputModel):
+    """What erasing a participant did (nothing the second time)."""
+
+    participant: Participant
+    erased_at: UtcDateTime
+    sessions_cancelled: list[int] = Field(description="Ids of the sessions this request cancelled")
+    notes_purged: int = Field(description="Notes already deleted whose text this request removed for good")
+
+
+class ExportedConsent(OutputModel):
+    """A signed consent form, as exported."""
+
+    consented_on: dt.date
+    form_version: str
+    recorded_at: UtcDateTime
+
+
+class ExportedAttempt(OutputModel):
+    """One attempt at a task in a session."""
+
+    task_id: int
+    task_title: str
+    number: int = Field(description="1 for the first attempt at this task in the session, 2 after a restart")
+    started_at: UtcDateTime
+    ended_at: UtcDateTime | None
+    outcome: str | None
+    error_count: int | None
+    seq: int | None = Field(description="Single Ease Question, 1-7")
+
+
+class ExportedNote(OutputModel):
+    """A note taken during one of the participant's sessions (as it reads now)."""
+
+    id: int
+    created_at: UtcDateTime
+    elapsed_ms: int = Field(description="Into the session")
+    kind: str
+    body: str
+    tags: list[str]
+    severity: int | None
+    task_id: int | None
+
+
+class ExportedSus(OutputModel):
+    """The participant's System Usability Scale answers (1-5, questionnaire order) and score."""
+
+    answers: list[int]
+    score: float | None = Field(description="0-100; null for an incomplete questionnaire")
+
+
+class ExportedSession(OutputModel):
+    """One of the participant's sessions with what was recorded in it."""
+
+    id: int
+    starts_at: UtcDateTime
+    timezone: str
+    duration_min: int
+    status: SessionStatus
+    started_at: UtcDateTime | None
+    ended_at: UtcDateTime | None
+    task_attempts: list[ExportedAttempt]
+    notes: list[ExportedNote]
+    sus: ExportedSus | None
+
+
+class ParticipantExport(OutputModel):
+    """Everything held about one participant. After an erasure, only what is kept (pseudonym, consents,
+    sessions, attempts, notes and answers); personal details and segments are gone."""
+
+    exported_at: UtcDateTime
+    study_id: int
+    study_title: str
+    id: int
+    code: str
+    erased: bool
+    erased_at: UtcDateTime | None
+    consent_withdrawn_at: UtcDateTime | None
+    personal: PersonalDetails | None
+    segments: dict[str, str]
+    consents: list[ExportedConsent]
+    sessions: list[ExportedSession]
 
 
 # --- sessions -------------------------------------------------------------------------------------

@@ -265,6 +265,8 @@ def add_participant(study: Study, actor: User, *, name: str, email: str | None =
 def update_participant(participant: Participant, actor: User, *, version: int | None, name: str,
                        email: str | None, phone: str | None, segments: dict[str, str]) -> None:
     """Edit contact details and segment attributes (from its `version`); the pseudonym never changes."""
+    if participant.erased:
+        raise Conflict(f"{participant.code} has been erased: their details cannot be changed.")
     claim(participant, version)
     _check_email_free(participant.study, email, participant)
     personal = participant.personal or ParticipantPersonal(name="")
@@ -283,11 +285,47 @@ def _check_consent(consented_on: date, form_version: str) -> None:
 
 def record_consent(participant: Participant, consented_on: date, form_version: str, actor: User) -> None:
     """Add a signed consent form (date and form version)."""
+    if participant.erased:
+        raise Conflict(f"{participant.code} has been erased: no consent can be recorded.")
+    if participant.consent_withdrawn:
+        raise PlanningError(f"{participant.code} withdrew consent: to include this person again, add them "
+                            "as a new participant.", "consent_date")
     _check_consent(consented_on, form_version)
     participant.consents.append(ConsentRecord(
         consented_on=consented_on, form_version=form_version.strip(),
         recorded_by_id=getattr(actor, "id", None),
     ))
+    if participant.id is not None:  # a new participant's consent goes with its participant.create
+        record(actor, "participant.consent", participant, {"code": participant.code,
+                                                           "form_version": form_version.strip()})
+
+
+def cancel_open_sessions(participant: Participant, actor: User) -> list[StudySession]:
+    """Cancel every session of `participant` still scheduled, through the usual cancel path (calendars
+    and mail follow); returns them."""
+    open_sessions = list(db.session.scalars(
+        sa.select(StudySession).where(StudySession.participant_id == participant.id,
+                                      StudySession.status == SessionStatus.SCHEDULED)
+        .order_by(StudySession.starts_at)))
+    for study_session in open_sessions:
+        cancel_session(study_session, actor)
+    return open_sessions
+
+
+def withdraw_consent(participant: Participant, actor: User) -> list[StudySession]:
+    """Record that `participant` withdrew consent and cancel their sessions still scheduled.
+
+    New reports and analyses leave them out from then on; their consents signed earlier stay on
+    record. Withdrawing again changes nothing (an empty list).
+    """
+    if participant.consent_withdrawn:
+        return []
+    participant.consent_withdrawn_at = utcnow()
+    participant.consent_withdrawn_by_id = getattr(actor, "id", None)
+    cancelled = cancel_open_sessions(participant, actor)
+    record(actor, "participant.consent_withdraw", participant,
+           {"code": participant.code, "sessions_cancelled": [s.id for s in cancelled]})
+    return cancelled
 
 
 def import_participants(study: Study, rows: list[ParticipantRow], actor: User) -> list[Participant]:
@@ -415,6 +453,8 @@ def _validate(study: Study, draft: SessionDraft, current: StudySession | None = 
         raise PlanningError("Choose a participant of this study.", "participant")
     if draft.participant.erased:
         raise PlanningError(f"{draft.participant.code} has been erased and cannot take part.", "participant")
+    if draft.participant.consent_withdrawn:
+        raise PlanningError(f"{draft.participant.code} withdrew consent and cannot take part.", "participant")
     people = [(draft.moderator, "moderator"), *((observer, "observers") for observer in draft.observers)]
     for person, person_field in people:
         if person.role == Role.CLIENT or not person.active:

@@ -463,6 +463,9 @@ def participant_edit(participant_id: int):
     """Edit a participant's details and record another consent."""
     participant = db.get_or_404(Participant, participant_id)
     study = _managed_study(participant.study_id)
+    if participant.erased:
+        flash(f"{participant.code} has been erased: their details cannot be changed.", "info")
+        return redirect(url_for("participants.detail", participant_id=participant.id))
     personal = participant.personal
     form = ParticipantForm(obj=personal)
     if request.method == "GET":

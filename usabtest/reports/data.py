@@ -1,7 +1,8 @@
 """Gather a study's report from the database in a fixed number of queries.
 
 Participants appear only by pseudonym: `ParticipantPersonal` (name, email, phone) is never
-loaded here. Notes of erased participants keep their pseudonym, like everyone else's.
+loaded here. Notes of erased participants keep their pseudonym, like everyone else's; participants
+who withdrew consent are left out of every table, figure and finding and only counted.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def build_report_data(study_id: int, version_label: str = "Draft") -> ReportData
     texts = db.session.scalar(sa.select(ReportNarrative).where(ReportNarrative.study_id == study_id))
     written = texts.texts() if texts else {}
     results = analysis.compute_study_results(study_id)
-    tested = [s for s in sessions if s.status in TESTED]
+    # Participants who withdrew consent are left out (the analysis leaves them out too), only counted.
+    withdrawn = {p.id for p in participants if p.consent_withdrawn}
+    participants = [p for p in participants if p.id not in withdrawn]
+    tested = [s for s in sessions if s.status in TESTED and s.participant_id not in withdrawn]
     dates = [_session_date(s) for s in tested]
     return ReportData(
         study_title=study.title,
@@ -77,6 +81,7 @@ def build_report_data(study_id: int, version_label: str = "Draft") -> ReportData
         moderation=_moderation_text(study, tested),
         session_count=len(tested),
         participants=_participant_rows(participants, tested),
+        participants_withdrawn=len(withdrawn),
         tasks=tuple(_task_section(r, tasks[r.task_id]) for r in results.tasks),
         sus=_sus(results.sus),
         sus_statements=STATEMENTS,

@@ -145,6 +145,8 @@ class ReportData:
     moderation: str = ""
     session_count: int = 0
     participants: tuple[ParticipantRow, ...] = ()
+    # Participants who withdrew consent: left out of every table, figure and finding, only counted.
+    participants_withdrawn: int = 0
     tasks: tuple[TaskSection, ...] = ()
     sus: SusSummary | None = None
     sus_statements: tuple[str, ...] = ()
@@ -168,6 +170,16 @@ class ReportData:
     def is_draft(self) -> bool:
         """True for a draft (not a published version): every page then carries a DRAFT mark."""
         return self.version_label == DRAFT_LABEL
+
+    @property
+    def withdrawn_text(self) -> str:
+        """"1 participant withdrew consent and is left out of this report.", or empty."""
+        count = self.participants_withdrawn
+        if not count:
+            return ""
+        if count == 1:
+            return "1 participant withdrew consent and is left out of this report."
+        return f"{count} participants withdrew consent and are left out of this report."
 
     @property
     def segment_keys(self) -> list[str]:

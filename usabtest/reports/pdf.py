@@ -621,7 +621,9 @@ class _Story:
     def _participants(self) -> list[Flowable]:
         r = self.r
         if not r.participants:
-            return [Para("No participants have been recruited yet.", self.s["small"])]
+            lead = ("No participant's results can be reported." if r.participants_withdrawn
+                    else "No participants have been recruited yet.")
+            return [Para(" ".join(filter(None, [lead, r.withdrawn_text])), self.s["small"])]
         keys = r.segment_keys
         code_w, sessions_w = 26 * mm, 20 * mm
         seg_w = (self.width - code_w - sessions_w) / max(len(keys), 1)
@@ -634,7 +636,9 @@ class _Story:
                          Para(str(row.sessions), self.s["cell"])])
         widths = [code_w, *([seg_w] * max(len(keys), 1)), sessions_w]
         return [self._p(f"{len(r.participants)} participants took part in {r.session_count} sessions. "
-                        "They are identified by pseudonym only.", "body"), self._table(rows, widths)]
+                        "They are identified by pseudonym only." + (f" {r.withdrawn_text}" if r.withdrawn_text
+                                                                    else ""), "body"),
+                self._table(rows, widths)]
 
     def results(self) -> list[Flowable]:
         """Overview table, the two charts, then one block per task."""
