@@ -6,14 +6,16 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from usabtest.accounts.models import Role
 from usabtest.accounts.services import (
@@ -23,6 +25,7 @@ from usabtest.accounts.services import (
     MIN_PASSWORD_LENGTH,
 )
 from usabtest.core.forms import id_or_none
+from usabtest.core.schemas import MAX_ID
 
 
 @cache
@@ -168,3 +171,32 @@ class ClientUserCreateForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     password = PasswordField("Initial password", validators=[DataRequired(), _password_length()])
     submit = SubmitField("Create client user")
+
+
+class AuditFilterForm(FlaskForm):
+    """Narrow the audit log (a GET form: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    actor = SelectField("Who", choices={"": "Anyone"}, default="")
+    action = SelectField("Action", choices={"": "Any action"}, default="")
+    object_type = SelectField("Object type", choices={"": "Any object"}, default="")
+    object_id = IntegerField("Object id", validators=[Optional(), NumberRange(
+        min=1, max=MAX_ID, message=f"Give an id from 1 to {MAX_ID}.")])
+    since = DateField("From (your time zone)", validators=[Optional()])
+    until = DateField("To (inclusive)", validators=[Optional()])
+    submit = SubmitField("Filter", name="")
+
+    def set_choices(self, users: list, actions: list[str], object_types: list[str]) -> None:
+        """Fill the selects: users by name, actions and their families ("participant.*"), object types."""
+        self.actor.choices = {"": "Anyone", **{str(u.id): f"{u.name} ({u.email})" for u in users}}
+        families = sorted({a.split(".", 1)[0] + "." for a in actions if "." in a})
+        self.action.choices = {"": "Any action", **{f: f"{f}* (all)" for f in families},
+                               **{a: a for a in actions}}
+        self.object_type.choices = {"": "Any object", **{t: t for t in object_types}}
+
+    def validate_until(self, field) -> None:
+        """The range must not end before it starts."""
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date.")

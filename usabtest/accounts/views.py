@@ -1,4 +1,6 @@
-"""Sign-in, sign-out, profile, and the admin's user pages."""
+"""Sign-in, sign-out, profile, and the admin's pages: users and the audit log."""
+
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import (
@@ -16,6 +18,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from usabtest.accounts import services, signin, throttle
 from usabtest.accounts.forms import (
+    AuditFilterForm,
     ConfirmForm,
     ForgotPasswordForm,
     LoginForm,
@@ -27,15 +30,17 @@ from usabtest.accounts.forms import (
     UserRoleForm,
 )
 from usabtest.accounts.models import Organisation, Role, User
-from usabtest.core import confirm
+from usabtest.core import audit, confirm
 from usabtest.core.audit import record
 from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, keep_changes
 from usabtest.core.forms import show_refusal
 from usabtest.core.mail import mail_configured
+from usabtest.core.schemas import MAX_PAGE
 from usabtest.core.urls import safe_next
 from usabtest.extensions import db, limiter
 from usabtest.policy import role_required
+from usabtest.timefmt import zone
 
 bp = Blueprint("accounts", __name__)
 
@@ -366,3 +371,46 @@ def admin_revoke_tokens(user_id: int):
         count = services.revoke_all_tokens(user, current_user, "revoked by an administrator")
         flash(f"{plural(count, 'API token')} of {user.email} revoked.", "success")
     return redirect(back)
+
+
+AUDIT_PER_PAGE = 50
+
+
+def _start_of(day: date | None, tz_name: str) -> datetime | None:
+    """Midnight of `day` in `tz_name`, in UTC; None for no day (or one beyond the calendar's ends)."""
+    if day is None:
+        return None
+    try:
+        return datetime.combine(day, time.min, tzinfo=zone(tz_name)).astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def _audit_page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        abort(404)
+    return int(raw)
+
+
+@bp.get("/admin/audit")
+@role_required(Role.ADMIN)
+def admin_audit():
+    """The audit log, newest first, filtered by who, what, when and which object (admins only)."""
+    page_number = _audit_page_number()
+    users = db.session.scalars(sa.select(User).order_by(User.name, User.email)).all()
+    form = AuditFilterForm(formdata=request.args)
+    form.set_choices(users, audit.recorded_actions(), audit.recorded_object_types())
+    if not form.validate():
+        return render_template("admin/audit.html", form=form, events=None, users={}, args={}), 400
+    until = form.until.data
+    wanted = audit.AuditFilter(
+        actor_id=int(form.actor.data) if form.actor.data else None, action=form.action.data or None,
+        object_type=form.object_type.data or None, object_id=form.object_id.data,
+        since=_start_of(form.since.data, current_user.timezone),
+        until=_start_of(until + timedelta(days=1), current_user.timezone) if until and until < date.max
+        else None)
+    events = db.paginate(audit.search(wanted), page=page_number, per_page=AUDIT_PER_PAGE, error_out=False)
+    args = {key: value for key, value in request.args.items() if key != "page" and value}
+    return render_template("admin/audit.html", form=form, events=events, users={u.id: u for u in users},
+                           args=args)

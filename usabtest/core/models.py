@@ -16,6 +16,9 @@ from usabtest.extensions import db
 class AuditEvent(db.Model):
     """Who did what to which object, and when."""
 
+    # The audit log page filters by object and lists newest first; erasure finds a person's events.
+    __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
+
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     actor_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
@@ -23,7 +26,7 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(sa.String(60), index=True)
     object_type: Mapped[str] = mapped_column(sa.String(40))
     object_id: Mapped[int | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
