@@ -333,13 +333,13 @@ def _draft_outlines() -> tuple[tuple[tuple[float, float], ...], ...]:
     """The outlines of "DRAFT" in DejaVu Sans Bold at 110 points, curves flattened (read once)."""
     from fontTools.ttLib import TTFont as FontFile
 
-    font = FontFile(str(fonts.find_source().directory / "DejaVuSans-Bold.ttf"), lazy=True)
-    glyphs, names = font.getGlyphSet(), font.getBestCmap()
-    pen = _PolygonPen(glyphs, scale=110 / font["head"].unitsPerEm)
-    for char in "DRAFT":
-        glyph = glyphs[names[ord(char)]]
-        glyph.draw(pen)
-        pen.advance(glyph.width)
+    with FontFile(str(fonts.find_source().directory / "DejaVuSans-Bold.ttf"), lazy=True) as font:
+        glyphs, names = font.getGlyphSet(), font.getBestCmap()
+        pen = _PolygonPen(glyphs, scale=110 / font["head"].unitsPerEm)
+        for char in "DRAFT":
+            glyph = glyphs[names[ord(char)]]
+            glyph.draw(pen)
+            pen.advance(glyph.width)
     return tuple(tuple(polygon) for polygon in pen.polygons)
 
 
