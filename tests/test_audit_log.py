@@ -123,8 +123,13 @@ def test_study_data_edits_and_rights_are_recorded(db, make_user, make_study, mak
     study = make_study()
     participant = make_participant(study, consented=False)
     planning.record_consent(participant, datetime(2025, 1, 1).date(), "v3", study.owner)
+    planning.update_participant(participant, study.owner, version=participant.version, name="Jo Newname",
+                                email=participant.personal.email, phone="+1 555 0100", segments={})
     planning.withdraw_consent(participant, study.owner)
     db.session.commit()
-    actions = list(db.session.scalars(sa.select(AuditEvent.action)
-                                      .where(AuditEvent.object_type == "Participant")))
-    assert actions == ["participant.consent", "participant.consent_withdraw"]
+    events = list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.object_type == "Participant")
+                                     .order_by(AuditEvent.id)))
+    assert [e.action for e in events] == ["participant.consent", "participant.update",
+                                          "participant.consent_withdraw"]
+    update = next(e for e in events if e.action == "participant.update")
+    assert update.details == {"code": "P01", "fields": ["name", "phone"]}  # names of fields, never values

@@ -234,7 +234,9 @@ def test_withdrawing_consent_cancels_sessions_and_leaves_the_participant_out_of_
     finding = after.findings[0]
     assert (finding.frequency, finding.participants, finding.quotes) == (0, 1, ())
     results = analysis.compute_study_results(study.id)
-    assert results.participants_observed == 1
+    assert results.participants_observed == 1 and results.participants_withdrawn == 1
+    shown = text(client.get(f"/studies/{study.id}/results").get_data(as_text=True))
+    assert "1 participant withdrew consent and is left out of these results" in shown
     event = db.session.scalar(sa.select(AuditEvent)
                               .where(AuditEvent.action == "participant.consent_withdraw"))
     assert event.actor_id == study.owner.id and event.details["sessions_cancelled"] == [zelda["future"].id]

@@ -185,6 +185,8 @@ class StudyResults:
     tasks: list[TaskResult]
     sus: SusResult
     confidence: float = 0.95
+    # Participants who withdrew consent: left out of everything above, only counted.
+    participants_withdrawn: int = 0
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,9 @@ def compute_study_results(study_id: int, segment: dict[str, str] | None = None,
         tasks=_task_results(study_id, set(chosen), confidence),
         sus=_sus_result(study_id, chosen, confidence),
         confidence=confidence,
+        participants_withdrawn=db.session.scalar(
+            sa.select(sa.func.count(Participant.id))
+            .where(Participant.study_id == study_id, Participant.consent_withdrawn_at.is_not(None))) or 0,
     )
 
 

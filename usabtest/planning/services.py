@@ -271,9 +271,14 @@ def update_participant(participant: Participant, actor: User, *, version: int | 
     _check_email_free(participant.study, email, participant)
     personal = participant.personal or ParticipantPersonal(name="")
     participant.personal = personal
-    personal.name, personal.email, personal.phone = name.strip(), email or None, phone or None
-    participant.segments = dict(segments)
-    record(actor, "participant.update", participant, {"code": participant.code})
+    new = {"name": name.strip(), "email": email or None, "phone": phone or None, "segments": dict(segments)}
+    old = {"name": personal.name, "email": personal.email, "phone": personal.phone,
+           "segments": dict(participant.segments or {})}
+    personal.name, personal.email, personal.phone = new["name"], new["email"], new["phone"]
+    participant.segments = new["segments"]
+    # Which fields changed, never their values: the audit log holds no personal data.
+    record(actor, "participant.update", participant,
+           {"code": participant.code, "fields": [name for name in new if new[name] != old[name]]})
 
 
 def _check_consent(consented_on: date, form_version: str) -> None:
