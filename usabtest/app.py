@@ -13,7 +13,9 @@ from werkzeug.http import HTTP_STATUS_CODES
 from usabtest import paths
 from usabtest.config import load_config
 from usabtest.core import operations
-from usabtest.core.errors import DomainError, changes_discarded, changes_kept
+from usabtest.core.errors import DomainError, InvalidInput, changes_discarded, changes_kept
+from usabtest.core.schemas import control_character_problem
+from usabtest.core.urls import IdConverter
 from usabtest.db import configure_sqlite
 from usabtest.extensions import csrf, db, limiter, login_manager, migrate
 from usabtest.timefmt import format_local
@@ -34,10 +36,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(paths.STATIC),
     )
     load_config(app, test_config)
+    app.url_map.converters["int"] = IdConverter  # before any route is declared
     register_extensions(app)
     operations.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_input_checks(app)
     register_unit_of_work(app)
     register_templating(app)
     register_cli(app)
@@ -142,6 +146,26 @@ def _json_error(status: int, message: str, fields: dict[str, str] | None = None,
     return jsonify(body), status
 
 
+def register_input_checks(app: Flask) -> None:
+    """Pages refuse a query string holding control characters before any view reads it.
+
+    Views pass filters such as `?q=` on to the database, and PostgreSQL refuses NUL outright. The API
+    declares its query parameters with storable text types (422 naming the parameter) instead.
+    """
+
+    @app.before_request
+    def _refuse_control_characters_in_the_query():
+        if _wants_json():
+            return
+        for name, value in request.args.items(multi=True):
+            problem = control_character_problem(name, multiline=False)
+            if problem:
+                raise InvalidInput(f"The address is not valid: a parameter's name {problem}.", status=400)
+            problem = control_character_problem(value, multiline=False)
+            if problem:
+                raise InvalidInput(f"The address is not valid: its “{name}” value {problem}.", status=400)
+
+
 def register_unit_of_work(app: Flask) -> None:
     """Commit each request's work once when it succeeds; roll it back otherwise.
 
@@ -180,6 +204,8 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if exc.code == 413:
+            exc.description = _too_large_message(app)
         if _wants_json():
             return _json_error(exc.code or 500, exc.description or exc.name)
         template = f"errors/{exc.code}.html" if exc.code in (403, 404, 500) else "errors/generic.html"
@@ -192,6 +218,14 @@ def register_errorhandlers(app: Flask) -> None:
         if _wants_json():
             return _json_error(500, "internal error; it has been logged")
         return render_template("errors/500.html"), 500
+
+
+def _too_large_message(app: Flask) -> str:
+    whole, field = app.config["MAX_CONTENT_LENGTH"], app.config.get("MAX_FORM_MEMORY_SIZE")
+    limits = [f"{whole / (1024 * 1024):g} MB in all" if whole else "",
+              f"{field // 1000:,} KB in one text field" if field else ""]
+    return ("The request is larger than this server accepts (" + " and ".join(filter(None, limits))
+            + "): send a smaller file or a shorter text.")
 
 
 def register_templating(app: Flask) -> None:

@@ -28,7 +28,7 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False
-    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024  # larger request bodies answer 413
 
     # Mail: disabled unless MAIL_SERVER is set.
     MAIL_SERVER: str | None = None
@@ -69,6 +69,7 @@ class Config:
 
     PUBLIC_URL = "http://127.0.0.1:5000"  # base of links in mails and calendar feeds
     SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
+    SCREENSHOT_MAX_PIXELS = 40_000_000  # larger uploads are refused (each one is re-encoded)
 
 
 def load_config(app: Flask, test_config: dict | None) -> None:

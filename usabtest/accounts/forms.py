@@ -3,7 +3,6 @@
 from functools import cache
 from zoneinfo import available_timezones
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -24,7 +23,7 @@ from usabtest.accounts.services import (
     MAX_TOKEN_LABEL,
     MIN_PASSWORD_LENGTH,
 )
-from usabtest.core.forms import id_or_none
+from usabtest.core.forms import Form, id_or_none
 from usabtest.core.schemas import MAX_ID
 
 
@@ -43,7 +42,7 @@ def _password_length() -> Length:
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """Email and password; remember-me is off unless ticked."""
 
     email = EmailField("Email", validators=[DataRequired(), Email()])
@@ -52,14 +51,14 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Sign in")
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     """Ask for a password reset link by e-mail."""
 
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     submit = SubmitField("Send me a link")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     """Choose a new password through a reset link."""
 
     new_password = PasswordField("New password", validators=[DataRequired(), _password_length()])
@@ -70,7 +69,7 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField("Set new password")
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     """Name and the time zone every date is shown in."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
@@ -78,7 +77,7 @@ class ProfileForm(FlaskForm):
     submit = SubmitField("Save profile")
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     """Change one's own password; signs out other devices."""
 
     current_password = PasswordField("Current password", validators=[DataRequired()])
@@ -95,7 +94,7 @@ class PasswordChangeForm(FlaskForm):
 TOKEN_EXPIRY_CHOICES = {"30": "in 30 days", "90": "in 90 days", "365": "in a year", "": "never"}
 
 
-class TokenCreateForm(FlaskForm):
+class TokenCreateForm(Form):
     """Create a named personal API token (shown once)."""
 
     name = StringField("Name", validators=[DataRequired(message="Name the token after what uses it."),
@@ -108,7 +107,7 @@ class TokenCreateForm(FlaskForm):
         return int(self.expires.data) if self.expires.data else None
 
 
-class _RoleFields(FlaskForm):
+class _RoleFields(Form):
     role = SelectField("Role", choices={r.value: r.label for r in Role})
     # Choices (id, name): every organisation, set by the view with `set_organisations`.
     organisation = SelectField("Client organisation (clients only)", coerce=id_or_none,
@@ -142,13 +141,13 @@ class UserRoleForm(_RoleFields):
     submit = SubmitField("Change role")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A bare CSRF-protected button for state changes (sign out, activate, revoke)."""
 
     submit = SubmitField("Confirm")
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(Form):
     """Create (or rename) a client organisation."""
 
     name = StringField("Name", validators=[DataRequired(message="Give the organisation's name."),
@@ -157,14 +156,14 @@ class OrganisationForm(FlaskForm):
     submit = SubmitField("Create organisation")
 
 
-class ClientUserAddForm(FlaskForm):
+class ClientUserAddForm(Form):
     """Admin: put an existing client user into an organisation (choices set by the view)."""
 
     user = SelectField("Existing client user", coerce=id_or_none, validate_choice=False)
     submit = SubmitField("Add to this organisation")
 
 
-class ClientUserCreateForm(FlaskForm):
+class ClientUserCreateForm(Form):
     """Admin: a new client user of an organisation, as the user administration page creates them."""
 
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
@@ -173,7 +172,7 @@ class ClientUserCreateForm(FlaskForm):
     submit = SubmitField("Create client user")
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """Narrow the audit log (a GET form: it changes nothing)."""
 
     class Meta:

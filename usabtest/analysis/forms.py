@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.fields import ColorField
@@ -10,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from usabtest.analysis.models import SEVERITY_LABELS
-from usabtest.core.forms import VersionedFormMixin
+from usabtest.core.forms import Form, VersionedFormMixin
 from usabtest.observe.models import NoteKind
 from usabtest.observe.schemas import MAX_BODY
 from usabtest.planning.tagset import DEFAULT_COLOUR, MAX_DESCRIPTION, MAX_NAME
@@ -25,7 +24,7 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class FindingForm(VersionedFormMixin, FlaskForm):
+class FindingForm(VersionedFormMixin, Form):
     """Create or edit a finding."""
 
     title = StringField("Title", validators=[DataRequired(message="Give the finding a title."),
@@ -37,7 +36,7 @@ class FindingForm(VersionedFormMixin, FlaskForm):
     submit = SubmitField("Save finding")
 
 
-class BoardActionForm(FlaskForm):
+class BoardActionForm(Form):
     """The notes board's actions on the selected notes (the note checkboxes are read separately)."""
 
     title = StringField("Title of the new finding", validators=[Optional(), Length(max=300)])
@@ -45,7 +44,7 @@ class BoardActionForm(FlaskForm):
     finding = SelectField("Existing finding", choices={}, validate_choice=False)
 
 
-class ScreenshotForm(FlaskForm):
+class ScreenshotForm(Form):
     """Upload a screenshot as evidence."""
 
     image = FileField("Screenshot (PNG or JPEG)", validators=[
@@ -56,7 +55,7 @@ class ScreenshotForm(FlaskForm):
     submit = SubmitField("Upload screenshot")
 
 
-class MergeForm(FlaskForm):
+class MergeForm(Form):
     """Fold another finding into this one."""
 
     source = SelectField("Finding to merge into this one", choices={}, validate_choice=False)
@@ -66,7 +65,7 @@ class MergeForm(FlaskForm):
 KIND_CHOICES = {kind.value: kind.label for kind in NoteKind}
 
 
-class NoteForm(VersionedFormMixin, FlaskForm):
+class NoteForm(VersionedFormMixin, Form):
     """A researcher's change of a note: text, kind, tags, severity and task."""
 
     body = TextAreaField("Note text", validators=[DataRequired(message="A note needs some text."),
@@ -78,7 +77,7 @@ class NoteForm(VersionedFormMixin, FlaskForm):
     submit = SubmitField("Save changes")
 
 
-class TagForm(FlaskForm):
+class TagForm(Form):
     """Add or change a tag of the study's set."""
 
     name = StringField("Name", validators=[DataRequired(message="Give the tag a name."),
@@ -90,14 +89,14 @@ class TagForm(FlaskForm):
     submit = SubmitField("Save tag")
 
 
-class TagMergeForm(FlaskForm):
+class TagMergeForm(Form):
     """Fold this tag into another one."""
 
     target = SelectField("Merge into", choices={}, validate_choice=False)
     submit = SubmitField("Merge tags")
 
 
-class TagDeleteForm(FlaskForm):
+class TagDeleteForm(Form):
     """Delete a tag: what happens to the notes that carry it."""
 
     fate = RadioField("What happens to the notes carrying it", choices={

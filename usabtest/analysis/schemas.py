@@ -63,8 +63,8 @@ class FindingUpdate(VersionedChange):
 
     title: text(300, min_length=1) = None  # type: ignore[valid-type]
     severity: Severity = None
-    description: text(20_000) = None  # type: ignore[valid-type]
-    recommendation: text(20_000) = None  # type: ignore[valid-type]
+    description: text(20_000, multiline=True) = None  # type: ignore[valid-type]
+    recommendation: text(20_000, multiline=True) = None  # type: ignore[valid-type]
     task_ids: list[Id] = Field(None, max_length=MAX_TASKS,
                                description="Every affected task (replaces the list)")
 

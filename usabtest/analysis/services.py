@@ -26,6 +26,7 @@ from usabtest.timefmt import format_elapsed
 
 NOTES_PER_PAGE = 200
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+SCREENSHOT_MAX_PIXELS = 40_000_000  # a 4K screen is 8.3 million; the report's PDF decodes every pixel
 
 
 # --- Notes board ------------------------------------------------------------------------------
@@ -382,14 +383,18 @@ def reset_order(study_id: int, actor: User) -> None:
 
 
 def add_screenshot(finding: Finding, actor: User, data: bytes, filename: str, caption: str,
-                   max_bytes: int) -> Screenshot:
-    """Attach a PNG or JPEG after checking its size and that Pillow can read it as that format."""
+                   max_bytes: int, max_pixels: int = SCREENSHOT_MAX_PIXELS) -> Screenshot:
+    """Attach a PNG or JPEG after checking its size and pixels, re-encoded as that format.
+
+    Only the decoded pixels are kept (written again by Pillow): no metadata, no trailing data, and
+    at most `max_pixels`, so the report's PDF never has to decode a giant image.
+    """
     if not data:
         raise InvalidInput("The uploaded file is empty.", "image")
     if len(data) > max_bytes:
         raise InvalidInput(
             f"The image is larger than {max_bytes // 1024:,} KB; please upload a smaller one.", "image")
-    content_type, width, height = _verified_image(data)
+    content_type, width, height, data = _verified_image(data, max_pixels)
     shot = Screenshot(finding=finding, filename=(filename or "screenshot")[-255:], content_type=content_type,
                       width=width, height=height, caption=(caption or "").strip()[:500], data=data)
     db.session.add(shot)
@@ -398,7 +403,10 @@ def add_screenshot(finding: Finding, actor: User, data: bytes, filename: str, ca
     return shot
 
 
-def _verified_image(data: bytes) -> tuple[str, int, int]:
+def _verified_image(data: bytes, max_pixels: int) -> tuple[str, int, int, bytes]:
+    too_many = InvalidInput(
+        f"The image has more than {max_pixels / 1e6:g} million pixels; a screenshot needs far fewer: "
+        "scale it down or crop it and upload it again.", "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -406,15 +414,22 @@ def _verified_image(data: bytes) -> tuple[str, int, int]:
                 kind = image.format
                 width, height = image.size
                 image.verify()
+            if kind not in IMAGE_FORMATS:
+                raise InvalidInput("Only PNG and JPEG images can be attached.", "image")
+            if width * height > max_pixels:  # told by the header: refused before decoding
+                raise too_many
             with Image.open(io.BytesIO(data)) as image:
                 image.load()  # verify() skips the pixel data; decoding it catches truncated files
+                encoded = io.BytesIO()
+                if kind == "JPEG":
+                    image.save(encoded, "JPEG", quality=90)
+                else:
+                    image.save(encoded, "PNG", optimize=False)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidInput("The image has too many pixels to be a screenshot.", "image") from exc
+        raise too_many from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput("The file is not a readable PNG or JPEG image.", "image") from exc
-    if kind not in IMAGE_FORMATS:
-        raise InvalidInput("Only PNG and JPEG images can be attached.", "image")
-    return IMAGE_FORMATS[kind], width, height
+    return IMAGE_FORMATS[kind], width, height, encoded.getvalue()
 
 
 def delete_screenshot(shot: Screenshot, actor: User) -> None:

@@ -39,6 +39,8 @@ from usabtest.core import confirm
 from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, InvalidInput, discard_changes
 from usabtest.core.forms import form_status, show_conflict, show_refusal
+from usabtest.core.schemas import MAX_ID
+from usabtest.core.urls import page_number
 from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
 from usabtest.observe import services as observe_services
@@ -133,10 +135,10 @@ def _int_arg(name: str, problems: list[str], allowed: set[int] | None = None) ->
     try:
         value = int(raw)
     except ValueError:
-        problems.append(f"The {name} filter “{raw}” is not valid and was ignored.")
+        problems.append(f"The {name} filter “{raw[:20]}” is not valid and was ignored.")
         return None
-    if allowed is not None and value not in allowed:
-        problems.append(f"The {name} filter “{raw}” is not valid and was ignored.")
+    if not 1 <= value <= MAX_ID or (allowed is not None and value not in allowed):
+        problems.append(f"The {name} filter “{raw[:20]}” is not valid and was ignored.")
         return None
     return value
 
@@ -174,9 +176,8 @@ def notes_board(study_id: int):
     study = _study(study_id)
     problems: list[str] = []
     filters = _board_filters(problems)
-    page = request.args.get("page", "1")
     board = services.notes_board(study.id, filters, tagset.tag_names(study),
-                                 page=int(page) if page.isdigit() else 1)
+                                 page=page_number(request.args.get("page")))
     form = BoardActionForm()
     form.finding.choices = {"": "Choose a finding…"} | {str(fid): title for fid, title in board.findings}
     query = _board_query_string(request.args.items(multi=True))
@@ -544,7 +545,8 @@ def upload_screenshot(study_id: int, finding_id: int):
         upload = form.image.data
         try:
             services.add_screenshot(finding, current_user, upload.read(limit + 1), upload.filename or "",
-                                    form.caption.data or "", limit)
+                                    form.caption.data or "", limit,
+                                    int(current_app.config["SCREENSHOT_MAX_PIXELS"]))
         except DomainError as exc:
             show_refusal(form, exc)
         else:

@@ -86,7 +86,10 @@ class _Plugin(FlaskPlugin):
 
 
 def _json_object_bytes() -> bytes:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # Python's parser recurses once per level of nesting
+        raise MalformedRequest("request body must be valid JSON: it is nested too deeply") from None
     if data is None:
         raise MalformedRequest("request body must be valid JSON with Content-Type application/json")
     if not isinstance(data, dict):

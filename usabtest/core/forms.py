@@ -7,10 +7,33 @@ from datetime import date, datetime, time
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Field, HiddenField
+from wtforms import Field, HiddenField, StringField, TextAreaField
 
 from usabtest.core.errors import DomainError
+from usabtest.core.schemas import control_character_problem
 from usabtest.core.versioning import StaleVersion, parse_version
+
+
+class Form(FlaskForm):
+    """The base of every page form: no text field takes characters that cannot be stored.
+
+    Text areas keep tabs and line breaks; other text fields (names, titles, e-mail addresses, hidden
+    values) refuse line breaks too. Each offending field gets its own error, so the page answers
+    400 with the form as typed, as for any other invalid field.
+    """
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own validators, then the control-character check of every text field."""
+        valid = super().validate(extra_validators)
+        for form_field in self:
+            if not isinstance(form_field, StringField) or not isinstance(form_field.data, str):
+                continue
+            problem = control_character_problem(
+                form_field.data, multiline=isinstance(form_field, TextAreaField))
+            if problem:
+                form_field.errors = [*form_field.errors, f"This text {problem}."]
+                valid = False
+        return valid
 
 
 def show_refusal(form: FlaskForm, exc: DomainError) -> None:

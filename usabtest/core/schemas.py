@@ -6,6 +6,7 @@ API layer turns them into validation, serialisation and the OpenAPI document. No
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -27,21 +28,54 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers in every table the API addresses
 T = TypeVar("T")
 
 
-def storable(value: str) -> str:
-    """`value` when every database can store it: PostgreSQL refuses NUL, UTF-8 lone surrogates."""
-    if "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
+# C0 control characters and DEL: nobody types them, PostgreSQL refuses NUL, and line breaks in a
+# name or title could break the headers of a mail that carries it. Multi-line texts keep tab and
+# line breaks; single-line ones keep tab only.
+_CONTROL_MULTI_LINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def control_character_problem(value: str, *, multiline: bool) -> str | None:
+    """Why `value` cannot be stored as typed (a sentence for people), or None when it can."""
+    found = (_CONTROL_MULTI_LINE if multiline else _CONTROL_SINGLE_LINE).search(value)
+    if found is not None:
+        char = found.group()
+        if char in "\r\n":
+            return "must be a single line (no line breaks)"
+        if char == "\x00":
+            return "must not contain NUL characters"
+        return f"must not contain control characters (U+{ord(char):04X} found)"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("text must be valid Unicode") from None
+        return "must be valid Unicode"
+    return None
+
+
+def storable(value: str) -> str:
+    """`value` when it is one line of text every database can store (no control characters)."""
+    problem = control_character_problem(value, multiline=False)
+    if problem:
+        raise ValueError(f"text {problem}")
     return value
 
 
-def text(max_length: int, *, min_length: int = 0) -> object:
-    """A string type with surrounding spaces stripped, length limits, and storable characters only."""
+def storable_text(value: str) -> str:
+    """`value` when it is text of several lines every database can store (tab and line breaks kept)."""
+    problem = control_character_problem(value, multiline=True)
+    if problem:
+        raise ValueError(f"text {problem}")
+    return value
+
+
+def text(max_length: int, *, min_length: int = 0, multiline: bool = False) -> object:
+    """A string type with surrounding spaces stripped, length limits, and storable characters only.
+
+    `multiline` texts (notes, goals, report texts) may hold tabs and line breaks; others may not.
+    """
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length,
-                                            max_length=max_length), AfterValidator(storable)]
+                                            max_length=max_length),
+                     AfterValidator(storable_text if multiline else storable)]
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -1,10 +1,9 @@
 """Forms of the observe pages: the SUS questionnaire and the correction of a task attempt."""
 
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, SubmitField
 from wtforms.validators import InputRequired, Optional
 
-from usabtest.core.forms import VersionedFormMixin
+from usabtest.core.forms import Form, VersionedFormMixin
 from usabtest.observe.models import Outcome
 from usabtest.observe.sus import SCALE_LABELS, STATEMENTS
 
@@ -24,7 +23,7 @@ class _LocalTimeField(DateTimeLocalField):
             raise ValueError(_TIME_MESSAGE) from None
 
 
-class AttemptForm(VersionedFormMixin, FlaskForm):
+class AttemptForm(VersionedFormMixin, Form):
     """Corrections of an ended task attempt; times are in the signed-in user's time zone.
 
     Ranges (errors, SEQ, the end after the start) are the service's checks, so the page and the
@@ -42,7 +41,7 @@ class AttemptForm(VersionedFormMixin, FlaskForm):
     submit = SubmitField("Save correction")
 
 
-class SusForm(FlaskForm):
+class SusForm(Form):
     """The ten SUS statements, each answered 1 (strongly disagree) to 5 (strongly agree)."""
 
     submit = SubmitField("Save SUS answers")

@@ -29,7 +29,7 @@ MAX_ELAPSED_MS = 7 * 24 * 3600 * 1000
 MAX_ERRORS = 1000
 MAX_CURSOR = 2**63 - 1
 
-NoteBody = text(MAX_BODY, min_length=1)
+NoteBody = text(MAX_BODY, min_length=1, multiline=True)
 Tag = text(50, min_length=1)
 Severity = Annotated[int, Field(ge=0, le=4, description="0 (not a problem) to 4 (catastrophe)")]
 ElapsedMs = Annotated[int, Field(ge=0, le=MAX_ELAPSED_MS, description="Time since the session started")]

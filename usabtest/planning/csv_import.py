@@ -15,8 +15,12 @@ from datetime import date
 from email_validator import EmailNotValidError, validate_email
 
 from usabtest.core.errors import InvalidInput
+from usabtest.core.schemas import control_character_problem
 
 MAX_ROWS = 5000
+MAX_BYTES = 2 * 1024 * 1024  # 5,000 participants take well under this
+MAX_COLUMNS = 60  # the known columns and up to 50-odd segment attributes
+SHOWN_VALUE = 60  # characters of a refused value quoted back in a reason
 KNOWN_COLUMNS = {
     "name": "name", "full name": "name",
     "email": "email", "e-mail": "email", "email address": "email",
@@ -67,7 +71,10 @@ class ImportPreview:
 
 
 def decode(data: bytes) -> str:
-    """The file's text; UTF-8 (with or without a byte-order mark) is required."""
+    """The file's text; UTF-8 (with or without a byte-order mark) and at most MAX_BYTES are required."""
+    if len(data) > MAX_BYTES:
+        size = f"{MAX_BYTES / 1024:,.0f} KB" if MAX_BYTES < 1024 * 1024 else f"{MAX_BYTES / 1024 ** 2:g} MB"
+        raise ImportFileError(f"The file is larger than {size}; split it into smaller files.")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -90,7 +97,15 @@ def _header(reader) -> tuple[list[str], list[str]]:
         header = next(reader)
     except StopIteration:
         raise ImportFileError("The file is empty.") from None
+    except csv.Error as exc:
+        raise _unreadable(reader, exc) from None
+    if len(header) > MAX_COLUMNS:
+        raise ImportFileError(f"The first line names {len(header)} columns; at most {MAX_COLUMNS} are read.")
     columns = [KNOWN_COLUMNS.get(h.strip().lower(), h.strip()) for h in header]
+    for name in columns:
+        problem = control_character_problem(name, multiline=False)
+        if problem:
+            raise ImportFileError(f"A column name of the first line {problem}.")
     if "name" not in columns:
         raise ImportFileError("The first line must name the columns, including a \"name\" column.")
     blank = [i + 1 for i, c in enumerate(columns) if not c]
@@ -110,7 +125,7 @@ def parse_participants(text: str, existing_emails: set[str]) -> ImportPreview:
     bad: list[BadRow] = []
     seen: dict[str, int] = {}
     line = reader.line_num
-    for values in reader:
+    for values in _rows(reader):
         start, line = line + 1, reader.line_num
         if not any(v.strip() for v in values):
             continue
@@ -119,10 +134,31 @@ def parse_participants(text: str, existing_emails: set[str]) -> ImportPreview:
         row, reasons = _parse_row(start, columns, segment_columns, values)
         _check_email(row, reasons, existing_emails, seen)
         if reasons:
-            bad.append(BadRow(start, reasons, row.name, row.email or ""))
+            bad.append(BadRow(start, reasons, row.name, (row.email or "")[:254]))
         else:
             good.append(row)
     return ImportPreview(good, bad, segment_columns)
+
+
+def _rows(reader):
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a value past csv.field_size_limit(), a NUL byte, a stray quote
+            raise _unreadable(reader, exc) from None
+
+
+def _unreadable(reader, exc: csv.Error) -> ImportFileError:
+    if "field larger than field limit" in str(exc):
+        return ImportFileError(f"Line {reader.line_num} has a value longer than {csv.field_size_limit():,} "
+                               "characters; no participant's detail is that long.")
+    return ImportFileError(f"Line {reader.line_num} cannot be read as CSV ({exc}).")
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= SHOWN_VALUE else value[:SHOWN_VALUE] + "…")
 
 
 def _parse_row(line: int, columns: list[str], segment_columns: list[str],
@@ -131,6 +167,11 @@ def _parse_row(line: int, columns: list[str], segment_columns: list[str],
     if len(values) > len(columns):
         reasons.append(f"has {len(values)} values but the header names {len(columns)} columns")
     cells = {c: (values[i].strip() if i < len(values) else "") for i, c in enumerate(columns)}
+    for column, value in cells.items():
+        problem = control_character_problem(value, multiline=False)
+        if problem:
+            reasons.append(f"the {column} value {problem}")
+            cells[column] = ""
     row = ParticipantRow(line=line, name=cells["name"][:200], phone=cells.get("phone") or None)
     if not row.name:
         reasons.append("missing name")
@@ -147,7 +188,7 @@ def _parse_consent(row: ParticipantRow, raw_date: str, version: str, reasons: li
         try:
             row.consent_date = date.fromisoformat(raw_date)
         except ValueError:
-            reasons.append(f"consent date {raw_date!r} is not a date like 2025-03-31")
+            reasons.append(f"consent date {_shown(raw_date)} is not a date like 2025-03-31")
         else:
             if row.consent_date > date.today():
                 reasons.append("consent date is in the future")
@@ -165,7 +206,7 @@ def _check_email(row: ParticipantRow, reasons: list[str], existing: set[str], se
     try:
         normalised = validate_email(row.email, check_deliverability=False).normalized
     except EmailNotValidError:
-        reasons.append(f"bad email {row.email!r}")
+        reasons.append(f"bad email {_shown(row.email)}")
         return
     key = normalised.lower()
     if key in existing:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -21,7 +20,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from usabtest.accounts.forms import timezone_choices
-from usabtest.core.forms import VersionedFormMixin, id_or_none
+from usabtest.core.forms import Form, VersionedFormMixin, id_or_none
 from usabtest.planning.models import StudyMethod, StudyStatus, TeamRole
 from usabtest.planning.scheduling import MAX_DURATION_MIN, MIN_DURATION_MIN
 
@@ -53,7 +52,7 @@ def format_segments(segments: dict[str, str]) -> str:
     return "\n".join(f"{key}: {value}" for key, value in (segments or {}).items())
 
 
-class StudyForm(VersionedFormMixin, FlaskForm):
+class StudyForm(VersionedFormMixin, Form):
     """Create or edit a study."""
 
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
@@ -81,7 +80,7 @@ class StudyForm(VersionedFormMixin, FlaskForm):
                                   "(or create a new organisation).")
 
 
-class TaskForm(VersionedFormMixin, FlaskForm):
+class TaskForm(VersionedFormMixin, Form):
     """One task of the script."""
 
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
@@ -105,7 +104,7 @@ class SegmentsMixin:
             raise ValidationError(str(exc)) from None
 
 
-class ParticipantForm(SegmentsMixin, VersionedFormMixin, FlaskForm):
+class ParticipantForm(SegmentsMixin, VersionedFormMixin, Form):
     """A participant's contact details, segments and (optionally) a newly signed consent."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
@@ -125,21 +124,21 @@ class ParticipantForm(SegmentsMixin, VersionedFormMixin, FlaskForm):
             raise ValidationError("A version needs the date it was signed.")
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     """Upload a CSV file of participants for a preview."""
 
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
     submit = SubmitField("Preview import")
 
 
-class ImportConfirmForm(FlaskForm):
+class ImportConfirmForm(Form):
     """Confirm a previewed import; the signed payload holds the file that was previewed."""
 
     payload = HiddenField(validators=[DataRequired()])
     submit = SubmitField("Import the good rows")
 
 
-class SessionForm(VersionedFormMixin, FlaskForm):
+class SessionForm(VersionedFormMixin, Form):
     """Schedule or reschedule a session."""
 
     participant = SelectField("Participant", coerce=int, validators=[DataRequired()])
@@ -160,7 +159,7 @@ class SessionForm(VersionedFormMixin, FlaskForm):
     submit = SubmitField("Schedule session")
 
 
-class WalkInForm(FlaskForm):
+class WalkInForm(Form):
     """A session starting now, for a participant who walked in."""
 
     participant = SelectField("Participant", coerce=int, validators=[DataRequired()])
@@ -180,7 +179,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if value else value
 
 
-class TeamAddForm(FlaskForm):
+class TeamAddForm(Form):
     """Put a colleague on the study's team, by the e-mail address of their account."""
 
     email = EmailField("E-mail address", filters=[_strip], validators=[
@@ -191,7 +190,7 @@ class TeamAddForm(FlaskForm):
     submit = SubmitField("Add to team")
 
 
-class TeamRoleForm(FlaskForm):
+class TeamRoleForm(Form):
     """Make a member a researcher or an observer of the study."""
 
     role = SelectField("Role on this study", choices={r.value: r.label for r in TeamRole},
@@ -199,7 +198,7 @@ class TeamRoleForm(FlaskForm):
     submit = SubmitField("Change role")
 
 
-class HandOverForm(FlaskForm):
+class HandOverForm(Form):
     """Hand the study's ownership to another researcher on its team (a checkbox confirms it)."""
 
     new_owner = SelectField(

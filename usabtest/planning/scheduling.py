@@ -16,6 +16,8 @@ from usabtest.core.errors import InvalidInput
 
 MAX_DURATION_MIN = 600  # a ten-hour cap keeps the conflict search window bounded
 MIN_DURATION_MIN = 5
+# Sessions end before this, so every end, search window and local time shown stays a valid date.
+LATEST_START = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class SchedulingError(InvalidInput):
@@ -38,7 +40,12 @@ def local_to_utc(day: date, at: time, tz_name: str) -> datetime:
     """
     tz = zone_or_error(tz_name)
     local = datetime.combine(day, at.replace(tzinfo=None), tzinfo=tz).replace(fold=0)
-    utc = local.astimezone(UTC)
+    try:
+        utc = local.astimezone(UTC)
+    except OverflowError:  # the first or last hours of the calendar, shifted past its ends
+        raise SchedulingError(f"Choose a date before {LATEST_START:%d %b %Y}.") from None
+    if utc >= LATEST_START:
+        raise SchedulingError(f"Choose a date before {LATEST_START:%d %b %Y}.")
     if utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise SchedulingError(
             f"{at:%H:%M} on {day:%d %b %Y} does not exist in {tz_name}: the clocks skip it "

@@ -27,7 +27,7 @@ from usabtest.planning.models import SessionStatus, StudyMethod, StudyStatus, Te
 
 Title = text(200, min_length=1)
 ShortText = text(200)
-LongText = text(5000)
+LongText = text(5000, multiline=True)
 Phone = text(50)
 FormVersion = text(50)
 SegmentName = text(50, min_length=1)

@@ -28,6 +28,7 @@ from usabtest.core import confirm, mail
 from usabtest.core.confirm import Confirmation, plural
 from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.forms import form_status, show_conflict, show_refusal
+from usabtest.core.urls import page_number
 from usabtest.core.versioning import StaleVersion
 from usabtest.db import utcnow
 from usabtest.extensions import db
@@ -144,9 +145,11 @@ def _console_access(sessions) -> dict[int, dict[str, bool]]:
 @role_required(*TEAM)
 def study_list():
     """Every study the user may open, newest change first."""
-    page = request.args.get("page", 1, type=int)
+    page = page_number(request.args.get("page"))
     visible = queries.study_list_query(policy.studies_visible_to(current_user))
     pagination = db.paginate(visible, page=page, per_page=25, error_out=False)
+    if pagination.pages and page > pagination.pages:  # past the end: the last page
+        pagination = db.paginate(visible, page=pagination.pages, per_page=25, error_out=False)
     return render_template("planning/study_list.html", pagination=pagination,
                            can_create=current_user.has_role(*PLANNERS))
 
@@ -516,7 +519,7 @@ def participant_import(study_id: int):
     form = ImportForm()
     if form.validate_on_submit():
         try:
-            text = csv_import.decode(form.file.data.read())
+            text = csv_import.decode(form.file.data.read(csv_import.MAX_BYTES + 1))
             preview = csv_import.parse_participants(text, services.study_emails(study))
         except csv_import.ImportFileError as exc:
             show_refusal(form, exc)

@@ -1,17 +1,16 @@
 """Forms for the report texts, drafts, publishing and share links."""
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from usabtest.core.forms import VersionedFormMixin
+from usabtest.core.forms import Form, VersionedFormMixin
 from usabtest.reports import narrative
 from usabtest.reports.services import SHARE_DAYS_DEFAULT, SHARE_DAYS_MAX, WITHDRAW_REASON_MAX
 
 PAGE_SIZE_CHOICES = {"A4": "A4", "Letter": "US Letter"}
 
 
-class DraftForm(FlaskForm):
+class DraftForm(Form):
     """Download the current draft (a GET form: it changes nothing)."""
 
     class Meta:
@@ -22,7 +21,7 @@ class DraftForm(FlaskForm):
     submit = SubmitField("Download draft PDF", id="draft-submit")
 
 
-class PublishForm(FlaskForm):
+class PublishForm(Form):
     """Freeze the current report as the next version."""
 
     page_size = SelectField("Page size", choices=PAGE_SIZE_CHOICES, default="A4", id="publish-page-size")
@@ -35,7 +34,7 @@ class PublishForm(FlaskForm):
     submit = SubmitField("Publish new version", id="publish-submit")
 
 
-class ShareLinkForm(FlaskForm):
+class ShareLinkForm(Form):
     """Create an expiring link to one version for someone without an account."""
 
     days = IntegerField(
@@ -47,7 +46,7 @@ class ShareLinkForm(FlaskForm):
     submit = SubmitField("Create share link")
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     """Take a published version back from the client, saying why."""
 
     reason = TextAreaField(
@@ -64,7 +63,7 @@ def _as_typed(value: str | None) -> str:
     return (value or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
-class NarrativeForm(VersionedFormMixin, FlaskForm):
+class NarrativeForm(VersionedFormMixin, Form):
     """Every text researchers write for the report, saved together from one version."""
 
     submit = SubmitField("Save report texts")

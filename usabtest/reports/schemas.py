@@ -10,7 +10,7 @@ from usabtest.core.schemas import VERSION_OUT, OutputModel, VersionedChange, sta
 from usabtest.reports import narrative
 from usabtest.reports.models import ReportNarrative
 
-NarrativeText = text(narrative.MAX_LENGTH)
+NarrativeText = text(narrative.MAX_LENGTH, multiline=True)
 MARKDOWN = (" Markdown: paragraphs, lists, *emphasis*, **strong** and links (http, https, mailto); raw HTML "
             "is kept as text.")
 _HINTS = {field.name: field.hint for field in narrative.FIELDS}
