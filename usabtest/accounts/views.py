@@ -388,7 +388,7 @@ def _start_of(day: date | None, tz_name: str) -> datetime | None:
 
 def _audit_page_number() -> int:
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not raw.isdigit() or len(raw) > len(str(MAX_PAGE)) or not 1 <= int(raw) <= MAX_PAGE:
         abort(404)
     return int(raw)
 
