@@ -235,6 +235,9 @@ def test_withdrawing_consent_cancels_sessions_and_leaves_the_participant_out_of_
     assert (finding.frequency, finding.participants, finding.quotes) == (0, 1, ())
     results = analysis.compute_study_results(study.id)
     assert results.participants_observed == 1 and results.participants_withdrawn == 1
+    for kind in ("attempts", "sus"):  # the metrics' data exports leave them out too
+        exported = client.get(f"/studies/{study.id}/exports/{kind}.csv").get_data(as_text=True)
+        assert "P01" not in exported and (kind == "sus" or "P02" in exported)
     shown = text(client.get(f"/studies/{study.id}/results").get_data(as_text=True))
     assert "1 participant withdrew consent and is left out of these results" in shown
     event = db.session.scalar(sa.select(AuditEvent)

@@ -494,7 +494,8 @@ def attempts_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
         sa.select(TaskAttempt, Participant.code, StudySession.status)
         .join(StudySession, StudySession.id == TaskAttempt.session_id)
         .join(Participant, Participant.id == StudySession.participant_id)
-        .where(StudySession.study_id == study_id)
+        # Like the results: participants who withdrew consent are left out of the metrics' data.
+        .where(StudySession.study_id == study_id, Participant.consent_withdrawn_at.is_(None))
         .order_by(Participant.number, StudySession.starts_at, TaskAttempt.started_at, TaskAttempt.id)
     ).all()
     counted = {attempt.id for attempt in metrics.counted_attempts(a for a, _code, _status in found)}
@@ -532,7 +533,7 @@ def sus_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
         sa.select(SusResponse.session_id, SusResponse.answers, Participant.code)
         .join(StudySession, StudySession.id == SusResponse.session_id)
         .join(Participant, Participant.id == StudySession.participant_id)
-        .where(StudySession.study_id == study_id)
+        .where(StudySession.study_id == study_id, Participant.consent_withdrawn_at.is_(None))
         .order_by(Participant.number, StudySession.starts_at)
     ).all()
     header = ["participant", "session_id"] + [f"q{i}" for i in range(1, 11)] + ["score"]
