@@ -97,6 +97,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a table by dropping it: with foreign keys enforced, that
+            # would delete or refuse the rows of every table pointing at it. The pragma only
+            # works outside a transaction; the check afterwards makes sure nothing was left dangling.
+            raw = connection.connection.driver_connection  # outside SQLAlchemy's transaction
+            raw.execute("PRAGMA foreign_keys = OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -105,6 +112,11 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            dangling = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys = ON")
+            if dangling:
+                raise RuntimeError(f"the migration left rows pointing at missing rows: {dangling[:5]}")
 
 
 if context.is_offline_mode():
