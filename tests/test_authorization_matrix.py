@@ -120,6 +120,10 @@ _rules(MANAGERS,
        "api.start_walk_in POST", "api.reschedule_session PATCH", "api.cancel_session POST",
        "api.add_team_member POST", "api.update_team_member PATCH", "api.remove_team_member DELETE",
        "api.hand_over_study POST",
+       # A participant's rights: their page, erasure, consent withdrawal, their data as JSON.
+       "participants.detail GET", "participants.erase GET,POST", "participants.withdraw_consent GET,POST",
+       "participants.export GET", "api.erase_participant POST", "api.withdraw_consent POST",
+       "api.export_participant GET",
        # A participant's rights: their page, the export of their data, withdrawal of consent, erasure.
        "participants.detail GET", "participants.export GET", "participants.withdraw_consent GET,POST",
        "participants.erase GET,POST", "api.export_participant GET", "api.withdraw_consent POST",
