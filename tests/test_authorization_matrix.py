@@ -87,7 +87,8 @@ _rules(RESEARCHERS,
 _rules(ADMIN,
        "accounts.admin_users GET,POST", "accounts.admin_change_role POST",
        "accounts.admin_revoke_tokens GET,POST",
-       "accounts.admin_toggle_active GET,POST", "accounts.admin_audit GET", "organisations.add_client POST",
+       "accounts.admin_toggle_active GET,POST", "accounts.admin_audit GET",
+       "organisations.add_client POST",
        "organisations.create_client POST", "organisations.remove_client POST", "organisations.rename POST")
 _rules(MANAGERS, "organisations.detail GET")
 _rules(MANAGERS | {"client"}, "api.get_organisation GET")
@@ -120,10 +121,6 @@ _rules(MANAGERS,
        "api.start_walk_in POST", "api.reschedule_session PATCH", "api.cancel_session POST",
        "api.add_team_member POST", "api.update_team_member PATCH", "api.remove_team_member DELETE",
        "api.hand_over_study POST",
-       # A participant's rights: their page, erasure, consent withdrawal, their data as JSON.
-       "participants.detail GET", "participants.erase GET,POST", "participants.withdraw_consent GET,POST",
-       "participants.export GET", "api.erase_participant POST", "api.withdraw_consent POST",
-       "api.export_participant GET",
        # A participant's rights: their page, the export of their data, withdrawal of consent, erasure.
        "participants.detail GET", "participants.export GET", "participants.withdraw_consent GET,POST",
        "participants.erase GET,POST", "api.export_participant GET", "api.withdraw_consent POST",
