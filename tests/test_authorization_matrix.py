@@ -62,6 +62,7 @@ def _rules(allowed, *keys: str) -> None:
     for key in keys:
         endpoint, _, methods = key.partition(" ")
         for method in methods.split(","):
+            assert (endpoint, method) not in RULES, f"two rows for {endpoint} {method}"
             RULES[(endpoint, method)] = rule(allowed)
 
 
