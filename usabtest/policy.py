@@ -134,8 +134,7 @@ def can_observe_session(user: User, study_session: StudySession) -> bool:
         return True
     if not is_on_team(user, study_session.study):
         return False
-    return study_session.moderator_id == user.id or any(
-        observer.id == user.id for observer in study_session.observers)
+    return study_session.moderator_id == user.id or study_session.has_observer(user)
 
 
 def can_view_session(user: User, study_session: StudySession) -> bool:

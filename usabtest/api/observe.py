@@ -42,14 +42,15 @@ from usabtest.observe.schemas import (
 from usabtest.observe.schemas import Note as NoteOut
 from usabtest.observe.schemas import NoteRevision as NoteRevisionOut
 from usabtest.observe.schemas import TaskAttempt as TaskAttemptOut
-from usabtest.planning.models import Study, StudySession
+from usabtest.planning.models import StudySession
 
 TAGS = ["observe"]
 
 
-# What `policy.can_observe_session` reads, loaded with the session in one query (the console's
-# every request, a note's above all, starts here).
-_FOR_POLICY = (joinedload(StudySession.study).joinedload(Study.members), joinedload(StudySession.observers))
+# The study `policy.can_observe_session` reads, loaded with the session (the console's every
+# request, a note's above all, starts here). The team and the observers are not: the policy reads
+# the caller's own rows, whatever the size of the team.
+_FOR_POLICY = (joinedload(StudySession.study),)
 
 
 def observed_session(session_id: int) -> StudySession:

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from usabtest.core.versioning import Versioned, VersionedPart
 from usabtest.db import TimestampMixin, UTCDateTime, str_enum
@@ -129,9 +129,15 @@ class Study(Versioned, TimestampMixin, db.Model):
 
 
     def member(self, user: User | None) -> StudyMember | None:
-        """`user`'s place on the team, or None when they are not on it."""
+        """`user`'s place on the team, or None when they are not on it.
+
+        When the team is not loaded, only that person's row is read: a study's team can be
+        hundreds of observers, and the console asks this on every request.
+        """
         if user is None or getattr(user, "id", None) is None:
             return None
+        if "members" in sa.inspect(self).unloaded and object_session(self) is not None:
+            return object_session(self).get(StudyMember, (self.id, user.id))
         return next((m for m in self.members if m.user_id == user.id), None)
 
 
@@ -336,6 +342,15 @@ class StudySession(Versioned, TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("duration_min > 0", name="duration_positive"),
     )
+
+    def has_observer(self, user: User) -> bool:
+        """True when `user` observes this session (reads one row when the observers are not loaded)."""
+        if "observers" in sa.inspect(self).unloaded and object_session(self) is not None:
+            return object_session(self).execute(
+                sa.select(sa.literal(1)).select_from(session_observer).where(
+                    session_observer.c.session_id == self.id, session_observer.c.user_id == user.id)
+            ).first() is not None
+        return any(observer.id == user.id for observer in self.observers)
 
     @property
     def ends_at(self) -> datetime:
