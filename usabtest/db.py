@@ -132,8 +132,10 @@ def configure_sqlite(engine: sa.Engine) -> None:
         # Take transaction control away from pysqlite so the "begin" hook below decides.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # Under gevent writers wait in `_begin_immediate`; a short timeout covers the rest.
-        busy_ms = 50 if cooperative else BUSY_TIMEOUT_SECONDS * 1000
+        # Under gevent, writing requests wait in `_begin_immediate`; anything else that meets the
+        # write lock (a best-effort write during a read, such as a token's last use) gives up at
+        # once, since SQLite's own wait would stall every request of the worker.
+        busy_ms = 0 if cooperative else BUSY_TIMEOUT_SECONDS * 1000
         cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")
