@@ -21,6 +21,7 @@ MAX_ROWS = 5000
 MAX_BYTES = 2 * 1024 * 1024  # 5,000 participants take well under this
 MAX_COLUMNS = 60  # the known columns and up to 50-odd segment attributes
 SHOWN_VALUE = 60  # characters of a refused value quoted back in a reason
+PREVIEW_ROWS = 200  # rows of each kind listed on the preview page (the counts cover them all)
 KNOWN_COLUMNS = {
     "name": "name", "full name": "name",
     "email": "email", "e-mail": "email", "email address": "email",

@@ -508,7 +508,8 @@ def _preview_page(study: Study, preview, text: str, status: int = 200):
     confirm = ImportConfirmForm(payload=_import_signer().dumps({"study": study.id, "text": text,
                                                                 "good": len(preview.good)}))
     return render_template("planning/import_preview.html", study=study, preview=preview,
-                           confirm=confirm, next_number=study.last_participant_number + 1), status
+                           confirm=confirm, next_number=study.last_participant_number + 1,
+                           shown_rows=csv_import.PREVIEW_ROWS), status
 
 
 @bp.route("/studies/<int:study_id>/participants/import", methods=["GET", "POST"])
