@@ -147,14 +147,18 @@ def test_a_page_number_past_the_end_shows_the_last_page(client, login, make_user
     owner = make_user()
     titles = [make_study(owner, title=f"Study number {n:02d}").title for n in range(27)]
     login(owner)
-    last = client.get("/studies?page=2").get_data(as_text=True)
-    assert sum(title in last for title in titles) == 2
+
+    def shown(query: str) -> set[str]:
+        response = client.get(f"/studies{query}")
+        assert response.status_code == 200, query
+        return {title for title in titles if title in response.get_data(as_text=True)}
+
+    last, first = shown("?page=2"), shown("")
+    assert len(last) == 2 and len(first) == 25
     for page in ("99", "9" * 40, "9" * 5000):
-        response = client.get(f"/studies?page={page}")
-        assert response.status_code == 200 and response.get_data(as_text=True) == last, page
-    first = client.get("/studies").get_data(as_text=True)
+        assert shown(f"?page={page}") == last, page
     for page in ("1e20", "-3", "0", "two"):
-        assert client.get(f"/studies?page={page}").get_data(as_text=True) == first, page
+        assert shown(f"?page={page}") == first, page
 
 
 def test_api_page_numbers_out_of_range_are_field_errors(client, demo):
