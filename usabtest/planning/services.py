@@ -502,6 +502,13 @@ def schedule_session(study: Study, draft: SessionDraft, actor: User, *,
     """Book a session; refuses double-bookings with a message naming each clashing session."""
     starts_at = _validate(study, draft)
     _check_conflicts(draft, starts_at, actor, None, can_see_study)
+    study_session = _book(study, draft, starts_at, actor, "session.schedule")
+    invitations.send_invitations(study_session, "scheduled")
+    return study_session
+
+
+def _book(study: Study, draft: SessionDraft, starts_at, actor: User, action: str) -> StudySession:
+    """Add the checked draft to the study as a scheduled session (a draft study becomes active)."""
     study_session = StudySession(
         participant=draft.participant, starts_at=starts_at, timezone=draft.tz_name,
         duration_min=draft.duration_min, moderator=draft.moderator, observers=list(draft.observers),
@@ -512,8 +519,7 @@ def schedule_session(study: Study, draft: SessionDraft, actor: User, *,
     if study.status == StudyStatus.DRAFT:
         study.status = StudyStatus.ACTIVE
     db.session.flush()
-    record(actor, "session.schedule", study_session, {"starts_at": starts_at.isoformat()})
-    invitations.send_invitations(study_session, "scheduled")
+    record(actor, action, study_session, {"starts_at": starts_at.isoformat()})
     return study_session
 
 
@@ -528,17 +534,7 @@ def start_walk_in(study: Study, draft: SessionDraft, actor: User, *,
     """
     starts_at = _validate(study, draft, now=utcnow().replace(microsecond=0))
     _check_conflicts(draft, starts_at, actor, None, can_see_study)
-    study_session = StudySession(
-        participant=draft.participant, starts_at=starts_at, timezone=draft.tz_name,
-        duration_min=draft.duration_min, moderator=draft.moderator, observers=list(draft.observers),
-        location=draft.location.strip(), video_link=draft.video_link.strip(),
-        status=SessionStatus.SCHEDULED,
-    )
-    study.sessions.append(study_session)
-    if study.status == StudyStatus.DRAFT:
-        study.status = StudyStatus.ACTIVE
-    db.session.flush()
-    record(actor, "session.walk_in", study_session, {"starts_at": starts_at.isoformat()})
+    study_session = _book(study, draft, starts_at, actor, "session.walk_in")
     invitations.send_invitations(study_session, "scheduled",
                                  only=[study_session.moderator, *study_session.observers])
     return study_session
