@@ -137,11 +137,6 @@ class LiveHub:
             feed = self._feeds.get(session_id)
             return feed.after(cursor) if feed is not None else None
 
-    def watching(self) -> int:
-        """How many streams this hub serves."""
-        with self._lock:
-            return sum(len(feed.subscribers) for feed in self._feeds.values())
-
     # --- the watcher -----------------------------------------------------------------------------
 
     def _start_threads(self) -> None:
