@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from usabtest.observe import events
+from usabtest.observe import events, live
 
 
 @pytest.fixture
@@ -48,3 +48,6 @@ def wait_for_streams_to_end(timeout: float = 10) -> None:
     while events.open_streams() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert events.open_streams() == 0, "a live stream is still running"
+    # The watcher may still be finishing a query for the last stream: its connection must be back
+    # before the test's engine is disposed, or the connection is left open for the collector.
+    assert live.wait_until_idle(timeout), "the live watcher is still reading"

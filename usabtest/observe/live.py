@@ -92,6 +92,7 @@ class LiveHub:
         self._watcher: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self._users_checked = 0.0
+        self._reading = False  # the watcher is between its wait and its next wait (queries)
 
     # --- streams join and leave ------------------------------------------------------------------
 
@@ -130,6 +131,13 @@ class LiveHub:
                 mine.remove(subscription)
             if not mine:
                 self._by_user.pop(subscription.user_id, None)
+            self._changed.notify_all()
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Wait until no stream is watched and the watcher holds no connection (before an engine
+        is disposed, as tests do); False when `timeout` passed first."""
+        with self._lock:
+            return self._changed.wait_for(lambda: not self._feeds and not self._reading, timeout)
 
     def recent(self, session_id: int, cursor: int) -> list[tuple[int, str]] | None:
         """The session's kept events after `cursor` (None: read the log instead)."""
@@ -152,14 +160,17 @@ class LiveHub:
         while True:
             interval = REDIS_FALLBACK_POLL_SECONDS if self.redis_url else self.poll
             with self._lock:
+                self._reading = False
+                self._changed.notify_all()
                 while not self._feeds:
                     self._changed.wait()
+                self._reading = True
                 next_check = min(last_full_check + interval, self._users_checked + USER_CHECK_SECONDS)
                 self._changed.wait_for(lambda: self._dirty, timeout=max(0.0, next_check - time.monotonic()))
                 dirty, self._dirty = self._dirty, set()
                 watched = {sid: feed.last_id for sid, feed in self._feeds.items()}
             try:
-                if time.monotonic() - last_full_check >= interval:
+                if watched and time.monotonic() - last_full_check >= interval:
                     last_full_check = time.monotonic()
                     dirty |= self._sessions_with_news(watched)
                 for session_id in dirty & watched.keys():
@@ -249,6 +260,13 @@ class LiveHub:
 
 _hubs: dict[tuple[str, str | None], LiveHub] = {}
 _hubs_lock = threading.Lock()
+
+
+def wait_until_idle(timeout: float = 10) -> bool:
+    """Every hub of this process idle (see `LiveHub.wait_until_idle`)."""
+    with _hubs_lock:
+        hubs = list(_hubs.values())
+    return all(hub.wait_until_idle(timeout) for hub in hubs)
 
 
 def hub_for(engine: sa.Engine, *, poll: float, redis_url: str | None, per_user: int) -> LiveHub:
