@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from usabtest.core.versioning import Versioned
 from usabtest.db import TimestampMixin, UTCDateTime, utcnow
@@ -62,6 +62,9 @@ class PublishedReport(db.Model):
     # Loaded only when downloaded: listings of versions never pull the PDFs.
     pdf: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     sha256: Mapped[str] = mapped_column(sa.String(64))
+    # The report as published (`reports.snapshot`), so the HTML view, DOCX and PPTX of this version
+    # show what its PDF shows. Versions published before it was kept have only their PDF.
+    document: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     page_size: Mapped[str] = mapped_column(sa.String(10), default="A4")
     change_note: Mapped[str] = mapped_column(sa.Text, default="")
     # What the pre-publish check found missing or worrying when it was published, and why the
@@ -83,6 +86,9 @@ class PublishedReport(db.Model):
     published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
     withdrawn_by: Mapped[User | None] = relationship(
         primaryjoin="foreign(PublishedReport.withdrawn_by_id) == User.id")
+
+    # Whether the snapshot exists, without loading it (listings show the other formats' links).
+    has_document: Mapped[bool] = column_property(document.column.is_not(None))
 
     @property
     def withdrawn(self) -> bool:

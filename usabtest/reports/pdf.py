@@ -12,6 +12,7 @@ import functools
 import re
 from ast import literal_eval
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from io import BytesIO
 from xml.sax.saxutils import escape
 
@@ -21,6 +22,7 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import TimeStamp
 from reportlab.pdfgen.canvas import FILL_EVEN_ODD, Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -169,8 +171,12 @@ class _NumberedCanvas(Canvas):
     """Holds pages back until the end, so that page numbers known only then can be written:
     every footer's "Page n of N" and the contents' page numbers (the layout runs once)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, created: datetime | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if created is not None:
+            # The file's creation date is the report's own date (a version's publication time),
+            # never the clock: re-rendering a version gives the same bytes.
+            self._doc._timeStamp = _timestamp(created)
         self._pages: list[dict] = []
         self.heading_pages: dict[str, int] = {}
         self._number_slots: list[tuple[int, str, float, float, ParagraphStyle]] = []
@@ -328,7 +334,6 @@ class _ReportDocument(BaseDocTemplate):
 
 
 @functools.cache
-@functools.cache
 def _draft_outlines() -> tuple[tuple[tuple[float, float], ...], ...]:
     """The outlines of "DRAFT" in DejaVu Sans Bold at 110 points, curves flattened (read once)."""
     from fontTools.ttLib import TTFont as FontFile
@@ -380,6 +385,16 @@ class _PolygonPen(BasePen):
         pass
 
 
+def _timestamp(moment: datetime) -> TimeStamp:
+    """reportlab's time stamp (the file's CreationDate and ModDate) for `moment`, in UTC."""
+    stamp = TimeStamp(invariant=1)
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    stamp.t = utc.timestamp()
+    stamp.lt = utc.timetuple()
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    return stamp
+
+
 def _hex(colour: colors.Color) -> str:
     return "#" + colour.hexval()[2:]
 
@@ -392,7 +407,7 @@ def render(report: ReportData, page_size: str = "A4") -> bytes:
     buffer = BytesIO()
     doc = _ReportDocument(buffer, report, PAGE_SIZES[page_size])
     story = _Story(report, doc.width, doc.height).build()
-    doc.build(story, canvasmaker=_NumberedCanvas)
+    doc.build(story, canvasmaker=functools.partial(_NumberedCanvas, created=report.generated_on))
     return buffer.getvalue()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -18,15 +19,15 @@ from sqlalchemy.exc import IntegrityError
 
 from usabtest.accounts.models import Role, User
 from usabtest.core import audit
-from usabtest.core.errors import Conflict, InvalidInput
+from usabtest.core.errors import Conflict, InvalidInput, NotFound
 from usabtest.core.mail import header_text, send_mail
 from usabtest.core.versioning import StaleVersion, claim
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning.models import Study
-from usabtest.reports import checks, narrative, pdf
+from usabtest.reports import checks, narrative, pdf, snapshot
 from usabtest.reports.data import build_report_data
-from usabtest.reports.document import DRAFT_LABEL
+from usabtest.reports.document import DRAFT_LABEL, ReportData
 from usabtest.reports.models import PublishedReport, ReportNarrative, ShareLink
 
 SHARE_SALT = "usabtest.report-share-link"
@@ -84,6 +85,22 @@ def render_draft(study: Study, page_size: str = "A4") -> bytes:
     return pdf.render(build_report_data(study.id, DRAFT_LABEL), page_size)
 
 
+def draft_document(study: Study) -> ReportData:
+    """The study's current report as plain data, labelled as a draft (for the DOCX and PPTX)."""
+    return build_report_data(study.id, DRAFT_LABEL)
+
+
+def version_document(report: PublishedReport) -> ReportData:
+    """What `report` showed when it was published, for its other formats.
+
+    NotFound for a version published before snapshots were kept: only its PDF exists.
+    """
+    if report.document is None:
+        raise NotFound(f"Version {report.version} was published before reports were kept in other formats: "
+                       "only its PDF exists. Publish a new version to get them.")
+    return snapshot.decode(report.document)
+
+
 def next_version(study: Study) -> int:
     """The number the next published version of `study` gets."""
     current = db.session.scalar(
@@ -108,11 +125,15 @@ def publish(study: Study, publisher: User | None, page_size: str = "A4",
         raise InvalidInput(f"The pre-publish check found {len(gaps)} gap{'s' if len(gaps) != 1 else ''}: "
                            "fill them in, or say why this version is published with them.", "gap_reason")
     version = next_version(study)
-    data = pdf.render(build_report_data(study.id, f"Version {version}"), page_size)
+    # The version is dated by its publication, to the second: the title page, the file's creation
+    # date and the record all say the same moment.
+    published_at = utcnow().replace(microsecond=0)
+    document = replace(build_report_data(study.id, f"Version {version}"), generated_on=published_at)
+    data = pdf.render(document, page_size)
     report = PublishedReport(
         study_id=study.id, version=version, pdf=data, sha256=hashlib.sha256(data).hexdigest(),
-        page_size=page_size, change_note=(change_note or "").strip(), published_by=publisher,
-        published_at=utcnow(), gaps=gaps, gap_reason=reason,
+        document=snapshot.encode(document), page_size=page_size, change_note=(change_note or "").strip(),
+        published_by=publisher, published_at=published_at, gaps=gaps, gap_reason=reason,
     )
     try:
         # A savepoint: if someone published this number a moment earlier, only this insert is
