@@ -54,4 +54,5 @@
     event.preventDefault();
     move(item, event.key === "ArrowUp" ? "up" : "down");
   });
+  list.dataset.keyboardReady = "on";  // lets a test know the handler is attached
 })();

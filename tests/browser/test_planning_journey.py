@@ -41,7 +41,8 @@ def test_researcher_plans_a_study_and_sees_the_session_in_the_agenda(page, live_
     tasks = page.locator(".task-list .task-title")
     expect(tasks).to_have_text(["Find a gift", "Pay with a voucher"])  # waits for the page to load
 
-    # Keyboard reordering: focus the second task and press Alt+ArrowUp.
+    # Keyboard reordering: focus the second task and press Alt+ArrowUp (once the page's script listens).
+    page.locator(".task-list[data-keyboard-ready]").wait_for(state="attached")
     page.locator(".task-item").nth(1).focus()
     page.keyboard.press("Alt+ArrowUp")
     page.get_by_text("Moved to position 1 of 2.").wait_for(state="attached")
