@@ -133,3 +133,17 @@ def test_study_data_edits_and_rights_are_recorded(db, make_user, make_study, mak
                                           "participant.consent_withdraw"]
     update = next(e for e in events if e.action == "participant.update")
     assert update.details == {"code": "P01", "fields": ["name", "phone"]}  # names of fields, never values
+
+
+def test_the_audit_log_names_system_actions_and_spells_out_details(client, login, db, make_user):
+    admin = make_user(Role.ADMIN)
+    _event(db, "user.create", object_type="User", object_id=9,
+           details={"email": "x@example.com", "role": "client"})
+    _event(db, "study.update", actor=make_user(Role.RESEARCHER),
+           details={"changed_fields": ["title", "goals"], "version": 3})
+    login(admin)
+    page = client.get("/admin/audit", query_string={"action": "user.create"}).get_data(as_text=True)
+    assert "System (command line or background work)" in page
+    assert "<dt>email</dt> <dd>x@example.com</dd>" in page and "<dt>role</dt> <dd>client</dd>" in page
+    page = client.get("/admin/audit", query_string={"action": "study.update"}).get_data(as_text=True)
+    assert "<dt>changed fields</dt> <dd>title, goals</dd>" in page and "<dt>version</dt> <dd>3</dd>" in page

@@ -4,6 +4,10 @@ It finds every registered GET route by itself, so a new page is covered the day 
 who may use each endpoint with each method is tested in test_authorization_matrix.py.
 """
 
+import html
+import re
+from collections import Counter
+
 import pytest
 import sqlalchemy as sa
 
@@ -105,3 +109,33 @@ def test_team_pages_answer_each_role_as_the_policy_says(client, db, demo, role, 
     assert client.get(f"/studies/{study_id}/team/{demo['user_id']}/remove").status_code == remove_owner
     assert client.get(f"/studies/{study_id}/team/{observer_id}/remove").status_code == remove_observer
     assert client.get(f"/api/v1/studies/{study_id}/team").status_code == api_team
+
+
+LINK = re.compile(r'<a\b[^>]*\bhref="(/[^"#]*)')
+NOT_FOLLOWED = re.compile(r"^/(static|logout|api/)|/stream$")
+SAME_KIND_FOLLOWED = 3  # links differing only in their ids: /sessions/1, /sessions/2 ...
+
+
+@pytest.mark.config(OBSERVE_STREAM_SECONDS=0.2)
+@pytest.mark.parametrize("role", list(Role))
+def test_every_link_shown_to_a_role_leads_to_a_page_it_may_open(client, demo, role):
+    """Following every link from the home page: none answers 403, 404 or an error."""
+    email, _name, _role, password = next(u for u in DEMO_USERS if u[2] == role)
+    _sign_in(client, email, password)
+    queue, seen, dead, kinds = ["/"], {"/"}, [], Counter()
+    while queue:
+        path = queue.pop()
+        with client.get(path) as response:
+            status, mimetype = response.status_code, response.mimetype
+            body = response.get_data(as_text=True) if mimetype == "text/html" else ""
+        if status >= 400:
+            dead.append((path, status))
+        for href in LINK.findall(body):
+            href = html.unescape(href)
+            kind = re.sub(r"\d+", "N", href)
+            if href not in seen and not NOT_FOLLOWED.search(href) and kinds[kind] < SAME_KIND_FOLLOWED:
+                seen.add(href)
+                kinds[kind] += 1
+                queue.append(href)
+    assert not dead, dead
+    assert len(seen) > 3

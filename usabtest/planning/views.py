@@ -220,6 +220,7 @@ def study_overview(study_id: int):
         failed_mail=services.failed_deliveries_for_study(study) if manager else [],
         console_access=_console_access(study.sessions), panels=_study_panels(study),
         members=team.members(study), team_manager=policy.can_manage_team(current_user, study),
+        client_page=policy.can_see_organisation(current_user, study.organisation),
     )
 
 
