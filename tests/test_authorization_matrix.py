@@ -17,11 +17,13 @@ import uuid
 import pytest
 from PIL import Image
 
+from tests.media_files import wav_bytes
 from usabtest import builders
 from usabtest.accounts import services as account_services
 from usabtest.accounts.models import Role
 from usabtest.db import utcnow
 from usabtest.extensions import db as _db
+from usabtest.observe import recordings
 from usabtest.reports import services as report_services
 
 PASSWORD = builders.DEFAULT_PASSWORD
@@ -92,7 +94,9 @@ _rules(TEAM,
        "observe.console GET", "api.list_notes GET", "api.create_note POST", "api.stream_events GET",
        "api.update_note PATCH", "api.note_history GET", "api.get_sus GET",
        # What happened in the session: its task attempts (with their corrections) and participant.
-       "analysis.attempts_page GET", "api.attempt_history GET", "api.get_participant GET")
+       "analysis.attempts_page GET", "api.attempt_history GET", "api.get_participant GET",
+       # The session's recording and its review page: whoever may open the session's page.
+       "observe.review GET", "observe.recording_file GET")
 _rules(MANAGERS,
        # Planning the study.
        "planning.study_edit GET,POST", "planning.study_close GET,POST", "planning.study_reopen POST",
@@ -119,6 +123,7 @@ _rules(MANAGERS,
        "api.start_session POST", "api.end_session POST", "api.start_task POST", "api.end_task POST",
        "api.restart_task POST", "api.undo_task_start POST", "api.correct_attempt PATCH",
        "api.record_sus POST", "api.open_screen POST",
+       "observe.recording_page GET,POST", "observe.recording_remove GET,POST",
        # Analysis.
        "analysis.notes_board GET", "analysis.board_action POST",
        "analysis.note_page GET,POST", "analysis.results_page GET", "analysis.matrix GET",
@@ -143,8 +148,9 @@ def _png() -> bytes:
 
 
 @pytest.fixture
-def world(db, app):
+def world(db, app, tmp_path):
     """One study with everything its URLs name, and one person of each kind."""
+    app.config["RECORDINGS_DIR"] = str(tmp_path / "recordings")
     people = {
         "admin": builders.make_user(Role.ADMIN), "owner": builders.make_user(Role.RESEARCHER),
         "other_researcher": builders.make_user(Role.RESEARCHER),
@@ -165,6 +171,7 @@ def world(db, app):
     note = builders.make_note(session, people["observer"], "Hesitates")
     attempt = builders.make_task_attempt(session, study.tasks[0])
     builders.make_sus_response(session)
+    recordings.store_file(session, people["owner"], io.BytesIO(wav_bytes(0.1)), 0)
     finding = builders.make_finding(study, notes=[note],
                                     screenshots=[builders.make_screenshot(_png(), width=4, height=4)])
     tag = builders.make_tag(study, "navigation")

@@ -12,7 +12,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from usabtest import paths
 from usabtest.config import load_config
-from usabtest.core import operations
+from usabtest.core import operations, uploads
 from usabtest.core.errors import DomainError, InvalidInput, changes_discarded, changes_kept
 from usabtest.core.schemas import control_character_problem
 from usabtest.core.urls import IdConverter
@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(paths.TEMPLATES),
         static_folder=str(paths.STATIC),
     )
+    app.request_class = uploads.Request  # recordings may be larger than other request bodies
     load_config(app, test_config)
     app.url_map.converters["int"] = IdConverter  # before any route is declared
     register_extensions(app)
@@ -221,7 +222,8 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def _too_large_message(app: Flask) -> str:
-    whole, field = app.config["MAX_CONTENT_LENGTH"], app.config.get("MAX_FORM_MEMORY_SIZE")
+    # The request's own limit: a view taking recordings accepts more than the application's default.
+    whole, field = request.max_content_length, app.config.get("MAX_FORM_MEMORY_SIZE")
     limits = [f"{whole / (1024 * 1024):g} MB in all" if whole else "",
               f"{field // 1000:,} KB in one text field" if field else ""]
     return ("The request is larger than this server accepts (" + " and ".join(filter(None, limits))

@@ -70,6 +70,10 @@ class Config:
     PUBLIC_URL = "http://127.0.0.1:5000"  # base of links in mails and calendar feeds
     SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
     SCREENSHOT_MAX_PIXELS = 40_000_000  # larger uploads are refused (each one is re-encoded)
+    # Session recordings: uploaded audio and video files live in this folder (default: "recordings"
+    # in the instance folder); with several app servers, a folder they all mount.
+    RECORDINGS_DIR: str | None = None
+    RECORDING_MAX_BYTES = 2 * 1024 * 1024 * 1024
 
 
 def load_config(app: Flask, test_config: dict | None) -> None:

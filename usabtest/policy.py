@@ -142,6 +142,16 @@ def can_view_session(user: User, study_session: StudySession) -> bool:
     return can_observe_session(user, study_session) or can_view_study(user, study_session.study)
 
 
+def can_view_recording(user: User, study_session: StudySession) -> bool:
+    """A session's recording, its file and its review page: whoever may open the session's page."""
+    return user.is_authenticated and can_view_session(user, study_session)
+
+
+def can_manage_recording(user: User, study_session: StudySession) -> bool:
+    """Adding, replacing and removing a session's recording: whoever may run the session."""
+    return user.is_authenticated and can_run_session(user, study_session)
+
+
 def can_manage_session(user: User, study_session: StudySession) -> bool:
     """Rescheduling, cancelling and marking no-show: the study's managers."""
     return can_manage_study(user, study_session.study)

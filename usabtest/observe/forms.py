@@ -1,7 +1,8 @@
-"""Forms of the observe pages: the SUS questionnaire and the correction of a task attempt."""
+"""Forms of the observe pages: the SUS questionnaire, the correction of a task attempt, the recording."""
 
-from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, SubmitField
-from wtforms.validators import InputRequired, Optional
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, Optional
 
 from usabtest.core.forms import Form, VersionedFormMixin
 from usabtest.observe.models import Outcome
@@ -67,3 +68,37 @@ for _number, _statement in enumerate(STATEMENTS, start=1):
             validators=[InputRequired(message="Choose an answer from 1 to 5.")],
         ),
     )
+
+
+_OFFSET_HINT = ("Where the session starts in the recording, as minutes:seconds (e.g. 1:30) or seconds; "
+                "0 when the recording starts with the session, negative when it began later.")
+
+
+class RecordingLinkForm(Form):
+    """An external recording: its address and where the session starts in it."""
+
+    url = StringField("Address of the recording", validators=[
+        InputRequired(message="Give the recording's address."), Length(max=2000)])
+    offset = StringField("Session start in the recording", default="0", validators=[Length(max=20)])
+    submit = SubmitField("Save link")
+
+    offset_hint = _OFFSET_HINT
+
+
+class RecordingFileForm(Form):
+    """An uploaded audio or video file (its type is checked from its content, not its name)."""
+
+    file = FileField("Audio or video file", validators=[FileRequired(message="Choose a file to upload.")])
+    offset = StringField("Session start in the recording", default="0", validators=[Length(max=20)])
+    submit = SubmitField("Upload recording")
+
+    offset_hint = _OFFSET_HINT
+
+
+class RecordingOffsetForm(Form):
+    """Move the session's start within the recording it has."""
+
+    offset = StringField("Session start in the recording", validators=[Length(max=20)])
+    submit = SubmitField("Save start")
+
+    offset_hint = _OFFSET_HINT

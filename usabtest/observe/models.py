@@ -200,3 +200,56 @@ class SessionEvent(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecordingKind(enum.StrEnum):
+    """Where a session's recording lives."""
+
+    LINK = "link"  # an external recording (a meeting tool's or a video platform's page)
+    FILE = "file"  # an audio or video file uploaded here, kept in the recordings folder
+
+
+class SessionRecording(TimestampMixin, db.Model):
+    """A session's recording: an external link or an uploaded file, and where the session starts in it.
+
+    A note's moment in the recording is its session time plus `offset_ms`. The file itself lives
+    outside the database, in the configured recordings folder, under `file_key` (a random name:
+    the uploader's file name is never used); `observe.recordings` stores, serves and deletes it.
+    """
+
+    __tablename__ = "session_recording"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("study_session.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[RecordingKind] = mapped_column(str_enum(RecordingKind, "recording_kind"))
+    url: Mapped[str] = mapped_column(sa.String(2000), default="")
+    # Where the session's start lies in the recording; negative when the recording began late.
+    offset_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    file_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(100), default="")
+    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+    study_session: Mapped[StudySession] = relationship(
+        backref=backref("recording", uselist=False, cascade="all, delete-orphan", passive_deletes=True))
+    added_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("(kind = 'link') = (file_key IS NULL)", name="file_key_for_files"),
+    )
+
+    @property
+    def is_file(self) -> bool:
+        """True for an uploaded file (served here), False for an external link."""
+        return self.kind == RecordingKind.FILE
+
+    @property
+    def is_audio(self) -> bool:
+        """True for an audio-only file (played in an <audio> element)."""
+        return self.content_type.startswith("audio/")
+
+    def at(self, elapsed_ms: int) -> int:
+        """The moment `elapsed_ms` into the session, in milliseconds into the recording (never below 0)."""
+        return max(0, elapsed_ms + self.offset_ms)

@@ -14,24 +14,34 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     send_from_directory,
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from usabtest import paths, policy
 from usabtest.accounts.forms import ConfirmForm
+from usabtest.core import confirm
 from usabtest.core.errors import DomainError, discard_changes
 from usabtest.core.forms import form_status, show_conflict, show_refusal
+from usabtest.core.uploads import large_upload
 from usabtest.core.versioning import StaleVersion
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.observe import schemas, services, sus
-from usabtest.observe.forms import AttemptForm, SusForm
+from usabtest.observe import recordings, schemas, services, sus
+from usabtest.observe.forms import (
+    AttemptForm,
+    RecordingFileForm,
+    RecordingLinkForm,
+    RecordingOffsetForm,
+    SusForm,
+)
 from usabtest.observe.models import NoteKind, Outcome, SusResponse, TaskAttempt
 from usabtest.planning import scheduling, tagset
 from usabtest.planning.models import SessionStatus, StudySession, Task
-from usabtest.timefmt import to_zone
+from usabtest.timefmt import format_elapsed, to_zone
 
 bp = Blueprint("observe", __name__)
 
@@ -93,6 +103,9 @@ def _console_config(study_session: StudySession, tasks: list[Task], running: Tas
         "staticPath": url_for("static", filename=""),
         "serviceWorker": url_for("observe.service_worker"),
         "serviceWorkerScope": f"{root}/sessions/",
+        # A note's time links to its moment in the recording, once the session has one.
+        "reviewUrl": (url_for("observe.review", session_id=study_session.id)
+                      if study_session.recording is not None else None),
     }
 
 
@@ -345,3 +358,161 @@ def service_worker():
                                    max_age=0)
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+# --- the session's recording and its review page ---------------------------------------------------
+
+def _recording_session(session_id: int) -> StudySession:
+    return policy.get_or_404(StudySession, session_id, policy.can_view_recording)
+
+
+def _start_seconds(value: str | None) -> int:
+    """`?t=` as whole seconds into the session; anything else (garbled, negative, huge) starts at 0."""
+    try:
+        seconds = float(value) if value else 0.0
+    except ValueError:
+        return 0
+    if not 0 <= seconds <= recordings.MAX_OFFSET_MS / 1000:  # also false for NaN
+        return 0
+    return int(seconds)
+
+
+def _task_numbers(study_session: StudySession) -> dict[int, int]:
+    return {t.id: number for number, t in enumerate(study_session.study.tasks, start=1)}
+
+
+@bp.get("/sessions/<int:session_id>/review")
+@login_required
+def review(session_id: int):
+    """Play the session's recording beside its notes and task markers; `?t=` opens it at that moment."""
+    study_session = _recording_session(session_id)
+    recording = study_session.recording
+    return render_template(
+        "observe/review.html", study_session=study_session, study=study_session.study, recording=recording,
+        start=_start_seconds(request.args.get("t")), link_at=recordings.link_at, elapsed=format_elapsed,
+        offset_text=_offset_text,
+        moments=recordings.timeline(study_session, _task_numbers(study_session)),
+        can_manage=policy.can_manage_recording(current_user, study_session),
+        can_observe=policy.can_observe_session(current_user, study_session),
+    )
+
+
+@bp.get("/sessions/<int:session_id>/recording/file")
+@login_required
+def recording_file(session_id: int):
+    """The uploaded recording's bytes, with range requests so players can seek."""
+    study_session = _recording_session(session_id)
+    recording = study_session.recording
+    if recording is None or not recording.is_file:
+        abort(404)
+    path = recordings.file_path(recording)
+    if not path.is_file():
+        abort(404)
+    try:
+        response = send_file(path, mimetype=recording.content_type, conditional=True, etag=True,
+                             download_name=f"session-{study_session.id}-recording")
+    except RequestedRangeNotSatisfiable as exc:
+        return exc.get_response()  # 416 with "Content-Range: bytes */size", as players expect
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _managed_recording_session(session_id: int) -> StudySession:
+    study_session = _recording_session(session_id)
+    policy.forbid_unless(policy.can_manage_recording(current_user, study_session))
+    return study_session
+
+
+def _recording_forms() -> dict:
+    return {"link": RecordingLinkForm(prefix="link"), "file": RecordingFileForm(prefix="file"),
+            "offset": RecordingOffsetForm(prefix="offset")}
+
+
+def _save_recording(study_session: StudySession, forms: dict) -> str | None:
+    """Apply the submitted form; the flash message, or None when it was refused (errors on the form)."""
+    chosen = next((name for name in forms if f"{name}-submit" in request.form), None)
+    form = forms.get(chosen)
+    if form is None or not form.validate_on_submit():
+        return None
+    try:
+        if chosen == "offset":
+            if study_session.recording is None:
+                raise DomainError("this session has no recording yet")
+            recordings.set_offset(study_session.recording, recordings.parse_offset(form.offset.data))
+            return "Start of the session in the recording saved."
+        offset = recordings.parse_offset(form.offset.data)
+        if chosen == "link":
+            recordings.set_link(study_session, current_user, form.url.data, offset)
+            return "Recording link saved."
+        recordings.store_file(study_session, current_user, form.file.data.stream, offset)
+        return "Recording uploaded."
+    except DomainError as exc:
+        if exc.field == "offset_ms":
+            exc.field = "offset"
+        form.too_large = exc.status == 413
+        show_refusal(form, exc)
+        return None
+
+
+@bp.route("/sessions/<int:session_id>/recording", methods=["GET", "POST"])
+@large_upload("RECORDING_MAX_BYTES")
+@login_required
+def recording_page(session_id: int):
+    """Add, replace or re-time the session's recording: an external link or an uploaded file."""
+    study_session = _managed_recording_session(session_id)
+    forms = _recording_forms()
+    if study_session.recording is not None and not forms["offset"].is_submitted():
+        forms["offset"].offset.data = format_offset(study_session.recording.offset_ms)
+    if request.method == "POST":
+        done = _save_recording(study_session, forms)
+        if done:
+            flash(done, "success")
+            return redirect(url_for("observe.review", session_id=session_id))
+    status = 413 if any(getattr(f, "too_large", False) for f in forms.values()) else 400
+    refused = any(f.errors or f.form_errors for f in forms.values())
+    return render_template(
+        "observe/recording.html", study_session=study_session, study=study_session.study,
+        recording=study_session.recording, forms=forms, max_bytes=recordings.max_bytes(),
+        accepted=recordings.ACCEPTED_KINDS,
+    ), (status if refused else 200)
+
+
+@bp.route("/sessions/<int:session_id>/recording/remove", methods=["GET", "POST"])
+@login_required
+def recording_remove(session_id: int):
+    """Take the recording away from the session (asks first); an uploaded file is deleted."""
+    study_session = _managed_recording_session(session_id)
+    recording = study_session.recording
+    back = url_for("observe.review", session_id=session_id)
+    if recording is None:
+        flash("This session has no recording.", "info")
+        return redirect(back)
+    if not confirm.confirmed():
+        what = ("The uploaded file is deleted from the server for good: this cannot be undone."
+                if recording.is_file else "The link is removed; the recording itself stays where it is.")
+        return confirm.ask(confirm.Confirmation(
+            title=f"Remove the recording of the session with {study_session.participant.code}?",
+            consequences=[what, "The session's notes and task times stay."],
+            confirm_label="Remove recording", cancel_url=back))
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    recordings.remove(study_session)
+    flash("Recording removed.", "success")
+    return redirect(back)
+
+
+def _offset_text(offset_ms: int) -> str:
+    """Where the session starts in the recording, as a sentence."""
+    if offset_ms == 0:
+        return "The recording starts with the session."
+    if offset_ms > 0:
+        return f"The session starts {format_elapsed(offset_ms)} into the recording."
+    return f"The recording begins {format_elapsed(-offset_ms)} after the session started."
+
+
+def format_offset(offset_ms: int) -> str:
+    """An offset as the forms take it: "1:30", "-0:05", "0"."""
+    if not offset_ms:
+        return "0"
+    sign = "-" if offset_ms < 0 else ""
+    return sign + format_elapsed(abs(offset_ms))

@@ -76,7 +76,7 @@ export class LiveLog {
     li.className = `entry entry-note${hasSeverity ? ` sev-${view.severity}` : ""} is-${view.status}`;
     li.textContent = "";
     const meta = el("p", "entry-meta");
-    meta.appendChild(el("span", "entry-time", formatElapsed(view.elapsed_ms)));
+    meta.appendChild(this.noteTime(view.elapsed_ms));
     meta.appendChild(el("span", "entry-author", view.author.name));
     if (view.task_id) { meta.appendChild(el("span", "entry-task", this.taskLabel(view.task_id))); }
     if (hasSeverity) {
@@ -104,6 +104,16 @@ export class LiveLog {
     }
     if (view.status === "failed" && view.current) { li.appendChild(this.currentNote(view.current)); }
     if (view.author.id === this.cfg.userId) { li.appendChild(this.noteActions(uuid, view)); }
+  }
+
+  /** A note's time: a link to that moment of the recording on the review page, when there is one. */
+  noteTime(elapsedMs) {
+    const text = formatElapsed(elapsedMs);
+    if (!this.cfg.reviewUrl) { return el("span", "entry-time", text); }
+    const link = el("a", "entry-time", text);
+    link.href = `${this.cfg.reviewUrl}?t=${Math.floor(Math.max(0, elapsedMs) / 1000)}`;
+    link.setAttribute("aria-label", `${text}: open the recording at this moment`);
+    return link;
   }
 
   /** The note as the server has it now, beside an edit refused for being based on an old version. */

@@ -1,0 +1,55 @@
+"""A note's time in the console opens the session's recording at that moment on the review page."""
+
+import io
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.media_files import wav_bytes
+from tests.observe_fixtures import streams_closed  # noqa: F401
+from usabtest import builders
+from usabtest.db import utcnow
+from usabtest.observe import recordings, services
+from usabtest.observe.schemas import NoteCreate
+from usabtest.planning.models import SessionStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.config(OBSERVE_HEARTBEAT_SECONDS=0.3),
+              pytest.mark.usefixtures("streams_closed")]
+
+PLAYER_AT = "([want, within]) => { const p = document.getElementById('player');" \
+            " return p && p.readyState >= 1 && Math.abs(p.currentTime - want) <= within; }"
+
+
+def test_a_note_time_link_opens_the_review_page_at_that_moment(
+        app, db, page, live_server, browser_login, make_study, tmp_path, streams_closed):
+    streams_closed(page.context)
+    app.config["RECORDINGS_DIR"] = str(tmp_path / "recordings")
+    study = make_study(tasks=1)
+    started = utcnow() - timedelta(minutes=10)
+    study_session = builders.make_session(study, moderator=study.owner, status=SessionStatus.COMPLETED,
+                                          started_at=started, ended_at=started + timedelta(seconds=8))
+    # Through the service, as the console sends it: the console's log reads the session's events.
+    services.create_note(study_session, study.owner, NoteCreate(
+        id=uuid.uuid4(), body="Misses the search field", task_id=None, elapsed_ms=3_400))
+    builders.make_task_attempt(study_session, study.tasks[0], started_at=started + timedelta(seconds=1),
+                               seconds=5)
+    recordings.store_file(study_session, study.owner, io.BytesIO(wav_bytes(8.0)), offset_ms=1_000)
+    db.session.commit()
+    browser_login(page, live_server, study.owner)
+
+    page.goto(f"{live_server}/sessions/{study_session.id}/observe")
+    link = page.locator("#log li", has_text="Misses the search field").get_by_role("link", name="0:03")
+    expect(link).to_have_attribute("href", f"/sessions/{study_session.id}/review?t=3")
+    link.click()
+
+    expect(page).to_have_url(f"{live_server}/sessions/{study_session.id}/review?t=3")
+    # 3 s into the session is 4 s into the recording, which began a second before the session.
+    page.wait_for_function(PLAYER_AT, arg=[4, 0.3])
+    expect(page.locator(".moment.is-current")).to_contain_text("Misses the search field")
+
+    # The timeline's task marker seeks the same player, and the address follows.
+    page.locator(".moment-task-start .moment-time").click()
+    page.wait_for_function(PLAYER_AT, arg=[2, 0.3])
+    expect(page).to_have_url(f"{live_server}/sessions/{study_session.id}/review?t=1")
