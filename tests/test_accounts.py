@@ -134,7 +134,7 @@ def test_admin_pages_are_forbidden_to_other_roles(client, make_user, login, role
 def test_each_role_gets_its_own_home(client, make_user, login):
     expectations = {
         Role.ADMIN: "Users", Role.RESEARCHER: "Your studies",
-        Role.OBSERVER: "Your upcoming sessions", Role.CLIENT: "Your reports",
+        Role.OBSERVER: "Your upcoming sessions", Role.CLIENT: "Reports",
     }
     for role, heading in expectations.items():
         login(make_user(role))

@@ -111,17 +111,18 @@ def test_client_of_the_organisation_downloads_with_filename_and_type(client, log
     assert response.data == published.pdf
 
 
-def test_portal_and_home_list_only_the_clients_own_versions(client, login, make_user, make_study, study,
-                                                          published, db):
+def test_portal_lists_only_the_clients_own_versions_and_is_their_home(client, login, make_user, make_study,
+                                                                     study, published, db):
     other = make_study(title="Someone else's study")
     services.publish(other, other.owner)
     db.session.commit()
     login(make_user(Role.CLIENT, organisation=study.organisation))
-    for url in ("/portal", "/"):
-        page = client.get(url).get_data(as_text=True)
-        assert "Mobile banking: payments" in page
-        assert f"/reports/{published.id}/download" in page
-        assert "Someone else" not in page
+    page = client.get("/portal").get_data(as_text=True)
+    assert "Mobile banking: payments" in page
+    assert f"/reports/{published.id}/download" in page
+    assert "Someone else" not in page
+    assert client.get("/").location == "/portal"
+    assert ">Home<" not in page  # one page for their reports, not two near-identical ones
 
 
 @pytest.mark.parametrize("role", [Role.OBSERVER, Role.RESEARCHER])

@@ -12,8 +12,7 @@ from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.planning.models import SessionStatus, Study, StudySession
 from usabtest.planning.queries import involving
-from usabtest.policy import published_reports_visible_to, studies_visible_to
-from usabtest.reports.models import PublishedReport
+from usabtest.policy import studies_visible_to
 
 bp = Blueprint("home", __name__)
 
@@ -21,14 +20,14 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @login_required
 def index():
-    """Send each role to its own home."""
+    """Send each role to its own home; a client's is their reports, which have one page only."""
     if current_user.role == Role.ADMIN:
         return redirect(url_for("accounts.admin_users"))
+    if current_user.role == Role.CLIENT:
+        return redirect(url_for("reports.portal"))
     if current_user.role == Role.RESEARCHER:
         return _researcher_home()
-    if current_user.role == Role.OBSERVER:
-        return _observer_home()
-    return _client_home()
+    return _observer_home()
 
 
 def _researcher_home():
@@ -55,12 +54,3 @@ def upcoming_sessions_for(user, *, include_recent_hours: int = 4) -> list[StudyS
 def _observer_home():
     return render_template("home/observer.html", sessions=upcoming_sessions_for(current_user))
 
-
-def _client_home():
-    query = (
-        published_reports_visible_to(current_user)
-        .options(selectinload(PublishedReport.study))
-        .order_by(Study.title, PublishedReport.version.desc())
-    )
-    reports = db.session.scalars(query).all()
-    return render_template("home/client.html", reports=reports)
