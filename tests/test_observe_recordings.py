@@ -6,6 +6,7 @@ import io
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from tests.media_files import wav_bytes
 from tests.observe_fixtures import login  # noqa: F401  (signs in again as someone else)
@@ -222,3 +223,21 @@ def test_offsets_are_read_as_minutes_and_seconds():
     for bad in ("1:60", "x", "1::2", "1:2:3:4", "99999999", "nan", "--1"):
         with pytest.raises(Exception, match="minutes:seconds|24 hours"):
             recordings.parse_offset(bad)
+
+
+def test_report_evidence_names_the_recording_time(db, setup):
+    from tests.test_reports_pdf import pdf_text
+    from usabtest.analysis.models import Finding
+    from usabtest.observe.models import Note
+    from usabtest.reports import data as report_data
+    from usabtest.reports import services as report_services
+
+    session = setup["session"]
+    note = db.session.scalars(sa.select(Note).where(Note.session_id == session.id)).one()
+    db.session.add(Finding(study=session.study, title="Menu unclear", severity=3, notes=[note]))
+    recordings.set_link(session, setup["owner"], "https://meet.example.com/rec/1", 90_000)
+    db.session.commit()
+    quote = report_data.build_report_data(session.study_id).findings[0].quotes[0]
+    assert quote.recording_time == "2:53"  # 1:23 into the session, which starts 1:30 in
+    assert quote.attribution.endswith("1:23, recording 2:53")
+    assert "recording 2:53" in pdf_text(report_services.render_draft(session.study))

@@ -26,7 +26,8 @@ Public API (everything returns frozen dataclasses; nothing here needs a request,
     ``evidence`` (``EvidenceNote``: ``note_id``, ``body``, ``tags``, ``severity``, ``participant_id``,
     ``participant_code``, ``session_id``, ``task_id``, ``task_number``, ``task_title``, ``elapsed_ms``,
     ``created_at``; properties ``elapsed_text`` ("12:41", "1:05:00": ``timefmt.format_elapsed``) and
-    ``attribution`` "P03, task 2, 12:41"),
+    ``attribution`` "P03, task 2, 12:41", with ", recording 14:02" when the session has a recording:
+    ``recording_ms``, ``recording_text``),
     ``screenshots`` (``ScreenshotInfo``: ``id``, ``filename``, ``content_type``, ``width``, ``height``,
     ``caption``, ``data`` bytes only when asked for); properties ``frequency_rate`` and
     ``frequency_text`` ("2 of 5 participants").
@@ -66,7 +67,7 @@ from sqlalchemy.orm import defer, selectinload
 from usabtest.analysis import metrics
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
 from usabtest.extensions import db
-from usabtest.observe.models import Note, NoteKind, Outcome, SusResponse, TaskAttempt
+from usabtest.observe.models import Note, NoteKind, Outcome, SessionRecording, SusResponse, TaskAttempt
 from usabtest.planning.models import Participant, SessionStatus, StudySession, Task
 from usabtest.timefmt import format_clock, format_elapsed
 
@@ -369,6 +370,8 @@ class EvidenceNote:
     task_title: str | None
     elapsed_ms: int
     created_at: datetime
+    # Where the note's moment lies in the session's recording; None when the session has none.
+    recording_ms: int | None = None
 
     @property
     def elapsed_text(self) -> str:
@@ -376,12 +379,19 @@ class EvidenceNote:
         return format_elapsed(self.elapsed_ms)
 
     @property
+    def recording_text(self) -> str:
+        """Time into the session's recording, e.g. "14:02"; empty without a recording."""
+        return format_elapsed(self.recording_ms) if self.recording_ms is not None else ""
+
+    @property
     def attribution(self) -> str:
-        """"P03, task 2, 12:41" (the task is left out when the note has none)."""
+        """"P03, task 2, 12:41", and ", recording 14:02" when the session has a recording."""
         parts = [self.participant_code]
         if self.task_number is not None:
             parts.append(f"task {self.task_number}")
         parts.append(self.elapsed_text)
+        if self.recording_ms is not None:
+            parts.append(f"recording {self.recording_text}")
         return ", ".join(parts)
 
 
@@ -444,11 +454,13 @@ def _evidence_rows(study_id: int) -> list:
         sa.select(finding_note.c.finding_id, Note.id, Note.body, Note.tags, Note.severity, Note.kind,
                   Note.session_id,
                   Note.task_id, Note.elapsed_ms, Note.created_at,
-                  Participant.id.label("participant_id"), Participant.number, Participant.code)
+                  Participant.id.label("participant_id"), Participant.number, Participant.code,
+                  SessionRecording.offset_ms.label("recording_offset_ms"))
         .join(Note, Note.id == finding_note.c.note_id)
         .join(Finding, Finding.id == finding_note.c.finding_id)
         .join(StudySession, StudySession.id == Note.session_id)
         .join(Participant, Participant.id == StudySession.participant_id)
+        .outerjoin(SessionRecording, SessionRecording.session_id == Note.session_id)
         .where(Finding.study_id == study_id, Finding.deleted_at.is_(None), Note.deleted_at.is_(None),
                Participant.consent_withdrawn_at.is_(None))
         .order_by(Participant.number, Note.session_id, Note.elapsed_ms, Note.id)
@@ -476,6 +488,8 @@ def _evidence(row, tasks: dict[int, TaskRef]) -> EvidenceNote:
         participant_id=row.participant_id, participant_code=row.code, session_id=row.session_id,
         task_id=row.task_id, task_number=task.number if task else None,
         task_title=task.title if task else None, elapsed_ms=row.elapsed_ms or 0, created_at=row.created_at,
+        recording_ms=(None if row.recording_offset_ms is None
+                      else max(0, (row.elapsed_ms or 0) + row.recording_offset_ms)),
     )
 
 

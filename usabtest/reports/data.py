@@ -150,7 +150,8 @@ def _finding(summary: analysis.FindingSummary) -> FindingItem:
         recommendation=summary.recommendation,
         tasks=tuple(f"{t.number}. {t.title}" for t in summary.tasks),
         quotes=tuple(Quote(note.body, note.attribution, quoted=note.kind == NoteKind.QUOTE,
-                           label=note.kind.label) for note in summary.evidence),
+                           label=note.kind.label, recording_time=note.recording_text)
+                     for note in summary.evidence),
         screenshots=tuple(Screenshot(s.data, s.width, s.height, s.caption)
                           for s in summary.screenshots if s.data),
     )

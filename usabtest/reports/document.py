@@ -81,6 +81,8 @@ class Quote:
     attribution: str
     quoted: bool = True
     label: str = ""
+    # The note's moment in the session's recording ("14:02"; also named in `attribution`), or "".
+    recording_time: str = ""
 
 
 @dataclass(frozen=True)
