@@ -47,8 +47,10 @@ def test_labels_come_from_the_servers_constants(client, login, moderated):
     assert {t["tag"]: t["colour"] for t in config["tags"]}["problem"] == DEFAULT_TAGS[0].colour
     assert config["kinds"] == [{"value": kind.value, "label": kind.label} for kind in NoteKind]
     assert f'maxlength="{config["limits"]["noteBody"]}"' in html
-    for value, label in config["labels"]["outcome"].items():
-        assert f'<option value="{value}">{label}</option>' in html
+    for number, outcome in enumerate(Outcome, start=1):  # the keys 1-5 follow the server's order
+        value, label = outcome.value, config["labels"]["outcome"][outcome.value]
+        assert (f'<input type="radio" name="outcome" value="{value}" aria-keyshortcuts="{number}">'
+                f' <kbd>{number}</kbd> {label}</label>') in html
 
 
 def test_handed_over_note_limits_are_exactly_where_the_api_draws_the_line(client, login, moderated):

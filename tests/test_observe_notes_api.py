@@ -1,6 +1,7 @@
 """The note API: idempotent creation, validation of every field, editing and soft deletion."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -56,11 +57,40 @@ def test_note_is_attached_to_the_running_task_when_task_omitted(db, client, logi
     assert _post(client, study_session, task_id=None)[0].get_json()["task_id"] is None
 
 
-def test_client_elapsed_time_and_task_are_kept(client, running):
+def test_client_elapsed_time_and_task_are_kept(db, client, running):
     study_session, _ = running
+    study_session.started_at -= timedelta(minutes=2)
+    db.session.commit()
     task = study_session.study.tasks[0]
     data = _post(client, study_session, elapsed_ms=65_000, task_id=task.id)[0].get_json()
     assert data["elapsed_ms"] == 65_000 and data["task_id"] == task.id
+
+
+def test_a_client_moment_after_the_sessions_clock_is_refused_and_nothing_is_stored(db, client, running):
+    study_session, _ = running
+    study_session.started_at -= timedelta(minutes=2)
+    db.session.commit()
+    response, _ = _post(client, study_session, elapsed_ms=10 * 60_000)
+    assert response.status_code == 422
+    assert "elapsed_ms" in response.get_json()["error"]["fields"]
+    assert _notes(db) == []
+
+
+def test_a_client_moment_a_little_ahead_of_the_sessions_clock_counts_as_now(db, client, running):
+    study_session, _ = running
+    study_session.started_at -= timedelta(minutes=2)
+    db.session.commit()
+    data = _post(client, study_session, elapsed_ms=120_000 + 5_000)[0].get_json()
+    assert 119_000 <= data["elapsed_ms"] < 125_000
+
+
+def test_a_note_before_the_session_starts_cannot_claim_a_later_moment(db, client, login, make_user,
+                                                                     make_session):
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    login(observer)
+    assert _post(client, study_session, elapsed_ms=60_000)[0].status_code == 422
+    assert _post(client, study_session, elapsed_ms=0)[0].status_code == 201
 
 
 def test_replay_returns_stored_note_and_different_body_conflicts(db, client, running):

@@ -43,7 +43,7 @@ def test_task_timer_shows_the_limit_and_announces_it_passing_without_taking_focu
     expect(note).to_have_value("Hesitates over the menu")
     expect(page.locator("#task-clock")).not_to_have_text("0:00")
 
-    page.get_by_label("Outcome").select_option("success")
+    page.get_by_role("radio", name="Success").check()
     page.get_by_role("button", name="End task").click()
     expect(page.locator("#task-clock-box")).to_be_hidden()
     expect(alert).to_have_text("")
@@ -66,7 +66,7 @@ def test_moderator_undoes_a_mistaken_start_then_restarts_a_finished_task(
     assert page.evaluate("document.activeElement.id") == "note-input"
 
     page.get_by_role("button", name="Start task 1").click()
-    page.get_by_label("Outcome").select_option("failure")
+    page.get_by_role("radio", name="Failure").check()
     page.get_by_role("button", name="End task").click()
     page.get_by_role("button", name="Restart task 1").click()
     first_task = page.locator('#task-list [data-task-id] >> nth=0')
@@ -74,7 +74,7 @@ def test_moderator_undoes_a_mistaken_start_then_restarts_a_finished_task(
     expect(first_task.locator('[data-role="state"]')).to_have_text("Running · attempt 2")
     page.get_by_role("button", name="Restart this task").click()
     expect(page.locator("#log")).to_contain_text("restarted task 1")
-    page.get_by_label("Outcome").select_option("success")
+    page.get_by_role("radio", name="Success").check()
     page.get_by_role("button", name="End task").click()
     expect(page.locator("#end-task-form")).to_be_hidden()
     expect(first_task.locator('[data-role="state"]')).to_have_text("Success · 0 errors · attempt 3")

@@ -47,7 +47,10 @@ class NoteCreate(InputModel):
                             description="Names of the study's tags (GET /studies/{id}/tags), any case")
     severity: Severity | None = None
     kind: NoteKind = Field(NoteKind.OBSERVATION, description="What the note records")
-    elapsed_ms: ElapsedMs | None = Field(None, description="Left out or null: computed by the server")
+    elapsed_ms: ElapsedMs | None = Field(
+        None, description="The moment the note is about (the console sends its first keystroke's), in "
+                          "ms since the session started; at most 10 s ahead of the session's clock (422 "
+                          "beyond), never later than now. Left out or null: the moment it arrives")
 
 
 class NoteUpdate(VersionedChange):

@@ -39,6 +39,9 @@ NOTE_FIELDS = ("body", "tags", "severity", "task_id", "kind")
 ATTEMPT_FIELDS = ("outcome", "error_count", "seq", "started_at", "ended_at")
 # How long after starting a task its start can be undone from the console (a mistaken click).
 UNDO_SECONDS = 10
+# How far ahead of the session's clock a note's client-side moment may be (the console's estimate of
+# the server's clock is off by the latency of the page load that set it).
+NOTE_CLOCK_SKEW_MS = 10_000
 
 
 def check_note_references(study: Study, task_id: int | None, tags: list[str] | None) -> list[str] | None:
@@ -102,6 +105,23 @@ def check_replay(note: Note, author, body: str) -> Note:
     return note
 
 
+def note_moment(study_session: StudySession, elapsed_ms: int | None) -> int:
+    """The session time a note is stamped with: the client's (its first keystroke's), checked here.
+
+    The console sends the moment the note's first character was typed, by its estimate of the
+    server's clock. A moment slightly ahead of the session's clock (that estimate's error) counts
+    as now; one further ahead is not a moment of this session and is refused (422).
+    """
+    now_ms = elapsed_ms_now(study_session)
+    if elapsed_ms is None:
+        return now_ms
+    if elapsed_ms > now_ms + NOTE_CLOCK_SKEW_MS:
+        when = ("the session has not started" if study_session.started_at is None
+                else f"the session's clock reads {now_ms} ms")
+        raise InvalidInput(f"elapsed_ms {elapsed_ms} lies after the session's time ({when})", "elapsed_ms")
+    return min(elapsed_ms, now_ms)
+
+
 def create_note(study_session: StudySession, author, data: NoteCreate) -> tuple[Note, bool]:
     """Store a note once per (session, client UUID); returns the note and whether it is new.
 
@@ -117,7 +137,7 @@ def create_note(study_session: StudySession, author, data: NoteCreate) -> tuple[
     if "task_id" not in data.model_fields_set:
         attempt = running_attempt(study_session)
         task_id = attempt.task_id if attempt else None
-    elapsed = data.elapsed_ms if data.elapsed_ms is not None else elapsed_ms_now(study_session)
+    elapsed = note_moment(study_session, data.elapsed_ms)
     note = Note(
         session_id=study_session.id, author_id=author.id, client_uuid=data.id, body=data.body,
         task_id=task_id, tags=tags, severity=data.severity, kind=data.kind, elapsed_ms=elapsed,

@@ -86,8 +86,8 @@ def _console_config(study_session: StudySession, tasks: list[Task], running: Tas
         "currentTaskId": running.task_id if running else None,
         "currentTaskStartedAt": running.started_at.isoformat() if running else None,
         "undoSeconds": services.UNDO_SECONDS,
-        "tasks": {t.id: {"title": t.title, "position": i + 1, "timeLimitS": t.time_limit_s}
-                  for i, t in enumerate(tasks)},
+        "tasks": {t.id: {"title": t.title, "position": i + 1, "timeLimitS": t.time_limit_s,
+                         "scenario": t.scenario} for i, t in enumerate(tasks)},
         "tags": _console_tags(study_session.study),
         "kinds": [{"value": kind.value, "label": kind.label} for kind in NoteKind],
         "kindKey": tagset.KIND_SHORTCUT,

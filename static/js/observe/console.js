@@ -83,6 +83,8 @@ class Console {
   }
 
   start() {
+    // Tablets and phones show the note box first and the script folded away (a tap opens it).
+    if (window.matchMedia("(max-width: 59.99rem)").matches) { $("script-details").open = false; }
     this.wire();
     this.log.renderAllNotes();
     this.showQueueStatus();
@@ -262,6 +264,7 @@ class Console {
     this.showUndo();
     $("note-task").textContent = state.currentTaskId !== null
       ? `New notes go to ${this.currentTaskText()}.` : "No task running.";
+    this.showCurrentTask();
     if (!this.cfg.canRun) { return; }
     $("start-session").hidden = state.status !== "scheduled";
     $("end-session").hidden = state.status !== "in_progress";
@@ -275,6 +278,28 @@ class Console {
       $("end-task-name").textContent = this.currentTaskText();
       if (wasHidden) { form.reset(); }
     }
+    const next = this.nextTask();
+    const startNext = $("start-next");
+    startNext.hidden = !next || state.status !== "in_progress" || state.currentTaskId !== null;
+    if (next) {
+      const task = this.cfg.tasks[next.dataset.taskId];
+      startNext.firstChild.textContent = `Start next task (${task.position}. ${task.title}) `;
+    }
+  }
+
+  /** The running task (title and scenario) in the panel beside the note box. */
+  showCurrentTask() {
+    const id = this.state.currentTaskId;
+    const task = id !== null ? this.cfg.tasks[id] : null;
+    const title = task ? this.currentTaskText() : "No task running.";
+    if ($("current-task").textContent !== title) { $("current-task").textContent = title; }
+    const scenario = task ? task.scenario || "" : "";
+    if ($("current-scenario").textContent !== scenario) { $("current-scenario").textContent = scenario; }
+  }
+
+  /** The first task of the script not attempted yet (its list item), or null. */
+  nextTask() {
+    return document.querySelector('#task-list .task[data-state="todo"]');
   }
 
   /* ---------- moderator controls ---------- */
@@ -299,6 +324,33 @@ class Console {
     return null;
   }
 
+  /** Start the session; the focus goes to the control that starts the first task. */
+  async startSession() {
+    const data = await this.moderatorAction("/start");
+    if (!data) { return; }
+    this.applyState(data);
+    const next = $("start-next");
+    (next.hidden ? $("note-input") : next).focus();
+  }
+
+  /** End the session (asked first); the focus goes to the SUS control, the next step. */
+  async endSession() {
+    if (!window.confirm("End the session? The participant screen will close.")) { return; }
+    const data = await this.moderatorAction("/end");
+    if (!data) { return; }
+    this.applyState(data);
+    $("sus-link").focus();
+  }
+
+  /** Take the state a moderator action answered with at once (its event follows on the stream). */
+  applyState(data) {
+    const state = this.state;
+    state.status = data.status;
+    if (data.started_at) { state.startedAt = Date.parse(data.started_at); }
+    if (data.ended_at) { state.endedAt = Date.parse(data.ended_at); }
+    this.refreshControls();
+  }
+
   async undoTaskStart() {
     const taskId = this.state.currentTaskId;
     if (taskId === null) { return; }
@@ -306,17 +358,55 @@ class Console {
     if (data) { $("note-input").focus(); }
   }
 
-  startNextTask() {
-    const next = document.querySelector('#task-list .task[data-state="todo"]');
-    if (next) { this.moderatorAction(`/tasks/${next.dataset.taskId}/start`); }
+  async startNextTask() {
+    const next = this.nextTask();
+    if (next) { await this.startTask(next.dataset.taskId, "start"); }
+  }
+
+  /** Start (or restart) a task; the focus goes to the note box, where the observing goes on. */
+  async startTask(taskId, verb) {
+    const data = await this.moderatorAction(`/tasks/${taskId}/${verb}`);
+    if (data) { $("note-input").focus(); }
+  }
+
+  outcomeInputs() {
+    return Array.from(document.querySelectorAll('#end-outcome input[name="outcome"]'));
+  }
+
+  /** Alt+D: into the outcome choice (the chosen one, else the first), ready for a number and Enter. */
+  focusOutcome() {
+    const inputs = this.outcomeInputs();
+    const target = inputs.find((input) => input.checked) || inputs[0];
+    if (target) { target.focus(); }
+  }
+
+  /** In the end-task form: 1-5 picks the outcome, Enter on an outcome ends the task. */
+  onEndTaskKeydown(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) { return; }
+    const inOutcome = event.target.name === "outcome";
+    const digit = /^Digit([1-9])$/.exec(event.code) || /^Numpad([1-9])$/.exec(event.code);
+    if (digit && (inOutcome || event.target.tagName === "BUTTON")) {
+      const input = this.outcomeInputs()[Number(digit[1]) - 1];
+      if (input) {
+        event.preventDefault();
+        input.checked = true;
+        input.focus();
+      }
+      return;
+    }
+    if (event.key === "Enter" && inOutcome) {
+      event.preventDefault();
+      $("end-task-form").requestSubmit();
+    }
   }
 
   async endTaskSubmitted(event) {
     event.preventDefault();
-    const outcome = $("end-outcome").value;
+    const chosen = this.outcomeInputs().find((input) => input.checked);
+    const outcome = chosen ? chosen.value : "";
     if (!outcome) {
       $("moderator-message").textContent = "Choose the task's outcome first.";
-      $("end-outcome").focus();
+      this.focusOutcome();
       return;
     }
     const seq = $("end-seq").value;
@@ -384,15 +474,31 @@ class Console {
     $("note-message").textContent = problem;
     if (problem) { return; }
     const id = newUuid();
-    // Stamped now, not when it reaches the server: a queued note keeps its moment and task.
+    // The moment the first character was typed (the moment the note is about), not Enter's; a queued
+    // note keeps its moment and task however late it reaches the server.
+    const moment = this.noteMoment || this.momentNow();
     this.queue.create(id, {
       id, body, tags, severity: this.selectedSeverity(), kind: this.selectedKind(),
-      task_id: this.state.currentTaskId, elapsed_ms: Math.round(this.state.elapsedNow()),
+      task_id: moment.taskId, elapsed_ms: moment.elapsedMs,
     });
+    this.noteMoment = null;
     input.value = "";
     document.querySelectorAll(".tag-toggle").forEach((b) => b.setAttribute("aria-pressed", "false"));
     this.setSeverity("");
     this.setKind(this.kinds[0]);
+  }
+
+  momentNow() {
+    return { elapsedMs: Math.round(this.state.elapsedNow()), taskId: this.state.currentTaskId };
+  }
+
+  /** Stamp the note at its first character; emptying the box forgets the stamp. */
+  noteTyped() {
+    if (!$("note-input").value.trim()) {
+      this.noteMoment = null;
+    } else if (!this.noteMoment) {
+      this.noteMoment = this.momentNow();
+    }
   }
 
   onLogClick(event) {
@@ -406,6 +512,8 @@ class Console {
         if (problem) { $("note-message").textContent = problem; return false; }
         const saved = this.log.saved[uuid];
         this.queue.change(uuid, "update", { body }, saved ? saved.version : null);
+        // Once the edit box closes, back to the note box: the observing goes on.
+        window.queueMicrotask(() => $("note-input").focus());
         return true;
       });
     }
@@ -449,9 +557,12 @@ class Console {
     }
     if (code === "Minus") { this.setSeverity(""); return true; }
     if (code === "KeyN") { $("note-input").focus(); return true; }
-    if (code === "KeyS" && this.cfg.canRun) { this.startNextTask(); return true; }
+    if (code === "KeyS" && this.cfg.canRun) {
+      if (this.state.status === "scheduled") { this.startSession(); } else { this.startNextTask(); }
+      return true;
+    }
     if (code === "KeyD" && this.cfg.canRun && this.state.currentTaskId !== null) {
-      $("end-outcome").focus();
+      this.focusOutcome();
       return true;
     }
     return false;
@@ -491,6 +602,7 @@ class Console {
 
   wire() {
     $("note-form").addEventListener("submit", (event) => this.saveNote(event));
+    $("note-input").addEventListener("input", () => this.noteTyped());
     $("log").addEventListener("click", (event) => this.onLogClick(event));
     document.addEventListener("keydown", (event) => this.onKeydown(event));
     $("help-button").addEventListener("click", () => this.openHelp());
@@ -529,14 +641,14 @@ class Console {
   }
 
   wireModerator() {
-    $("start-session").addEventListener("click", () => this.moderatorAction("/start"));
-    $("end-session").addEventListener("click", () => {
-      if (window.confirm("End the session? The participant screen will close.")) { this.moderatorAction("/end"); }
-    });
+    $("start-session").addEventListener("click", () => this.startSession());
+    $("end-session").addEventListener("click", () => this.endSession());
+    $("start-next").addEventListener("click", () => this.startNextTask());
     $("end-task-form").addEventListener("submit", (event) => this.endTaskSubmitted(event));
+    $("end-task-form").addEventListener("keydown", (event) => this.onEndTaskKeydown(event));
     $("undo-start").addEventListener("click", () => this.undoTaskStart());
     $("restart-running").addEventListener("click", () => {
-      if (this.state.currentTaskId !== null) { this.moderatorAction(`/tasks/${this.state.currentTaskId}/restart`); }
+      if (this.state.currentTaskId !== null) { this.startTask(this.state.currentTaskId, "restart"); }
     });
     const taskList = $("task-list");
     if (taskList) {
@@ -544,7 +656,7 @@ class Console {
         const button = event.target.closest('[data-action="start-task"], [data-action="restart-task"]');
         if (!button) { return; }
         const verb = button.dataset.action === "start-task" ? "start" : "restart";
-        this.moderatorAction(`/tasks/${button.closest(".task").dataset.taskId}/${verb}`);
+        this.startTask(button.closest(".task").dataset.taskId, verb);
       });
     }
   }

@@ -72,6 +72,8 @@ export class LiveLog {
     }
     li = li || this.entry(`note-${uuid}`, view.elapsed_ms);
     const editor = closeEditor ? null : this.openEditor(li);
+    // A redraw (the note's news arriving) must not drop the focus from the note's Edit or Delete button.
+    const focusedAction = li.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     const hasSeverity = view.severity !== null && view.severity !== undefined;
     li.className = `entry entry-note${hasSeverity ? ` sev-${view.severity}` : ""} is-${view.status}`;
     li.textContent = "";
@@ -104,6 +106,10 @@ export class LiveLog {
     }
     if (view.status === "failed" && view.current) { li.appendChild(this.currentNote(view.current)); }
     if (view.author.id === this.cfg.userId) { li.appendChild(this.noteActions(uuid, view)); }
+    if (focusedAction) {
+      const button = li.querySelector(`button[data-action="${focusedAction}"]`);
+      if (button) { button.focus(); }
+    }
   }
 
   /** A note's time: a link to that moment of the recording on the review page, when there is one. */
@@ -181,6 +187,9 @@ export class LiveLog {
       if (event.key === "Escape") {
         event.preventDefault();
         this.renderNote(uuid, { closeEditor: true });
+        // Back to the note's Edit button, where the editing began.
+        const edit = this.noteEntry(uuid)?.querySelector('[data-action="edit"]');
+        if (edit) { edit.focus(); }
       }
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
