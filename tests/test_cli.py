@@ -122,7 +122,9 @@ def test_demo_loads_once_with_realistic_study(db, runner):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 4
     assert len(study.participants[0].personal.name) > 0
     findings = db.session.scalars(sa.select(Finding).where(Finding.study_id == study.id)).all()
-    assert len(findings) == 5 and all(finding.notes and finding.tasks for finding in findings)
+    assert len(findings) == 7 and all(finding.notes and finding.tasks for finding in findings)
+    assert sum(finding.positive for finding in findings) == 2
+    assert all(finding.priority and finding.effort for finding in findings if not finding.positive)
 
 
 def test_demo_is_idempotent_in_one_process(db):

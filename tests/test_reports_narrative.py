@@ -24,6 +24,7 @@ TEXTS = {
     "participant_instructions": "We are testing the app, not you.",
     "administrator_tools": "usabtest and Lookback.",
     "contact_details": "Riley Researcher, [riley@example.com](mailto:riley@example.com)",
+    "next_steps": "Fix the freeze button first, then test payees again.",
 }
 HOSTILE_MARKDOWN = (
     "<script>alert('x')</script> and <img src=x onerror=alert(1)>\n\n"
@@ -190,7 +191,7 @@ def test_study_overview_and_report_page_link_to_the_texts(client, login, study):
     login(study.owner)
     for url in (f"/studies/{study.id}", f"/studies/{study.id}/report"):
         html = client.get(url).get_data(as_text=True)
-        assert f"/studies/{study.id}/report/texts" in html and "0 of 11 written" in html
+        assert f"/studies/{study.id}/report/texts" in html and "0 of 12 written" in html
 
 
 # --- the API -------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def sample_report(**changes) -> ReportData:
                            for n in range(1, 9)),
         tasks=tasks,
         sus=SusSummary((72.5, 65.0, 80.0, 90.0, 55.0, 77.5, 70.0, 85.0), 74.4, 65.1, 83.6, "B", "Good",
-                       "74.4", "65.1–83.6"),
+                       "74.4", "95% CI 65.1–83.6", "74.4 (95% CI 65.1–83.6, n = 8)"),
         sus_statements=SUS_STATEMENTS,
         findings=findings,
     )
@@ -133,7 +133,8 @@ def test_report_has_every_section_in_order():
     headings = ["Contents", "1 Executive summary", "2 Introduction", "2.1 Product", "2.2 Test objectives",
                 "3 Method", "3.1 Participants", "3.2 Tasks", "3.3 Test environment",
                 "3.4 Test administrator tools", "3.5 Procedure", "3.6 Measures", "4 Results",
-                "5 System Usability Scale", "6 Findings", "7 Appendix", "A. Task scripts",
+                "5 System Usability Scale", "6 Findings", "7 What worked well", "8 Next steps", "9 Appendix",
+                "A. Task scripts",
                 "B. System Usability Scale statements"]
     body = text.split("Contents", 1)[1].split("1 Executive summary")[-1]
     position = 0

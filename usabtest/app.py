@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from usabtest import paths
+from usabtest.analysis import figures
 from usabtest.config import load_config
 from usabtest.core import operations, uploads
 from usabtest.core.errors import DomainError, InvalidInput, changes_discarded, changes_kept
@@ -232,6 +233,10 @@ def _too_large_message(app: Flask) -> str:
 
 def register_templating(app: Flask) -> None:
     """Filters and globals shared by every template."""
+
+    # Figures on pages round like the report and the CSV: half up (`analysis.figures`).
+    app.add_template_filter(figures.decimal, "figure")
+    app.add_template_filter(figures.percent, "percent")
 
     @app.template_filter("localtime")
     def _localtime(value, fmt: str = "%a %d %b %Y, %H:%M"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import uuid
 from datetime import date, datetime, timedelta
@@ -134,6 +135,11 @@ REPORT_TEXTS = {
     "recording.",
     "contact_details": "Riley Researcher, UX research, Northwind Savings Bank: "
     "[researcher@example.com](mailto:researcher@example.com)",
+    "next_steps": "1. **This sprint**: move *Freeze card* onto the card screen and keep Confirm above the "
+    "keyboard (findings 1 and 2).\n2. **Next release**: a Pay action on the account card, typed bill dates "
+    "and the new wording for pots.\n3. **In six weeks**: test the freeze and bill tasks again with five "
+    "new participants, including two who rarely use apps.\n\nRiley Researcher shares the clips of each "
+    "finding with the design team at the read-out on Friday.",
 }
 
 
@@ -191,9 +197,11 @@ def _complete(study_session: StudySession, study: Study, observer: User, rng: ra
     for task in study.tasks:
         seconds = rng.randint(40, task.time_limit_s or 300)
         outcome = rng.choices(list(Outcome)[:3], weights=[6, 2, 2])[0]
+        errors = rng.randint(0, 3)
         builders.make_task_attempt(
             study_session, task, started_at=clock, seconds=seconds, outcome=outcome,
-            error_count=rng.randint(0, 3), seq=rng.randint(2, 7),
+            # Nobody counted errors on the statement task: the report shows them as not recorded.
+            error_count=None if task.title == UNCOUNTED_TASK else errors, seq=rng.randint(2, 7),
         )
         lines = [line for line in NOTE_LINES if line[0] == task.position]
         for _position, tag, severity, body in rng.sample(lines, 2):
@@ -211,24 +219,36 @@ def _complete(study_session: StudySession, study: Study, observer: User, rng: ra
                                                for i in range(10)])
 
 
+UNCOUNTED_TASK = "Download a statement"
+# (title, severity, text the evidence notes contain, description, recommendation, priority, effort);
+# the last two are things that worked well.
 DEMO_FINDINGS = [
     ("Card freeze is hard to find", 4, "Could not find how to freeze",
      "Participants looked under Settings and Help, not on the card itself; one gave up and "
      "would have phoned the helpline.",
-     "Put 'Freeze card' on the card's own screen and make it findable through search."),
+     "Put 'Freeze card' on the card's own screen and make it findable through search.", "high", "small"),
     ("Payment confirmation hidden by the keyboard", 3, "Confirm button hidden behind the keyboard",
      "On small phones the keyboard covers the Confirm button after the amount is typed.",
-     "Dismiss the keyboard on Done and keep the primary action above it."),
+     "Dismiss the keyboard on Done and keep the primary action above it.", "high", "small"),
     ("Pay is expected on the account card", 3, "Looked for 'Pay'",
      "Participants looked for paying someone from the account card rather than the bottom bar.",
-     "Add a Pay action to the account card, next to the balance."),
+     "Add a Pay action to the account card, next to the balance.", "medium", "medium"),
     ("Bill dates cannot be typed", 2, "Date picker",
      "The date field accepts only taps; participants who typed a date thought it was broken.",
-     "Accept typed dates and show the expected format."),
+     "Accept typed dates and show the expected format.", "medium", "small"),
     ("'Pots' is unfamiliar wording", 2, "Pots?",
      "Several participants did not connect 'pots' with saving.",
-     "Call them 'Savings pots' and explain them on first use."),
+     "Call them 'Savings pots' and explain them on first use.", "low", "small"),
 ]
+DEMO_STRENGTHS = [
+    ("The balance is visible at a glance", ("Found the balance", "shows the balance"),
+     "Participants read the balance from the home screen without searching, and liked seeing it before "
+     "signing in.", "Keep the balance on the home screen in the redesign."),
+    ("Round-up suggestion welcomed", ("round-up suggestion",),
+     "Creating a pot, participants noticed and liked the round-up suggestion.",
+     "Offer the round-up in other places where customers save."),
+]
+SCREENSHOT_CAPTION = "The card screen: Freeze sits three levels down, under Settings → Card controls."
 
 
 def _demo_findings(study: Study) -> None:
@@ -236,10 +256,43 @@ def _demo_findings(study: Study) -> None:
     notes = db.session.scalars(
         sa.select(Note).join(StudySession).where(StudySession.study_id == study.id)
     ).all()
-    for title, severity, quote, description, recommendation in DEMO_FINDINGS:
+    for title, severity, quote, description, recommendation, priority, effort in DEMO_FINDINGS:
         evidence = [note for note in notes if quote in note.body]
+        shots = [builders.make_screenshot(_card_screen(), width=360, height=640, filename="card-screen.png",
+                                          caption=SCREENSHOT_CAPTION)] if severity == 4 else []
         builders.make_finding(
             study, title, severity=severity, description=description,
-            recommendation=recommendation, notes=evidence,
+            recommendation=recommendation, notes=evidence, priority=priority, effort=effort,
+            tasks=sorted({note.task for note in evidence if note.task}, key=lambda t: t.position),
+            screenshots=shots,
+        )
+    for title, phrases, description, recommendation in DEMO_STRENGTHS:
+        evidence = [note for note in notes if any(phrase in note.body for phrase in phrases)]
+        builders.make_finding(
+            study, title, severity=0, description=description, recommendation=recommendation,
+            notes=evidence, positive=True,
             tasks=sorted({note.task for note in evidence if note.task}, key=lambda t: t.position),
         )
+
+
+def _card_screen() -> bytes:
+    """A plain drawing of the app's card screen, standing in for a real screenshot."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (360, 640), "#f4f6f8")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 360, 56), fill="#1f4e6b")
+    draw.text((16, 20), "Cards", fill="white")
+    draw.rounded_rectangle((24, 80, 336, 270), radius=14, fill="#2f6f94")
+    draw.text((44, 110), "Northwind Debit", fill="white")
+    draw.text((44, 220), "**** 4821", fill="white")
+    for row, label in enumerate(("Show PIN", "Statements", "Settings")):
+        top = 300 + row * 64
+        draw.rectangle((24, top, 336, top + 52), fill="white", outline="#c9d3dc")
+        draw.text((40, top + 20), label, fill="#1b2631")
+    draw.rectangle((0, 584, 360, 640), fill="white", outline="#c9d3dc")
+    for column, label in enumerate(("Home", "Pay", "Cards", "More")):
+        draw.text((24 + column * 88, 606), label, fill="#1b2631")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

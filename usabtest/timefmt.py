@@ -1,6 +1,7 @@
 """Showing times: UTC in a person's own time zone, and clock-style durations. Pure: no Flask."""
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -28,8 +29,9 @@ def format_local(value: datetime | None, tz_name: str | None, fmt: str = "%a %d 
 
 
 def format_clock(seconds: float) -> str:
-    """A duration rounded to whole seconds: "M:SS" under an hour, "H:MM:SS" from an hour up."""
-    total = max(0, round(seconds))
+    """A duration rounded to whole seconds, halves up like every figure (`analysis.figures`):
+    "M:SS" under an hour, "H:MM:SS" from an hour up."""
+    total = max(0, int(Decimal(repr(float(seconds))).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from usabtest.analysis import figures
 from usabtest.timefmt import format_clock
 
 WIDTH = 640
@@ -112,7 +113,7 @@ def _bar_chart(chart_id: str, title: str, rows: Sequence[ChartRow], ticks: list[
 
 
 def _percent(value: float) -> str:
-    return f"{round(value * 100):d}%"
+    return figures.percent(value)
 
 
 def completion_chart(rows: Sequence[ChartRow], chart_id: str = "completion") -> str:
@@ -167,10 +168,11 @@ def sus_chart(scores: Sequence[float], mean: float | None = None, chart_id: str 
     body.append(_text(x(68) + 3, plot_top + 10, "average 68", size=10))
     if mean is not None:
         body.append(_line(x(mean), plot_top, x(mean), y(0), INK, 2.5))
-        body.append(_text(x(mean) + 3, plot_top + 24, f"mean {mean:.1f}", size=11, weight="bold"))
+        body.append(_text(x(mean) + 3, plot_top + 24, f"mean {figures.decimal(mean)}", size=11,
+                          weight="bold"))
     body.append(_text(plot_left + plot_w / 2, height - 6, "SUS score", "middle", 11))
     bands = [f"{band * 10}-{band * 10 + 9 if band < 9 else 100}: {count}"
              for band, count in enumerate(counts) if count]
-    desc = (f"{len(scores)} scores" + (f", mean {mean:.1f}" if mean is not None else "")
+    desc = (f"{len(scores)} scores" + (f", mean {figures.decimal(mean)}" if mean is not None else "")
             + ("; " + ", ".join(bands) if bands else "; no scores yet") + ".")
     return _svg(chart_id, "Distribution of SUS scores", desc, height, body)

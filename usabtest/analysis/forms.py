@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields import ColorField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from usabtest.analysis.models import SEVERITY_LABELS
+from usabtest.analysis.models import EFFORT_LABELS, PRIORITY_LABELS, SEVERITY_LABELS
 from usabtest.core.forms import Form, VersionedFormMixin
 from usabtest.observe.models import NoteKind
 from usabtest.observe.schemas import MAX_BODY
 from usabtest.planning.tagset import DEFAULT_COLOUR, MAX_DESCRIPTION, MAX_NAME
 
 SEVERITY_CHOICES = {str(level): f"{level} – {label}" for level, label in SEVERITY_LABELS.items()}
+PRIORITY_CHOICES = {"": "Not rated", **PRIORITY_LABELS}
+EFFORT_CHOICES = {"": "Not rated", **EFFORT_LABELS}
 
 
 class CheckboxListField(SelectMultipleField):
@@ -32,6 +42,11 @@ class FindingForm(VersionedFormMixin, Form):
     severity = SelectField("Severity (Nielsen's scale)", choices=SEVERITY_CHOICES, default="2")
     description = TextAreaField("Description", validators=[Optional(), Length(max=20_000)])
     recommendation = TextAreaField("Recommendation", validators=[Optional(), Length(max=20_000)])
+    priority = SelectField("Priority of the recommendation", choices=PRIORITY_CHOICES, default="")
+    effort = SelectField("Effort to carry it out", choices=EFFORT_CHOICES, default="")
+    positive = BooleanField(
+
+        "Something that worked well (reported under “What worked well”, not as a problem)")
     tasks = CheckboxListField("Affected tasks", coerce=int, validate_choice=True)
     submit = SubmitField("Save finding")
 

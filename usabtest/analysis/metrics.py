@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_UP, Decimal
 from statistics import NormalDist
 from typing import Any, TypeVar
+
+from usabtest.analysis.figures import round_half_up
 
 A = TypeVar("A")
 
@@ -24,6 +25,15 @@ ATTEMPT_RULE = (
     "ended with an outcome counts for completion, time on task, errors and SEQ; earlier attempts "
     "stay in the session's record."
 )
+
+# How the completion rate's point estimate is chosen, named in the report's measures text.
+COMPLETION_RULE = (
+    "The completion rate shown is the best estimate for small samples recommended by Lewis and Sauro "
+    "(2006; Sauro and Lewis 2016, chapter 3): the Wilson estimate when half of the attempts or fewer "
+    "succeeded, the observed rate between 50% and 90%, and the Laplace estimate, (x + 1) / (n + 2), "
+    "from 90% up. The observed count (x of n) is printed beside it."
+)
+WILSON, OBSERVED, LAPLACE = "Wilson", "observed", "Laplace"
 
 # Lower bounds of the Sauro-Lewis curved grading scale (Lewis & Sauro 2018, table 1).
 SUS_GRADES: tuple[tuple[float, str], ...] = (
@@ -99,7 +109,7 @@ def sus_grade(score: float) -> str:
     if not 0 <= value <= 100:
         raise ValueError(f"SUS score must be between 0 and 100, got {score!r}")
     # The published scale has one-decimal bounds (84.0 is A, 84.1 is A+): round half up first.
-    rounded = float(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    rounded = float(round_half_up(value, 1))
     for lower, grade in SUS_GRADES:
         if rounded >= lower:
             return grade
@@ -120,6 +130,29 @@ def adjusted_wald(successes: int, trials: int, confidence: float = 0.95) -> tupl
     p_adj = (x + z * z / 2) / n_adj
     margin = z * math.sqrt(p_adj * (1 - p_adj) / n_adj)
     return max(0.0, p_adj - margin), min(1.0, p_adj + margin)
+
+
+def completion_estimate(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, str]:
+    """The best point estimate of a completion rate from a small sample, and the method used.
+
+    Lewis & Sauro (2006): the observed x/n is biased at the extremes of small samples (3 of 3 is
+    not a 100% completion rate), so it is pulled towards the middle by Wilson's estimate up to
+    50% and by Laplace's from 90%, and kept as it is in between. See `COMPLETION_RULE`.
+    """
+    x = _whole(successes, "successes")
+    n = _whole(trials, "trials")
+    level = _confidence(confidence)
+    if n == 0:
+        raise ValueError("trials must be at least 1")
+    if x > n:
+        raise ValueError(f"successes ({x}) cannot exceed trials ({n})")
+    observed = x / n
+    if observed <= 0.5:
+        z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+        return (x + z * z / 2) / (n + z * z), WILSON
+    if observed >= 0.9:
+        return (x + 1) / (n + 2), LAPLACE
+    return observed, OBSERVED
 
 
 def _t_central_probability(t: float, df: int) -> float:

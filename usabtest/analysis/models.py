@@ -37,6 +37,17 @@ SEVERITY_LABELS = {
     3: "Major",
     4: "Catastrophe",
 }
+# What each step of Nielsen's scale means, printed as the report's severity legend.
+SEVERITY_DEFINITIONS = {
+    0: "Not a usability problem at all.",
+    1: "Cosmetic problem: fix only if extra time is available.",
+    2: "Minor problem: fixing it has low priority.",
+    3: "Major problem: important to fix, high priority.",
+    4: "Usability catastrophe: must be fixed before the product is released.",
+}
+# A recommendation's priority and the effort it takes to carry out: both optional ("" is not rated).
+PRIORITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low"}
+EFFORT_LABELS = {"small": "Small", "medium": "Medium", "large": "Large"}
 
 
 class Finding(Versioned, TimestampMixin, db.Model):
@@ -44,7 +55,8 @@ class Finding(Versioned, TimestampMixin, db.Model):
 
     __noun__ = "finding"
     # Evidence notes, screenshots and the hand-made order are not part of the edit form.
-    __versioned__ = ("title", "description", "severity", "recommendation", "tasks")
+    __versioned__ = ("title", "description", "severity", "recommendation", "priority", "effort", "positive",
+                     "tasks")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id", ondelete="CASCADE"), index=True)
@@ -52,6 +64,11 @@ class Finding(Versioned, TimestampMixin, db.Model):
     description: Mapped[str] = mapped_column(sa.Text, default="")
     severity: Mapped[int] = mapped_column(default=2)
     recommendation: Mapped[str] = mapped_column(sa.Text, default="")
+    # The recommendation's priority and effort (PRIORITY_LABELS, EFFORT_LABELS keys; "" = not rated).
+    priority: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
+    effort: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
+    # Something that worked well: reported under "What worked well", not ranked among the problems.
+    positive: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Hand-chosen order; None means "rank by severity then frequency".
     position: Mapped[int | None] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column(
@@ -70,12 +87,24 @@ class Finding(Versioned, TimestampMixin, db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("severity BETWEEN 0 AND 4", name="severity_range"),
+        sa.CheckConstraint("priority IN ('', 'high', 'medium', 'low')", name="priority_known"),
+        sa.CheckConstraint("effort IN ('', 'small', 'medium', 'large')", name="effort_known"),
     )
 
     @property
     def severity_label(self) -> str:
         """Nielsen's label for the severity."""
         return SEVERITY_LABELS[self.severity]
+
+    @property
+    def priority_label(self) -> str:
+        """"High", "Medium", "Low", or empty when not rated."""
+        return PRIORITY_LABELS.get(self.priority or "", "")
+
+    @property
+    def effort_label(self) -> str:
+        """"Small", "Medium", "Large", or empty when not rated."""
+        return EFFORT_LABELS.get(self.effort or "", "")
 
 
 class Screenshot(TimestampMixin, db.Model):

@@ -9,15 +9,17 @@ Public API (everything returns frozen dataclasses; nothing here needs a request,
     ``confidence``.
     ``TaskResult``: ``task_id``, ``number`` (1-based place in the script), ``position``, ``title``,
     ``attempts`` (n: attempts that ended as success, assisted, failure or abandoned), ``successes``,
-    ``assisted``, ``failures`` (failure + abandoned), ``skipped``, ``completion`` (``Estimate`` of the rate
-    with its adjusted-Wald interval, or None), ``time_s`` (``Estimate``: geometric mean of successful
-    attempts' seconds with its interval, or None), ``timed`` (n of those times), ``errors_mean`` and
-    ``errors_n``, ``seq`` (``Estimate`` of mean SEQ 1-7 with its t interval, or None) and ``seq_n``;
-    text properties ``completion_text``, ``time_text``, ``errors_text``, ``seq_text``.
+    ``assisted``, ``failures`` (failure + abandoned), ``skipped``, ``completion`` (``Estimate``: the
+    small-sample best estimate of the rate, `metrics.completion_estimate`, with its adjusted-Wald
+    interval from n = 2, or None), ``completion_method``, ``time_s`` (``Estimate``: geometric mean of
+    successful attempts' seconds with its interval, or None), ``timed`` (n of those times),
+    ``errors_mean`` and ``errors_n``, ``seq`` (``Estimate`` of mean SEQ 1-7 with its t interval, or None)
+    and ``seq_n``; text properties ``completion_text``, ``time_text``, ``errors_text``, ``seq_text``
+    (each with its n and its interval labelled, no interval below n = 2) and their parts.
     ``SusResult``: ``n``, ``scores`` (list of ``SusScore``: ``participant_id``, ``participant_code``,
     ``session_id``, ``score``), ``mean`` (``Estimate`` or None), ``grade`` (Sauro-Lewis letter or None);
     text properties ``mean_text``, ``interval_text``.
-    ``Estimate``: ``value``, ``low``, ``high``.
+    ``Estimate``: ``value``, ``low``, ``high`` (bounds None below two values: no interval for n = 1).
 - ``ranked_findings(study_id, with_screenshot_data=False) -> list[FindingSummary]``
     ``FindingSummary``: ``id``, ``rank`` (1-based), ``title``, ``description``, ``severity`` (0-4),
     ``severity_label``, ``recommendation``, ``position`` (hand order or None), ``tasks`` (``TaskRef``:
@@ -64,39 +66,48 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import defer, selectinload
 
-from usabtest.analysis import metrics
+from usabtest.analysis import figures, metrics
 from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
 from usabtest.extensions import db
 from usabtest.observe.models import Note, NoteKind, Outcome, SessionRecording, SusResponse, TaskAttempt
 from usabtest.planning.models import Participant, SessionStatus, StudySession, Task
-from usabtest.timefmt import format_clock, format_elapsed
+from usabtest.timefmt import format_elapsed
 
 OBSERVED_STATUSES = (SessionStatus.COMPLETED, SessionStatus.IN_PROGRESS)
-DASH = "–"
+DASH = figures.DASH
 
 
 def format_percent(value: float | None) -> str:
-    """0.7 -> "70%"; None -> an en dash."""
-    return DASH if value is None else f"{round(value * 100):d}%"
+    """0.625 -> "63%" (half up, `figures.percent`); None -> an en dash."""
+    return figures.percent(value)
 
 
 def format_seconds(value: float | None) -> str:
     """Seconds as m:ss, or h:mm:ss from an hour up; None -> an en dash."""
-    return DASH if value is None else format_clock(value)
+    return figures.duration(value)
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with the bounds of its confidence interval."""
+    """A point estimate with the bounds of its confidence interval (None below two values)."""
 
     value: float
-    low: float
-    high: float
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def has_interval(self) -> bool:
+        """True when the estimate has an interval (it rests on two values or more)."""
+        return self.low is not None and self.high is not None
 
 
 @dataclass(frozen=True)
 class TaskResult:
-    """One task's completion, time, errors and ease rating across the sessions observed."""
+    """One task's completion, time, errors and ease rating across the sessions observed.
+
+    Every `*_text` property is the figure as the results page, the report and the CSV print it:
+    with its n, its interval labelled with the confidence level, and no interval below n = 2.
+    """
 
     task_id: int
     number: int
@@ -108,40 +119,81 @@ class TaskResult:
     failures: int = 0
     skipped: int = 0
     completion: Estimate | None = None
+    # How the completion estimate was made (`metrics.completion_estimate`): Wilson, observed or Laplace.
+    completion_method: str = ""
     time_s: Estimate | None = None
     timed: int = 0
     errors_mean: float | None = None
     errors_n: int = 0
     seq: Estimate | None = None
     seq_n: int = 0
+    confidence: float = 0.95
+
+    @property
+    def completion_observed_text(self) -> str:
+        """"7 of 10" successes over attempts, or an en dash before any attempt."""
+        return f"{self.successes} of {self.attempts}" if self.attempts else DASH
+
+    @property
+    def completion_interval_text(self) -> str:
+        """"95% CI 39%–90%", or empty below two attempts."""
+        c = self.completion
+        if c is None or not c.has_interval or self.attempts < 2:
+            return ""
+        return figures.interval(format_percent(c.low), format_percent(c.high), self.confidence)
 
     @property
     def completion_text(self) -> str:
-        """"70% (39%–90%)" or an en dash."""
+        """"68% (95% CI 39%–90%), 7 of 10 observed", "67%, 1 of 1 observed" or an en dash."""
         if self.completion is None:
             return DASH
-        c = self.completion
-        return f"{format_percent(c.value)} ({format_percent(c.low)}–{format_percent(c.high)})"
+        value = format_percent(self.completion.value)
+        interval = self.completion_interval_text
+        shown = f"{value} ({interval})" if interval else value
+        return f"{shown}, {self.completion_observed_text} observed"
+
+    @property
+    def time_interval_text(self) -> str:
+        """"95% CI 1:02–1:58", or empty below two timed attempts."""
+        t = self.time_s
+        if t is None or not t.has_interval or self.timed < 2:
+            return ""
+        return figures.interval(format_seconds(t.low), format_seconds(t.high), self.confidence)
 
     @property
     def time_text(self) -> str:
-        """"1:25 (1:02–1:58)" or an en dash."""
-        if self.time_s is None:
-            return DASH
+        """"1:25 (95% CI 1:02–1:58, n = 5)", "0:47 (n = 1)" or an en dash."""
         t = self.time_s
-        return f"{format_seconds(t.value)} ({format_seconds(t.low)}–{format_seconds(t.high)})"
+        if t is None:
+            return DASH
+        return figures.with_interval(format_seconds(t.value), self.timed, self.confidence,
+                                     format_seconds(t.low) if t.has_interval else None,
+                                     format_seconds(t.high) if t.has_interval else None)
 
     @property
     def errors_text(self) -> str:
-        """Mean errors to one decimal, or an en dash."""
-        return DASH if self.errors_mean is None else f"{self.errors_mean:.1f}"
+        """"0.5 (n = 4)"; "Not recorded" when attempts ended without an error count; else an en dash."""
+        if self.errors_mean is None:
+            return figures.MISSING if self.attempts else DASH
+        return f"{figures.decimal(self.errors_mean)} ({figures.n_text(self.errors_n)})"
+
+    @property
+    def seq_interval_text(self) -> str:
+        """"95% CI 5.1–6.5", or empty below two ratings."""
+        q = self.seq
+        if q is None or not q.has_interval or self.seq_n < 2:
+            return ""
+        return figures.interval(figures.decimal(q.low), figures.decimal(q.high), self.confidence)
 
     @property
     def seq_text(self) -> str:
-        """"5.8 (5.1–6.5)" or an en dash."""
-        if self.seq is None:
+        """"5.8 (95% CI 5.1–6.5, n = 6)", "6.0 (n = 1)" or an en dash."""
+        q = self.seq
+        if q is None:
             return DASH
-        return f"{self.seq.value:.1f} ({self.seq.low:.1f}–{self.seq.high:.1f})"
+        return figures.with_interval(figures.decimal(q.value), self.seq_n, self.confidence,
+                                     figures.decimal(q.low) if q.has_interval else None,
+                                     figures.decimal(q.high) if q.has_interval else None)
 
 
 @dataclass(frozen=True)
@@ -162,16 +214,32 @@ class SusResult:
     scores: list[SusScore] = field(default_factory=list)
     mean: Estimate | None = None
     grade: str | None = None
+    confidence: float = 0.95
 
     @property
     def mean_text(self) -> str:
-        """The mean to one decimal, or an en dash."""
-        return DASH if self.mean is None else f"{self.mean.value:.1f}"
+        """The mean to one decimal (half up, like the grade), or an en dash."""
+        return DASH if self.mean is None else figures.decimal(self.mean.value)
 
     @property
     def interval_text(self) -> str:
-        """"62.3–79.1" or an en dash."""
-        return DASH if self.mean is None else f"{self.mean.low:.1f}–{self.mean.high:.1f}"
+        """"95% CI 62.3–79.1", or empty below two questionnaires (an en dash with none)."""
+        if self.mean is None:
+            return DASH
+        if not self.mean.has_interval or self.n < 2:
+            return ""
+        return figures.interval(figures.decimal(self.mean.low), figures.decimal(self.mean.high),
+                                self.confidence)
+
+    @property
+    def summary_text(self) -> str:
+        """"72.5 (95% CI 62.3–79.1, n = 8)", "70.0 (n = 1)" or an en dash."""
+        if self.mean is None:
+            return DASH
+        m = self.mean
+        return figures.with_interval(figures.decimal(m.value), self.n, self.confidence,
+                                     figures.decimal(m.low) if m.has_interval else None,
+                                     figures.decimal(m.high) if m.has_interval else None)
 
 
 @dataclass(frozen=True)
@@ -227,8 +295,11 @@ def _study_tasks(study_id: int) -> list[Task]:
     ))
 
 
-def _estimate(values: tuple[float, float, float] | None) -> Estimate | None:
-    return None if values is None else Estimate(*values)
+def _estimate(values: tuple[float, float, float] | None, n: int) -> Estimate | None:
+    """An estimate, with its interval only from two values up (one value has no spread)."""
+    if values is None:
+        return None
+    return Estimate(*values) if n >= 2 else Estimate(values[0])
 
 
 def _within_scale(values: tuple[float, float, float], low: float, high: float) -> tuple[float, float, float]:
@@ -249,23 +320,25 @@ def _task_result(task: Task, number: int, rows: list, confidence: float) -> Task
     times = [value for value in times if value > 0]
     errors = [row.error_count for row in rows
               if row.error_count is not None and row.outcome not in (None, Outcome.SKIPPED)]
-    seqs = [row.seq for row in rows if row.seq is not None]
-    completion = None
+    # SEQ is asked after a task the participant attempted: a rating kept on a skipped task is no rating of it.
+    seqs = [row.seq for row in rows if row.seq is not None and row.outcome not in (None, Outcome.SKIPPED)]
+    completion, method = None, ""
     if finished:
+        value, method = metrics.completion_estimate(successes, len(finished), confidence)
         low, high = metrics.adjusted_wald(successes, len(finished), confidence)
-        completion = Estimate(successes / len(finished), low, high)
+        completion = Estimate(value, low, high) if len(finished) >= 2 else Estimate(value)
     return TaskResult(
         task_id=task.id, number=number, position=task.position, title=task.title,
         attempts=len(finished), successes=successes,
         assisted=sum(1 for o in finished if o == Outcome.ASSISTED),
         failures=sum(1 for o in finished if o in (Outcome.FAILURE, Outcome.ABANDONED)),
         skipped=sum(1 for o in outcomes if o == Outcome.SKIPPED),
-        completion=completion,
-        time_s=_estimate(metrics.geometric_mean_ci(times, confidence) if times else None),
+        completion=completion, completion_method=method,
+        time_s=_estimate(metrics.geometric_mean_ci(times, confidence) if times else None, len(times)),
         timed=len(times),
         errors_mean=sum(errors) / len(errors) if errors else None, errors_n=len(errors),
-        seq=_estimate(_within_scale(metrics.mean_ci(seqs, confidence), 1, 7) if seqs else None),
-        seq_n=len(seqs),
+        seq=_estimate(_within_scale(metrics.mean_ci(seqs, confidence), 1, 7) if seqs else None, len(seqs)),
+        seq_n=len(seqs), confidence=confidence,
     )
 
 
@@ -307,8 +380,10 @@ def _sus_result(study_id: int, sessions: dict[int, _ObservedSession], confidence
     scores.sort(key=lambda s: (s.participant_code, s.session_id))
     if not scores:
         return SusResult()
-    mean = Estimate(*_within_scale(metrics.mean_ci([s.score for s in scores], confidence), 0, 100))
-    return SusResult(n=len(scores), scores=scores, mean=mean, grade=metrics.sus_grade(mean.value))
+    values = [s.score for s in scores]
+    mean = _estimate(_within_scale(metrics.mean_ci(values, confidence), 0, 100), len(values))
+    return SusResult(n=len(scores), scores=scores, mean=mean, grade=metrics.sus_grade(mean.value),
+                     confidence=confidence)
 
 
 def compute_study_results(study_id: int, segment: dict[str, str] | None = None,
@@ -425,6 +500,9 @@ class FindingSummary:
     participants_observed: int
     evidence: tuple[EvidenceNote, ...]
     screenshots: tuple[ScreenshotInfo, ...]
+    priority_label: str = ""
+    effort_label: str = ""
+    positive: bool = False
 
     @property
     def frequency(self) -> int:
@@ -438,9 +516,8 @@ class FindingSummary:
 
     @property
     def frequency_text(self) -> str:
-        """"2 of 5 participants"."""
-        noun = "participant" if self.participants_observed == 1 else "participants"
-        return f"{self.frequency} of {self.participants_observed} {noun}"
+        """"2 of 5 participants", "1 of 1 participant"."""
+        return f"{self.frequency} of {figures.plural(self.participants_observed, 'participant')}"
 
 
 def task_refs(study_id: int) -> dict[int, TaskRef]:
@@ -540,6 +617,8 @@ def _summary(finding: Finding, tasks: dict[int, TaskRef], notes: list[EvidenceNo
         recommendation=finding.recommendation or "", position=finding.position,
         tasks=tuple(affected), participants=tuple(backers), participants_observed=observed,
         evidence=tuple(notes), screenshots=shots,
+        priority_label=finding.priority_label, effort_label=finding.effort_label,
+        positive=finding.positive,
     )
 
 

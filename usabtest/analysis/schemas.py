@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,12 @@ Severity = Annotated[int, Field(ge=0, le=4,
                                 description="Nielsen's scale: 0 (not a problem) to 4 (catastrophe)")]
 
 
+Priority = Annotated[Literal["", "high", "medium", "low"], Field(
+    description="The recommendation's priority: high, medium or low (\"\" when not rated)")]
+Effort = Annotated[Literal["", "small", "medium", "large"], Field(
+    description="The effort the recommendation takes: small, medium or large (\"\" when not rated)")]
+
+
 class Finding(OutputModel):
     """A finding of a study: its text, severity, affected tasks and how much evidence backs it."""
 
@@ -34,6 +40,9 @@ class Finding(OutputModel):
     severity_label: str
     description: str
     recommendation: str
+    priority: Priority
+    effort: Effort
+    positive: bool = Field(description="Something that worked well, reported under \"What worked well\"")
     task_ids: list[int] = Field(description="The affected tasks of the study")
     evidence_notes: int = Field(description="Notes linked as evidence")
     screenshots: int
@@ -47,6 +56,7 @@ class Finding(OutputModel):
             id=finding.id, version=finding.version, study_id=finding.study_id, title=finding.title,
             severity=finding.severity, severity_label=finding.severity_label,
             description=finding.description, recommendation=finding.recommendation,
+            priority=finding.priority or "", effort=finding.effort or "", positive=finding.positive,
             task_ids=sorted(task.id for task in finding.tasks), evidence_notes=len(finding.notes),
             screenshots=screenshots, created_at=finding.created_at, updated_at=finding.updated_at,
         )
@@ -65,6 +75,9 @@ class FindingUpdate(VersionedChange):
     severity: Severity = None
     description: text(20_000, multiline=True) = None  # type: ignore[valid-type]
     recommendation: text(20_000, multiline=True) = None  # type: ignore[valid-type]
+    priority: Priority = None
+    effort: Effort = None
+    positive: bool | None = None
     task_ids: list[Id] = Field(None, max_length=MAX_TASKS,
                                description="Every affected task (replaces the list)")
 

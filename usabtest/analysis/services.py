@@ -14,8 +14,15 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import selectinload
 
 from usabtest.accounts.models import User
-from usabtest.analysis import metrics, results
-from usabtest.analysis.models import SEVERITY_LABELS, Finding, Screenshot, finding_note
+from usabtest.analysis import figures, metrics, results
+from usabtest.analysis.models import (
+    EFFORT_LABELS,
+    PRIORITY_LABELS,
+    SEVERITY_LABELS,
+    Finding,
+    Screenshot,
+    finding_note,
+)
 from usabtest.core import audit
 from usabtest.core.errors import InvalidInput, NotFound
 from usabtest.core.versioning import claim
@@ -276,18 +283,29 @@ def _link_tasks_of_notes(finding: Finding, notes: list[Note]) -> None:
             known.add(note.task.id)
 
 
+def _check_rating(priority: str, effort: str) -> None:
+    """Refuse a priority or effort outside the scales, naming the ones that exist."""
+    if priority not in ("", *PRIORITY_LABELS):
+        raise InvalidInput("Priority is high, medium or low (or empty: not rated).", "priority")
+    if effort not in ("", *EFFORT_LABELS):
+        raise InvalidInput("Effort is small, medium or large (or empty: not rated).", "effort")
+
+
 def create_finding(study_id: int, actor: User, *, title: str, severity: int, description: str = "",
                    recommendation: str = "", task_ids: list[int] | None = None,
-                   note_ids: list[int] | None = None) -> Finding:
+                   note_ids: list[int] | None = None, priority: str = "", effort: str = "",
+                   positive: bool = False) -> Finding:
     """A new finding, backed by `note_ids`; the notes' tasks are marked affected."""
     title = (title or "").strip()
     if not title:
         raise InvalidInput("A finding needs a title.", "title")
     if severity not in SEVERITY_LABELS:
         raise InvalidInput("Severity must be between 0 and 4.", "severity")
+    _check_rating(priority, effort)
     notes = study_notes(study_id, note_ids or [])
     finding = Finding(study_id=study_id, title=title[:300], severity=severity, description=description,
-                      recommendation=recommendation, created_by_id=actor.id)
+                      recommendation=recommendation, priority=priority, effort=effort, positive=positive,
+                      created_by_id=actor.id)
     finding.tasks = study_tasks(study_id, task_ids or [])
     finding.notes = notes
     _link_tasks_of_notes(finding, notes)
@@ -298,16 +316,26 @@ def create_finding(study_id: int, actor: User, *, title: str, severity: int, des
 
 
 def update_finding(finding: Finding, actor: User, *, version: int | None, title: str, severity: int,
-                   description: str, recommendation: str, task_ids: list[int]) -> None:
-    """Change a finding's text, severity and affected tasks, as edited from its `version`."""
+                   description: str, recommendation: str, task_ids: list[int], priority: str | None = None,
+                   effort: str | None = None, positive: bool | None = None) -> None:
+    """Change a finding's text, severity, rating and affected tasks, as edited from its `version`.
+
+    `priority`, `effort` and `positive` left as None keep their saved value.
+    """
     claim(finding, version)
     if not (title or "").strip():
         raise InvalidInput("A finding needs a title.", "title")
+    priority = finding.priority if priority is None else priority
+    effort = finding.effort if effort is None else effort
+    _check_rating(priority, effort)
     tasks = study_tasks(finding.study_id, task_ids)  # refuses unknown tasks before anything changes
     finding.title = title.strip()[:300]
     finding.severity = severity
     finding.description = description
     finding.recommendation = recommendation
+    finding.priority, finding.effort = priority, effort
+    if positive is not None:
+        finding.positive = positive
     finding.tasks = tasks
     db.session.flush()
     audit.record(actor, "finding.update", finding)
@@ -513,6 +541,42 @@ def attempts_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
     return header, rows
 
 
+def results_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
+    """Each task's figures exactly as the results page and the report print them (rounded half up,
+    `figures`), with each figure's n and its interval bounds (empty below n = 2)."""
+    data = results.compute_study_results(study_id)
+    header = ["task_number", "task", "attempts", "successes", "assisted", "skipped", "completion",
+              "completion_method", "completion_observed", "completion_ci_low", "completion_ci_high",
+              "time_on_task", "time_n", "time_ci_low", "time_ci_high", "errors_mean", "errors_n",
+              "seq_mean", "seq_n", "seq_ci_low", "seq_ci_high", "confidence"]
+    level = figures.confidence_label(data.confidence).removesuffix(" CI")
+    rows = []
+    for task in data.tasks:
+        completion, time_s, seq = task.completion, task.time_s, task.seq
+        rows.append([
+            task.number, task.title, task.attempts, task.successes, task.assisted, task.skipped,
+            *_csv_estimate(completion, figures.percent, task.attempts), task.completion_method or None,
+            task.completion_observed_text if task.attempts else None,
+            *_csv_bounds(completion, figures.percent, task.attempts),
+            *_csv_estimate(time_s, figures.duration, task.timed), task.timed,
+            *_csv_bounds(time_s, figures.duration, task.timed),
+            figures.decimal(task.errors_mean) if task.errors_mean is not None else None, task.errors_n,
+            *_csv_estimate(seq, figures.decimal, task.seq_n), task.seq_n,
+            *_csv_bounds(seq, figures.decimal, task.seq_n), level,
+        ])
+    return header, rows
+
+
+def _csv_estimate(estimate: results.Estimate | None, shown, n: int) -> list[object]:
+    return [shown(estimate.value) if estimate is not None and n else None]
+
+
+def _csv_bounds(estimate: results.Estimate | None, shown, n: int) -> list[object]:
+    if estimate is None or not estimate.has_interval or n < 2:
+        return [None, None]
+    return [shown(estimate.low), shown(estimate.high)]
+
+
 def findings_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
     """Findings in ranked order with severity, frequency, tasks and evidence."""
     header = ["rank", "finding", "severity", "severity_label", "participants_affected",
@@ -554,6 +618,8 @@ EXPORTS = {
     "attempts": ("Task attempts", "Each attempt's outcome, start and end, duration, errors and SEQ; a "
                  "restarted task's attempts are numbered, and the one the results count is marked.",
                  attempts_rows),
+    "results": ("Results", "Each task's completion, time on task, errors and SEQ as the results page and the "
+                "report show them, with each figure's n and its confidence interval.", results_rows),
     "findings": ("Findings", "Ranked findings with severity, frequency, tasks and evidence.", findings_rows),
     "sus": ("SUS answers", "The ten answers of each questionnaire and its score.", sus_rows),
 }

@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from usabtest import policy
-from usabtest.analysis import charts, export, metrics, results, services, trash
+from usabtest.analysis import charts, export, figures, metrics, results, services, trash
 from usabtest.analysis.forms import (
     BoardActionForm,
     FindingForm,
@@ -104,7 +104,8 @@ def results_page(study_id: int):
                                        data.sus.mean.value if data.sus.mean else None)),
     }
     return render_template("analysis/results.html", study=study, data=data, charts=svgs, unknown=unknown,
-                           attempt_rule=metrics.ATTEMPT_RULE)
+                           attempt_rule=metrics.ATTEMPT_RULE, completion_rule=metrics.COMPLETION_RULE,
+                           confidence_label=figures.confidence_label(data.confidence))
 
 
 # --- A session's task attempts ---------------------------------------------------------------
@@ -290,7 +291,9 @@ def _task_choices(study: Study) -> dict[int, str]:
 
 def _save_finding(study: Study, form: FindingForm, finding: Finding | None) -> Finding:
     fields = {"title": form.title.data, "severity": int(form.severity.data),
-              "description": form.description.data or "", "recommendation": form.recommendation.data or ""}
+              "description": form.description.data or "", "recommendation": form.recommendation.data or "",
+              "priority": form.priority.data or "", "effort": form.effort.data or "",
+              "positive": bool(form.positive.data)}
     if finding is None:
         return services.create_finding(study.id, current_user, task_ids=form.tasks.data or [], **fields)
     services.update_finding(finding, current_user, version=form.based_on(), task_ids=form.tasks.data or [],
@@ -301,7 +304,8 @@ def _save_finding(study: Study, form: FindingForm, finding: Finding | None) -> F
 def _finding_values(finding: Finding) -> dict:
     """The finding's saved values in the edit form's terms."""
     return {"title": finding.title, "severity": str(finding.severity), "description": finding.description,
-            "recommendation": finding.recommendation, "tasks": sorted(task.id for task in finding.tasks)}
+            "recommendation": finding.recommendation, "priority": finding.priority, "effort": finding.effort,
+            "positive": finding.positive, "tasks": sorted(task.id for task in finding.tasks)}
 
 
 def _finding_form_page(study: Study, finding: Finding | None):

@@ -68,12 +68,14 @@ def get_finding(finding: Finding):
 @loads("finding_id", analysed_finding, "finding")
 @spec.validate(json=FindingUpdate, resp=writes(FindingOut, 404, conflict=FindingConflict), tags=TAGS)
 def update_finding(finding: Finding, json: FindingUpdate):
-    """Change a finding's text, severity or affected tasks.
+    """Change a finding's text, severity, priority and effort, whether it worked well, or its affected tasks.
 
     `version` is required: a change based on an old version answers 409 with the finding as it is now.
     """
     current = {"title": finding.title, "severity": finding.severity, "description": finding.description,
-               "recommendation": finding.recommendation, "task_ids": [task.id for task in finding.tasks]}
+               "recommendation": finding.recommendation, "priority": finding.priority,
+               "effort": finding.effort, "positive": finding.positive,
+               "task_ids": [task.id for task in finding.tasks]}
     with showing_current(lambda: _out(finding)):
         services.update_finding(finding, current_user, version=json.version, **{**current, **json.changes()})
     return _out(finding)

@@ -10,6 +10,7 @@ from reportlab.graphics.shapes import Circle, Drawing, Line, Polygon, Rect, Stri
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from usabtest.analysis import figures
 from usabtest.analysis.metrics import SUS_GRADES
 from usabtest.reports import fonts
 from usabtest.reports.document import SusSummary, TaskSection
@@ -125,7 +126,7 @@ def completion_chart(tasks: Sequence[TaskSection], width: float) -> Drawing:
         if m.completion_low is not None and m.completion_high is not None:
             _whisker(drawing, x0 + scale * m.completion_low, x0 + scale * m.completion_high, y)
             end = m.completion_high
-        drawing.add(_string(x0 + scale * end + 5, y - 3, f"{m.completion_rate * 100:.0f}%", bold=True))
+        drawing.add(_string(x0 + scale * end + 5, y - 3, figures.percent(m.completion_rate), bold=True))
     return drawing
 
 

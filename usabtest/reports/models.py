@@ -45,6 +45,7 @@ class ReportNarrative(Versioned, TimestampMixin, db.Model):
     participant_instructions: Mapped[str] = _text()
     administrator_tools: Mapped[str] = _text()
     contact_details: Mapped[str] = _text()
+    next_steps: Mapped[str] = _text()
 
     study: Mapped[Study] = relationship()
 

@@ -22,6 +22,7 @@ class NarrativeField:
 
 TITLE, SUMMARY, INTRODUCTION = "Title page", "Executive summary", "Introduction"
 PARTICIPANTS, ENVIRONMENT, PROCEDURE = "Method: participants", "Method: test environment", "Method: procedure"
+NEXT_STEPS = "Next steps"
 
 FIELDS: tuple[NarrativeField, ...] = (
     NarrativeField("contact_details", "Contact details",
@@ -50,6 +51,9 @@ FIELDS: tuple[NarrativeField, ...] = (
                    "helped, the questionnaires, how long it lasted.", PROCEDURE),
     NarrativeField("participant_instructions", "General instructions to participants",
                    "What participants were told before the tasks.", PROCEDURE),
+    NarrativeField("next_steps", "Next steps",
+                   "What the team should do after this report: fixes to make first, what to test "
+                   "next, decisions to take, who does what.", NEXT_STEPS),
 )
 NAMES: tuple[str, ...] = tuple(field.name for field in FIELDS)
 LABELS: dict[str, str] = {field.name: field.label for field in FIELDS}

@@ -472,7 +472,7 @@ class _Story:
         """All sections in report order; the contents list the headings made on the way."""
         body: list[Flowable] = []
         for section in (self.summary, self.introduction, self.method, self.results, self.sus, self.findings,
-                        self.appendix):
+                        self.worked_well, self.next_steps, self.appendix):
             body.extend(section())
         return self.title_page() + self.contents() + body
 
@@ -550,15 +550,14 @@ class _Story:
 
     def _headline_numbers(self) -> Table:
         r = self.r
-        attempts = sum(t.metrics.attempts for t in r.tasks)
-        successes = sum(t.metrics.successes for t in r.tasks)
-        overall = f"{successes / attempts * 100:.0f}%" if attempts else "–"
         serious = sum(1 for f in r.findings if f.severity >= 3)
         sus = r.sus.mean_text if r.sus and r.sus.mean is not None else "–"
-        sus_label = f"SUS score (grade {r.sus.grade})" if r.sus and r.sus.grade else "SUS score"
+        sus_label = f"mean SUS score, n = {r.sus.n}" if r.sus else "SUS score"
+        if r.sus and r.sus.grade:
+            sus_label += f" (grade {r.sus.grade})"
         stats = [
-            (str(len(r.participants)), "participants"),
-            (overall, f"task completion ({successes} of {attempts} attempts)"),
+            (str(len(r.participants)), "participant" if len(r.participants) == 1 else "participants"),
+            (r.overall_completion_text, r.overall_completion_label),
             (sus, sus_label),
             (str(serious), f"major or catastrophic findings (of {len(r.findings)})"),
         ]
@@ -630,7 +629,7 @@ class _Story:
             story += [Para("Instructions to participants", self.s["label"]),
                       *rich(r.participant_instructions, self.s["body"])]
         story += [self._heading("Measures", self.s["h2"], 1, "3.6")]
-        story += _paragraphs(MEASURES_TEXT, self.s["body"])
+        story += _paragraphs(r.measures_text, self.s["body"])
         return story
 
     def _participants(self) -> list[Flowable]:
@@ -650,9 +649,8 @@ class _Story:
                          *(Para(_cell_text(str(v)), self.s["cell"]) for v in values),
                          Para(str(row.sessions), self.s["cell"])])
         widths = [code_w, *([seg_w] * max(len(keys), 1)), sessions_w]
-        return [self._p(f"{len(r.participants)} participants took part in {r.session_count} sessions. "
-                        "They are identified by pseudonym only." + (f" {r.withdrawn_text}" if r.withdrawn_text
-                                                                    else ""), "body"),
+        return [self._p(f"{r.participants_text} They are identified by pseudonym only."
+                        + (f" {r.withdrawn_text}" if r.withdrawn_text else ""), "body"),
                 self._table(rows, widths)]
 
     def results(self) -> list[Flowable]:
@@ -672,31 +670,29 @@ class _Story:
         return story
 
     def _metrics_table(self) -> Table:
-        rows = [self._head_row("Task", "Completion (95% CI)", "Time on task", "Errors", "SEQ")]
+        rows = [self._head_row("Task", "Completion", "Time on task", "Errors", "SEQ (1–7)")]
         for task in self.r.tasks:
             m = task.metrics
             rows.append([Para(f"{task.number}. {_cell_text(task.title)}", self.s["cell"]),
                          *(Para(markup(v), self.s["cell"])
                            for v in (m.completion_text, m.time_text, m.errors_text, m.seq_text))])
-        fixed = [33 * mm, 36 * mm, 16 * mm, 24 * mm]
+        fixed = [40 * mm, 32 * mm, 22 * mm, 34 * mm]
         return self._table(rows, [self.width - sum(fixed), *fixed])
 
     def _task_block(self, task: TaskSection) -> list[Flowable]:
         m = task.metrics
         linked = [f for f in self.r.findings if any(t.startswith(f"{task.number}.") for t in f.tasks)]
         facts = [
-            ("Completion", m.completion_text), ("Time on task", m.time_text),
-            ("Errors per attempt", m.errors_text), ("SEQ (1–7)", m.seq_text),
+            ("Completion", m.completion_text), ("Time on task (successful attempts)", m.time_text),
+            ("Errors per attempt", m.errors_text), ("SEQ (1–7, attempted tasks)", m.seq_text),
         ]
-        cells = [[Para(markup(v), self.s["cell"]) for _, v in facts]]
-        table = self._table([self._head_row(*(k for k, _ in facts)), *cells], [self.width / 4] * 4,
-                            zebra=False)
+        rows = [[Para(markup(label), self.s["cell"]), Para(markup(value), self.s["cell"])]
+                for label, value in facts]
+        table = self._table(rows, [60 * mm, self.width - 60 * mm], header=False, zebra=False)
         story: list[Flowable] = [CondPageBreak(60 * mm),
                                  self._heading(f"Task {task.number}: {task.title}", self.s["h2"], 1,
                                          f"4.{task.number + 1}")]
-        attempts = (f"{m.successes} of {m.attempts} attempts succeeded without help."
-                    if m.attempts else "No attempts were recorded for this task.")
-        story += [self._p(attempts), table, Spacer(1, 6)]
+        story += [self._p(m.attempts_text), table, Spacer(1, 6)]
         if linked:
             story.append(Para(
                 "Related findings: " + "; ".join(f"{f.rank}. {markup(f.title)}" for f in linked),
@@ -710,12 +706,7 @@ class _Story:
                                  self._heading("System Usability Scale", self.s["h1"], 0, "5")]
         if sus is None or not sus.scores:
             return story + [Para("No SUS questionnaires have been recorded.", self.s["small"])]
-        grade = f", grade {sus.grade}" if sus.grade else ""
-        adjective = f" ({sus.adjective})" if sus.adjective else ""
-        story.append(self._p(
-            f"{len(sus.scores)} participants completed the questionnaire. The mean SUS score is "
-            f"{sus.mean_text}{grade}{adjective}; the 95% confidence interval is {sus.interval_text}. "
-            "A score of 68 is about average across published studies."))
+        story.append(self._p(sus.sentence))
         story += [Spacer(1, 6), KeepTogether([
             Para("Figure 3. Distribution of SUS scores", self.s["figure"]),
             charts.sus_chart(sus, self.width)])]
@@ -726,16 +717,43 @@ class _Story:
         story: list[Flowable] = [PageBreak(), self._heading("Findings", self.s["h1"], 0, "6")]
         if not self.r.findings:
             return story + [Para("No findings have been recorded.", self.s["small"])]
-        story.append(self._p("Findings are ranked by severity (Nielsen's scale: 0 not a problem to 4 "
-                             "catastrophe), then by how many participants met them."))
+        story.append(self._p("Findings are ranked by severity on Nielsen's scale, then by how many "
+                             "participants met them."))
+        story += self._severity_legend()
         for item in self.r.findings:
             story += self._finding(item)
         return story
 
+    def _severity_legend(self) -> list[Flowable]:
+        if not self.r.severity_legend:
+            return []
+        rows = [self._head_row("Severity", "What it means")]
+        for level in self.r.severity_legend:
+            colour = _hex(SEVERITY_COLOURS.get(level.level, ACCENT))
+            rows.append([Para(f"<font color='{colour}'><b>{level.level} {markup(level.label)}</b></font>",
+                              self.s["cell"]), Para(markup(level.definition), self.s["cell"])])
+        return [KeepTogether([Para("Severity scale", self.s["label"]),
+                              self._table(rows, [38 * mm, self.width - 38 * mm])]), Spacer(1, 8)]
+
+    def worked_well(self) -> list[Flowable]:
+        """Positive findings: what the product does well and should keep."""
+        story: list[Flowable] = [CondPageBreak(60 * mm),
+                                 self._heading("What worked well", self.s["h1"], 0, "7")]
+        if not self.r.worked_well:
+            return story + [Para("No positive findings have been recorded.", self.s["small"])]
+        for item in self.r.worked_well:
+            story += self._finding(item)
+        return story
+
+    def next_steps(self) -> list[Flowable]:
+        """The researchers' next steps."""
+        return [CondPageBreak(40 * mm), self._heading("Next steps", self.s["h1"], 0, "8"),
+                *self._written(self.r.next_steps, empty="No next steps have been written yet.")]
+
     def _finding(self, item: FindingItem) -> list[Flowable]:
         colour = SEVERITY_COLOURS.get(item.severity, ACCENT)
-        meta = [f"<font color='{_hex(colour)}'><b>Severity {item.severity}: "
-                f"{markup(item.severity_label)}</b></font>"]
+        meta = [f"<font color='{_hex(colour)}'><b>{markup(item.severity_text)}</b></font>"] \
+            if item.severity_text else []
         if item.frequency_text:
             meta.append(markup(item.frequency_text))
         if item.tasks:
@@ -747,18 +765,17 @@ class _Story:
         ]
         story += _paragraphs(item.description, self.s["body"])
         if item.recommendation.strip():
-            story.append(Para("Recommendation", self.s["label"]))
+            label = " · ".join(filter(None, ["Recommendation", item.priority_text]))
+            story.append(Para(markup(label), self.s["label"]))
             story += _paragraphs(item.recommendation.strip(), self.s["recommendation"])
         for shot in item.screenshots:
             story += self._screenshot(shot)
         if item.quotes:
             story.append(Para("Evidence", self.s["label"]))
         for quote in item.quotes:
-            if quote.quoted:
-                story += _paragraphs(quote.text, self.s["quote"], "“", "”")
-            else:
-                story += _paragraphs(quote.text, self.s["quote"], f"{quote.label}: " if quote.label else "")
-            story.append(Para("— " + markup(quote.attribution), self.s["attribution"]))
+            story += _paragraphs(quote.display_text, self.s["quote"])
+            story.append(Para(("— " if quote.quoted else "") + markup(quote.attribution_text),
+                              self.s["attribution"]))
         return story
 
     def _screenshot(self, shot) -> list[Flowable]:
@@ -767,13 +784,13 @@ class _Story:
         image = Image(BytesIO(shot.data), width=shot.width * scale, height=shot.height * scale)
         image.hAlign = "LEFT"
         parts: list[Flowable] = [Spacer(1, 4), image]
-        if shot.caption:
-            parts.append(Para(_cell_text(shot.caption), self.s["small"]))
+        if shot.caption_text or shot.caption:
+            parts.append(Para(_cell_text(shot.caption_text or shot.caption), self.s["small"]))
         return [KeepTogether(parts), Spacer(1, 6)]
 
     def appendix(self) -> list[Flowable]:
         """Full task scripts and the ten SUS statements."""
-        story: list[Flowable] = [PageBreak(), self._heading("Appendix", self.s["h1"], 0, "7"),
+        story: list[Flowable] = [PageBreak(), self._heading("Appendix", self.s["h1"], 0, "9"),
                                  self._heading("A. Task scripts", self.s["h2"], 1)]
         if not self.r.tasks:
             story.append(Para("No tasks were defined.", self.s["small"]))
@@ -793,14 +810,3 @@ class _Story:
     def _labelled(self, label: str, text: str) -> Iterable[Flowable]:
         return [Para(label, self.s["label"]), *self._or_none(text, empty="Not specified.")]
 
-
-MEASURES_TEXT = (
-    "Completion rate is the share of attempts that succeeded without help; its 95% confidence "
-    "interval uses the adjusted Wald method, which stays accurate with small samples. "
-    "Time on task is measured for every attempt and summarised as the geometric mean, with a 95% "
-    "confidence interval computed on the log times (task times are skewed by a few slow attempts). "
-    "Errors are counted by the moderator per attempt.\n\n"
-    "After each task participants rated its difficulty on the Single Ease Question (SEQ, 1 very "
-    "difficult to 7 very easy). At the end of the session they completed the System Usability Scale "
-    "(SUS, 0 to 100)."
-)

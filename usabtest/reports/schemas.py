@@ -40,6 +40,7 @@ class ReportTexts(OutputModel):
     participant_instructions: str = _out("participant_instructions")
     administrator_tools: str = _out("administrator_tools")
     contact_details: str = _out("contact_details")
+    next_steps: str = _out("next_steps")
 
     @classmethod
     def of(cls, record: ReportNarrative) -> ReportTexts:
@@ -61,6 +62,7 @@ class ReportTextsUpdate(VersionedChange):
     participant_instructions: NarrativeText = _in("participant_instructions")
     administrator_tools: NarrativeText = _in("administrator_tools")
     contact_details: NarrativeText = _in("contact_details")
+    next_steps: NarrativeText = _in("next_steps")
 
 
 ReportTextsConflict = stale_edit_error("ReportTextsConflict", ReportTexts)
