@@ -1,7 +1,7 @@
 """findings: a recommendation's priority and effort, positive findings; the report's next steps
 
 Revision ID: 0884c949ffea
-Revises: a9ca306b0fa4
+Revises: 9886fb2d0ea9
 Create Date: 2026-12-01 09:54:52
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0884c949ffea'
-down_revision = 'a9ca306b0fa4'
+down_revision = '9886fb2d0ea9'
 branch_labels = None
 depends_on = None
 
