@@ -20,7 +20,7 @@ def _parse(svg: str) -> ET.Element:
 def test_completion_chart_states_rates_and_intervals():
     root = _parse(completion_chart([ChartRow("Find <a> & buy", 0.7, 0.39, 0.9), ChartRow("Pay", None)]))
     desc = root.find(f"{SVG}desc").text
-    assert "Find <a> & buy: 70% (interval 39% to 90%)" in desc and "Pay: no finished attempts" in desc
+    assert "Find <a> & buy: 70% (95% CI 39%–90%)" in desc and "Pay: no finished attempts" in desc
     assert len(root.findall(f"{SVG}rect")) == 1
     # A whisker and its two end caps, plus grid lines and the axis.
     assert len(root.findall(f"{SVG}line")) >= 3 + 5 + 1
@@ -30,7 +30,7 @@ def test_time_chart_scales_to_the_longest_interval():
     root = _parse(time_chart([ChartRow("Search", 95, 60, 150), ChartRow("Checkout", 30, 20, 45)]))
     labels = [t.text for t in root.findall(f"{SVG}text")]
     assert "2:30" in labels or "3:20" in labels  # the axis reaches past the 150 s whisker
-    assert "Search: 1:35 (interval 1:00 to 2:30)" in root.find(f"{SVG}desc").text
+    assert "Search: 1:35 (95% CI 1:00–2:30)" in root.find(f"{SVG}desc").text
 
 
 def test_sus_chart_bins_scores_and_marks_the_mean():

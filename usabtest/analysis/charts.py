@@ -104,7 +104,7 @@ def _bar_chart(chart_id: str, title: str, rows: Sequence[ChartRow], ticks: list[
             body += [_line(x(row.low), mid, x(row.high), mid),
                      _line(x(row.low), mid - 6, x(row.low), mid + 6),
                      _line(x(row.high), mid - 6, x(row.high), mid + 6)]
-            text += f" (interval {fmt(row.low)} to {fmt(row.high)})"
+            text += f" ({figures.interval(fmt(row.low), fmt(row.high), 0.95)})"
         body.append(_text(WIDTH - RIGHT_PAD + 6, mid + 4, fmt(row.value), weight="bold"))
         described.append(text)
     body.append(_line(LABEL_W, height - AXIS_H, WIDTH - RIGHT_PAD, height - AXIS_H))
@@ -119,14 +119,14 @@ def _percent(value: float) -> str:
 def completion_chart(rows: Sequence[ChartRow], chart_id: str = "completion") -> str:
     """Completion rate per task (0-1) as bars with adjusted-Wald whiskers."""
     ticks = [0.0, 0.25, 0.5, 0.75, 1.0]
-    return _bar_chart(chart_id, "Task completion rate with 95% intervals", rows, ticks, _percent,
+    return _bar_chart(chart_id, "Task completion rate with 95% confidence intervals", rows, ticks, _percent,
                       "no finished attempts")
 
 
 def time_chart(rows: Sequence[ChartRow], chart_id: str = "time") -> str:
     """Geometric mean time of successful attempts per task (seconds) with interval whiskers."""
     highest = max((r.high if r.high is not None else r.value or 0.0) for r in rows) if rows else 0.0
-    return _bar_chart(chart_id, "Time on task (successful attempts) with 95% intervals", rows,
+    return _bar_chart(chart_id, "Time on task (successful attempts) with 95% confidence intervals", rows,
                       nice_ticks(highest or 60.0), format_clock, "no successful attempts")
 
 

@@ -581,10 +581,11 @@ def findings_rows(study_id: int) -> tuple[list[str], list[list[object]]]:
     """Findings in ranked order with severity, frequency, tasks and evidence."""
     header = ["rank", "finding", "severity", "severity_label", "participants_affected",
               "participants_observed", "participants", "tasks", "description", "recommendation",
-              "evidence_note_ids"]
+              "priority", "effort", "worked_well", "evidence_note_ids"]
     rows = [[f.rank, f.title, f.severity, f.severity_label, f.frequency, f.participants_observed,
              "; ".join(p.code for p in f.participants), "; ".join(f"{t.number}. {t.title}" for t in f.tasks),
-             f.description, f.recommendation, "; ".join(str(e.note_id) for e in f.evidence)]
+             f.description, f.recommendation, f.priority_label, f.effort_label, f.positive,
+             "; ".join(str(e.note_id) for e in f.evidence)]
             for f in results.ranked_findings(study_id)]
     return header, rows
 
