@@ -112,7 +112,7 @@ def completion_chart(tasks: Sequence[TaskSection], width: float) -> Drawing:
     drawing = Drawing(width, top + 4)
     scale = (x1 - x0)
     _axis(drawing, x0, x1, top, [(x0 + scale * p / 100, f"{p}%") for p in range(0, 101, 25)],
-          "Completion rate, small-sample best estimate (bars), with 95% confidence interval (whiskers)")
+          "Completion rate, small-sample estimate (bars); whiskers: 95% confidence interval")
     _task_labels(drawing, tasks, label_w, top)
     for index, task in enumerate(tasks):
         m = task.metrics

@@ -150,9 +150,9 @@ def _styles() -> dict[str, ParagraphStyle]:
     s["stat"] = ParagraphStyle("stat", base, fontName=fonts.BOLD, fontSize=18, leading=22,
                                textColor=ACCENT, alignment=TA_CENTER, spaceAfter=0)
     s["stat_label"] = ParagraphStyle("stat_label", s["small"], alignment=TA_CENTER, spaceAfter=0)
-    s["toc1"] = ParagraphStyle("toc1", base, fontName=fonts.BOLD, fontSize=10.5, leading=16,
-                               spaceBefore=4, alignment=TA_LEFT)
-    s["toc2"] = ParagraphStyle("toc2", base, fontSize=9.5, leading=13, leftIndent=16)
+    s["toc1"] = ParagraphStyle("toc1", base, fontName=fonts.BOLD, fontSize=10.5, leading=14,
+                               spaceBefore=3, spaceAfter=3, alignment=TA_LEFT)
+    s["toc2"] = ParagraphStyle("toc2", base, fontSize=9.5, leading=12.5, leftIndent=16, spaceAfter=2.5)
     return s
 
 
@@ -393,6 +393,11 @@ def _timestamp(moment: datetime) -> TimeStamp:
     stamp.lt = utc.timetuple()
     stamp.YMDhms = tuple(stamp.lt)[:6]
     return stamp
+
+
+def _unbroken(text: str) -> str:
+    """`text` as markup in which "n = 5" and "5 of 5" never break across lines."""
+    return markup(text).replace(" = ", "\u00a0=\u00a0").replace(" of ", "\u00a0of\u00a0")
 
 
 def _hex(colour: colors.Color) -> str:
@@ -673,11 +678,23 @@ class _Story:
         rows = [self._head_row("Task", "Completion", "Time on task", "Errors", "SEQ (1–7)")]
         for task in self.r.tasks:
             m = task.metrics
+            completion = (self._figure(m.completion_estimate_text, m.completion_interval_text,
+                                       f"{m.completion_observed_text} observed")
+                          if m.attempts else self._figure("–"))
+            time = (self._figure(m.time_value_text, m.time_interval_text, f"n = {m.time_n}")
+                    if m.time_n else self._figure("–"))
+            seq = (self._figure(m.seq_value_text, m.seq_interval_text, f"n = {m.seq_n}")
+                   if m.seq_n else self._figure("–"))
             rows.append([Para(f"{task.number}. {_cell_text(task.title)}", self.s["cell"]),
-                         *(Para(markup(v), self.s["cell"])
-                           for v in (m.completion_text, m.time_text, m.errors_text, m.seq_text))])
-        fixed = [40 * mm, 32 * mm, 22 * mm, 34 * mm]
+                         completion, time, Para(_unbroken(m.errors_text), self.s["cell"]), seq])
+        fixed = [44 * mm, 36 * mm, 22 * mm, 34 * mm]
         return self._table(rows, [self.width - sum(fixed), *fixed])
+
+    def _figure(self, value: str, *details: str) -> Paragraph:
+        """A table cell: the figure, then its interval and n in small print below it."""
+        below = " · ".join(_unbroken(detail) for detail in details if detail)
+        small = f"<br/><font size='7.5' color='{_hex(charts.MUTED)}'>{below}</font>" if below else ""
+        return Para(f"<b>{markup(value)}</b>{small}", self.s["cell"])
 
     def _task_block(self, task: TaskSection) -> list[Flowable]:
         m = task.metrics
@@ -758,11 +775,11 @@ class _Story:
             meta.append(markup(item.frequency_text))
         if item.tasks:
             meta.append("Tasks: " + markup(", ".join(item.tasks)))
-        story: list[Flowable] = [
-            CondPageBreak(45 * mm),
-            self._heading(f"{item.rank}. {item.title}", self.s["h2"], 1),
-            Para(" · ".join(meta), self.s["body"]),
-        ]
+        title = f"{item.rank}. {item.title}"
+        # Strengths are short and many: the contents list the section, not each one.
+        heading = (Para(markup(title), self.s["h2"]) if item.positive
+                   else self._heading(title, self.s["h2"], 1))
+        story: list[Flowable] = [CondPageBreak(45 * mm), heading, Para(" · ".join(meta), self.s["body"])]
         story += _paragraphs(item.description, self.s["body"])
         if item.recommendation.strip():
             label = " · ".join(filter(None, ["Recommendation", item.priority_text]))
