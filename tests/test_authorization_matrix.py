@@ -96,7 +96,7 @@ _rules(TEAM,
        # What happened in the session: its task attempts (with their corrections) and participant.
        "analysis.attempts_page GET", "api.attempt_history GET", "api.get_participant GET",
        # The session's recording and its review page: whoever may open the session's page.
-       "observe.review GET", "observe.recording_file GET")
+       "observe.review GET", "observe.recording_file GET", "api.get_recording GET")
 _rules(MANAGERS,
        # Planning the study.
        "planning.study_edit GET,POST", "planning.study_close GET,POST", "planning.study_reopen POST",
@@ -124,6 +124,8 @@ _rules(MANAGERS,
        "api.restart_task POST", "api.undo_task_start POST", "api.correct_attempt PATCH",
        "api.record_sus POST", "api.open_screen POST",
        "observe.recording_page GET,POST", "observe.recording_remove GET,POST",
+       "api.link_recording PUT", "api.upload_recording PUT", "api.set_recording_offset PUT",
+       "api.delete_recording DELETE",
        # Analysis.
        "analysis.notes_board GET", "analysis.board_action POST",
        "analysis.note_page GET,POST", "analysis.results_page GET", "analysis.matrix GET",

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from tests.media_files import wav_bytes
 from tests.observe_fixtures import login  # noqa: F401  (signs in again as someone else)
@@ -241,3 +243,23 @@ def test_report_evidence_names_the_recording_time(db, setup):
     assert quote.recording_time == "2:53"  # 1:23 into the session, which starts 1:30 in
     assert quote.attribution.endswith("1:23, recording 2:53")
     assert "recording 2:53" in pdf_text(report_services.render_draft(session.study))
+
+
+@pytest.mark.csrf
+def test_a_file_larger_than_other_bodies_uploads_through_the_csrf_checked_form(app, db, client, setup):
+    """The application refuses bodies over MAX_CONTENT_LENGTH; the recording form takes its own limit."""
+    big = WAV + bytes(app.config["MAX_CONTENT_LENGTH"])
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    client.post("/login", data={"email": setup["owner"].email, "password": builders.DEFAULT_PASSWORD,
+                                "csrf_token": token})
+    form = client.get(f"/sessions/{setup['session'].id}/recording").get_data(as_text=True)
+    token = form.split('name="csrf-token" content="')[1].split('"')[0]
+    # Encoded in memory: the test client would spool a body this large to a file it never closes.
+    boundary, body = encode_multipart({
+        "file-csrf_token": token, "file-file": FileStorage(io.BytesIO(big), "big.wav"), "file-offset": "0",
+        "file-submit": "Upload recording"})
+    response = client.post(f"/sessions/{setup['session'].id}/recording", data=body,
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert _recording(db, setup["session"]).size_bytes == len(big)

@@ -36,6 +36,8 @@ csrf.exempt(bp)
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 EVENT_STREAMS = frozenset({"stream_session_events"})  # operation ids answering Server-Sent Events
+# Operation ids whose request body is a file, not JSON (spectree declares JSON bodies only).
+FILE_UPLOADS = {"upload_recording_file": "The audio or video file itself"}
 ERROR_REASONS = {
     400: "Malformed JSON, or a cookie-authenticated write without its CSRF token",
     401: "Not authenticated: no session and no valid bearer token",
@@ -285,13 +287,19 @@ def openapi_document():
 
 
 def document() -> dict[str, Any]:
-    """The OpenAPI document, with what spectree cannot declare (the event streams' media type)."""
+    """The OpenAPI document, with what spectree cannot declare (event streams' media type, file bodies)."""
     doc = spec.spec
     for item in doc["paths"].values():
         for operation in item.values():
             if operation["operationId"] in EVENT_STREAMS:
                 operation["responses"]["200"]["content"] = {
                     "text/event-stream": {"schema": {"type": "string"}}
+                }
+            if operation["operationId"] in FILE_UPLOADS:
+                operation["requestBody"] = {
+                    "required": True, "description": FILE_UPLOADS[operation["operationId"]],
+                    "content": {"application/octet-stream": {
+                        "schema": {"type": "string", "format": "binary"}}},
                 }
     return doc
 

@@ -18,9 +18,10 @@ from usabtest import policy
 from usabtest.api import allow, bp, load, loads, reads, showing_current, spec, writes
 from usabtest.core.errors import InvalidInput, NotFound
 from usabtest.core.schemas import MAX_ID
+from usabtest.core.uploads import large_upload
 from usabtest.extensions import db
-from usabtest.observe import events, live, services
-from usabtest.observe.models import Note, SusResponse, TaskAttempt
+from usabtest.observe import events, live, recordings, services
+from usabtest.observe.models import Note, SessionRecording, SusResponse, TaskAttempt
 from usabtest.observe.schemas import (
     MAX_CURSOR,
     AttemptConflict,
@@ -33,6 +34,9 @@ from usabtest.observe.schemas import (
     NoteList,
     NotesQuery,
     NoteUpdate,
+    RecordingLink,
+    RecordingOffset,
+    RecordingUploadQuery,
     ScreenLink,
     SessionLiveState,
     SusAnswers,
@@ -41,6 +45,7 @@ from usabtest.observe.schemas import (
 )
 from usabtest.observe.schemas import Note as NoteOut
 from usabtest.observe.schemas import NoteRevision as NoteRevisionOut
+from usabtest.observe.schemas import Recording as RecordingOut
 from usabtest.observe.schemas import TaskAttempt as TaskAttemptOut
 from usabtest.planning.models import StudySession
 
@@ -317,3 +322,79 @@ def attempt_history(study_session: StudySession, attempt_id: int):
     attempt = _attempt(study_session, attempt_id)
     return AttemptHistory(attempt_id=attempt.id,
                           items=[AttemptRevision.of(r) for r in services.attempt_history(attempt)])
+
+
+# --- the session's recording ----------------------------------------------------------------------
+
+def _viewed_recording_session(session_id: int) -> StudySession:
+    return load(StudySession, session_id, policy.can_view_recording, "session", options=_FOR_POLICY)
+
+
+def _managed_recording_session(session_id: int) -> StudySession:
+    study_session = _viewed_recording_session(session_id)
+    allow(policy.can_manage_recording(current_user, study_session),
+          "only the session's moderator or the study's researchers can change its recording")
+    return study_session
+
+
+def _recording_out(recording: SessionRecording) -> RecordingOut:
+    session_id = recording.session_id
+    return RecordingOut(
+        session_id=session_id, kind=recording.kind, url=recording.url, offset_ms=recording.offset_ms,
+        content_type=recording.content_type, size_bytes=recording.size_bytes,
+        file_url=url_for("observe.recording_file", session_id=session_id) if recording.is_file else None,
+        review_url=url_for("observe.review", session_id=session_id), updated_at=recording.updated_at)
+
+
+def _recording_of(study_session: StudySession) -> SessionRecording:
+    if study_session.recording is None:
+        raise NotFound(f"session {study_session.id} has no recording")
+    return study_session.recording
+
+
+@bp.get("/sessions/<int:session_id>/recording")
+@loads("session_id", _viewed_recording_session, "study_session")
+@spec.validate(resp=reads(RecordingOut, 404), tags=TAGS)
+def get_recording(study_session: StudySession):
+    """The session's recording (404 when it has none): for whoever may open the session."""
+    return _recording_out(_recording_of(study_session))
+
+
+@bp.put("/sessions/<int:session_id>/recording")
+@loads("session_id", _managed_recording_session, "study_session")
+@spec.validate(json=RecordingLink, resp=writes(RecordingOut, 403, 404), tags=TAGS)
+def link_recording(study_session: StudySession, json: RecordingLink):
+    """Make an external recording the session's; a file it had is deleted."""
+    return _recording_out(recordings.set_link(study_session, current_user, json.url, json.offset_ms))
+
+
+@bp.put("/sessions/<int:session_id>/recording/file")
+@large_upload("RECORDING_MAX_BYTES")
+@loads("session_id", _managed_recording_session, "study_session")
+@spec.validate(query=RecordingUploadQuery, resp=writes(RecordingOut, 403, 404), tags=TAGS,
+               operation_id="upload_recording_file")
+def upload_recording(study_session: StudySession, query: RecordingUploadQuery):
+    """Upload an audio or video file as the session's recording (the body is the file; its content, not
+    its Content-Type, decides what it is); replaces any recording before it."""
+    limit = recordings.max_bytes()
+    if request.content_length is not None and request.content_length > limit:
+        raise recordings.TooLarge(f"the file is larger than the limit of {limit:,} bytes", "file")
+    return _recording_out(recordings.store_file(study_session, current_user, request.stream, query.offset_ms))
+
+
+@bp.put("/sessions/<int:session_id>/recording/offset")
+@loads("session_id", _managed_recording_session, "study_session")
+@spec.validate(json=RecordingOffset, resp=writes(RecordingOut, 403, 404), tags=TAGS)
+def set_recording_offset(study_session: StudySession, json: RecordingOffset):
+    """Move the session's start within its recording."""
+    return _recording_out(recordings.set_offset(_recording_of(study_session), json.offset_ms))
+
+
+@bp.delete("/sessions/<int:session_id>/recording")
+@loads("session_id", _managed_recording_session, "study_session")
+@spec.validate(resp=writes({204: None}, 403, 404), tags=TAGS)
+def delete_recording(study_session: StudySession):
+    """Take the recording away from the session; an uploaded file is deleted."""
+    _recording_of(study_session)
+    recordings.remove(study_session)
+    return "", 204

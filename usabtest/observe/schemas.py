@@ -247,3 +247,41 @@ class ScreenLink(OutputModel):
     """The participant screen's secret link."""
 
     url: str
+
+
+OffsetMs = Annotated[int, Field(ge=-24 * 3600 * 1000, le=24 * 3600 * 1000, description=(
+    "Where the session's start lies in the recording, in milliseconds (negative: the recording began "
+    "after the session started); a note's moment in the recording is its elapsed_ms plus this"))]
+
+
+class RecordingLink(InputModel):
+    """An external recording (a meeting tool's or a video platform's): replaces any recording before it."""
+
+    url: text(2000, min_length=1) = Field(description="An http or https address; other schemes are refused")
+    offset_ms: OffsetMs = 0
+
+
+class RecordingOffset(InputModel):
+    """Move the session's start within its recording."""
+
+    offset_ms: OffsetMs
+
+
+class RecordingUploadQuery(QueryModel):
+    """Parameters of a recording upload (the body is the file itself)."""
+
+    offset_ms: OffsetMs = 0
+
+
+class Recording(OutputModel):
+    """A session's recording: an external link, or an audio or video file kept by the server."""
+
+    session_id: int
+    kind: models.RecordingKind
+    url: str = Field(description="The external recording's address; empty for a file")
+    offset_ms: int
+    content_type: str = Field(description="The file's media type, found from its content; empty for a link")
+    size_bytes: int | None
+    file_url: str | None = Field(description="Where the file is served, with range requests; null for links")
+    review_url: str = Field(description="The review page; append ?t=SECONDS for a moment of the session")
+    updated_at: UtcDateTime

@@ -444,7 +444,10 @@ def _save_recording(study_session: StudySession, forms: dict) -> str | None:
         if chosen == "link":
             recordings.set_link(study_session, current_user, form.url.data, offset)
             return "Recording link saved."
-        recordings.store_file(study_session, current_user, form.file.data.stream, offset)
+        try:
+            recordings.store_file(study_session, current_user, form.file.data.stream, offset)
+        finally:
+            form.file.data.close()  # a large upload is spooled to a temporary file: let it go now
         return "Recording uploaded."
     except DomainError as exc:
         if exc.field == "offset_ms":
