@@ -83,7 +83,7 @@ _rules(ADMIN,
        "organisations.create_client POST", "organisations.remove_client POST", "organisations.rename POST")
 _rules(MANAGERS, "organisations.detail GET")
 _rules(MANAGERS | {"client"}, "api.get_organisation GET")
-_rules(STUDY_CLIENT, "reports.download GET")
+_rules(STUDY_CLIENT, "reports.download GET", "reports.view GET")
 _rules(CLIENTS, "reports.portal GET")
 _rules(TEAM,
        # The study seen by its team: observers follow the plan and the notes of their sessions.
@@ -140,6 +140,7 @@ _rules(MANAGERS,
        # Reports.
        "reports.study_reports GET", "reports.draft GET", "reports.publish POST", "reports.texts GET,POST",
        "reports.withdraw GET,POST", "reports.create_share_link POST", "reports.revoke_share_link GET,POST",
+       "reports.draft_view GET", "reports.draft_file GET", "reports.version_file GET",
        "api.get_report_texts GET", "api.update_report_texts PATCH")
 
 
@@ -195,7 +196,7 @@ def world(db, app, tmp_path):
         "finding_id": finding.id, "screenshot_id": finding.screenshots[0].id, "tag_id": tag.id,
         "report_id": report.id, "link_id": link.id, "org_id": organisation.id,
         "user_id": people["target"].id, "token_id": people["owner"].tokens[0].id,
-        "kind": "notes", "direction": "up",
+        "kind": "notes", "direction": "up", "file_format": "docx",
     }
     tokens_by_endpoint = {
         "observe.screen": session.screen_token, "observe.screen_state_json": session.screen_token,

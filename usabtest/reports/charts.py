@@ -143,16 +143,17 @@ def time_chart(tasks: Sequence[TaskSection], width: float) -> Drawing:
     axis_max, step = nice_ceiling(max([m * 1.6 for m in means] + [v * 1.05 for v in limits] or [0]))
     scale = (x1 - x0) / axis_max
     ticks = [(x0 + scale * step * i, format_seconds(step * i)) for i in range(int(axis_max / step) + 1)]
+    # The limit is told by its dashes, not its colour alone: the chart reads printed in grey.
     _axis(drawing, x0, x1, top, ticks, "Successful attempts, geometric mean (m:ss); whiskers: 95% "
-          "confidence interval; orange: time limit")
+          "confidence interval; dashed line: time limit")
     _task_labels(drawing, tasks, label_w, top)
     for index, task in enumerate(tasks):
         m = task.metrics
         y = top - (index + 0.5) * ROW_H
         if task.time_limit_s:
             x = x0 + scale * task.time_limit_s
-            drawing.add(Line(x, y - ROW_H / 2 + 2, x, y + ROW_H / 2 - 2, strokeColor=LIMIT,
-                             strokeWidth=1.6))
+            drawing.add(Line(x, y - ROW_H / 2 + 1, x, y + ROW_H / 2 - 1, strokeColor=LIMIT,
+                             strokeWidth=1.6, strokeDashArray=[2.5, 1.5]))
         if m.time_mean_s is None:
             drawing.add(_string(x0 + 4, y - 3, "no timed attempts yet", color=MUTED))
             continue

@@ -242,14 +242,14 @@ def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-") or "study"
 
 
-def download_name(report: PublishedReport) -> str:
+def download_name(report: PublishedReport, extension: str = "pdf") -> str:
     """A safe file name such as "mobile-banking-app-report-v2.pdf"."""
-    return f"{_slug(report.study.title)}-report-v{report.version}.pdf"
+    return f"{_slug(report.study.title)}-report-v{report.version}.{extension}"
 
 
-def draft_name(study: Study) -> str:
+def draft_name(study: Study, extension: str = "pdf") -> str:
     """File name of a draft download."""
-    return f"{_slug(study.title)}-report-draft.pdf"
+    return f"{_slug(study.title)}-report-draft.{extension}"
 
 
 def _serializer() -> URLSafeTimedSerializer:

@@ -21,7 +21,7 @@ from usabtest.core.urls import safe_next
 from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
 from usabtest.planning.models import Study
-from usabtest.reports import checks, markdown, narrative, services
+from usabtest.reports import charts, checks, formats, html, markdown, narrative, outline, pdf, services
 from usabtest.reports.forms import DraftForm, NarrativeForm, PublishForm, ShareLinkForm, WithdrawForm
 from usabtest.reports.models import PublishedReport, ShareLink
 
@@ -218,6 +218,70 @@ def publish(study_id: int):
         message += " Mail is not configured, so nobody was notified."
     flash(message, "success")
     return _back(form.next.data, study)
+
+
+def _html_view(document, downloads: list[tuple[str, str]]):
+    """A report as the accessible HTML page, drawn from the same data as its PDF."""
+    return render_template(
+        "reports/version.html", doc=document, downloads=downloads, headline=outline.headline(document),
+        figures=html.figure_images(document), measures=pdf.MEASURES_TEXT, image_src=html.image_src,
+        task_facts=outline.task_facts, attempts_text=outline.attempts_text, finding_meta=outline.finding_meta,
+        related_findings=lambda task: outline.related_findings(document, task),
+        format_seconds=charts.format_seconds)
+
+
+def _file_response(data: bytes, filename: str, mimetype: str):
+    response = send_file(BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename,
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _version_downloads(report: PublishedReport) -> list[tuple[str, str]]:
+    downloads = [(f"Download PDF ({report.page_size})", url_for("reports.download", report_id=report.id))]
+    if policy.can_manage_study(current_user, report.study):
+        downloads += [(label, url_for("reports.version_file", report_id=report.id, file_format=kind))
+                      for label, kind in (("Word document (DOCX)", "docx"),
+                                          ("Findings slides (PPTX)", "pptx"))]
+    return downloads
+
+
+@bp.get("/reports/<int:report_id>/view")
+@login_required
+def view(report_id: int):
+    """A published version as an accessible page, for whoever may download its PDF."""
+    report = policy.get_or_404(PublishedReport, report_id, policy.can_download_report)
+    return _html_view(services.version_document(report), _version_downloads(report))
+
+
+@bp.get("/reports/<int:report_id>/<any(docx, pptx):file_format>")
+@login_required
+def version_file(report_id: int, file_format: str):
+    """A published version as Word document or findings slides, for the study's researchers."""
+    report = policy.get_or_404(PublishedReport, report_id,
+                               lambda user, r: policy.can_manage_study(user, r.study))
+    data = formats.RENDERERS[file_format](services.version_document(report))
+    return _file_response(data, services.download_name(report, file_format), formats.MIMETYPES[file_format])
+
+
+@bp.get("/studies/<int:study_id>/report/draft/view")
+@login_required
+def draft_view(study_id: int):
+    """The current draft as the page clients will read once it is published."""
+    study = _managed_study(study_id)
+    downloads = [("Download PDF (A4)", url_for("reports.draft", study_id=study.id, page_size="A4"))]
+    downloads += [(label, url_for("reports.draft_file", study_id=study.id, file_format=kind))
+                  for label, kind in (("Word document (DOCX)", "docx"), ("Findings slides (PPTX)", "pptx"))]
+    return _html_view(services.draft_document(study), downloads)
+
+
+@bp.get("/studies/<int:study_id>/report/draft/<any(docx, pptx):file_format>")
+@login_required
+def draft_file(study_id: int, file_format: str):
+    """The current draft as Word document or findings slides."""
+    study = _managed_study(study_id)
+    data = formats.RENDERERS[file_format](services.draft_document(study))
+    return _file_response(data, services.draft_name(study, file_format), formats.MIMETYPES[file_format])
 
 
 @bp.get("/reports/<int:report_id>/download")
