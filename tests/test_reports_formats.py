@@ -6,6 +6,7 @@ import html
 import io
 import re
 import uuid
+from dataclasses import replace
 
 import docx
 import pptx
@@ -69,8 +70,7 @@ def test_docx_uses_word_headings_tables_with_header_rows_and_charts_with_alt_tex
     assert ("Heading 1", "1 Executive summary") in headings and ("Heading 1", "6 Findings") in headings
     assert ("Heading 2", "1. Freeze option hidden in settings") in headings
     overview = next(t for t in document.tables if t.rows[0].cells[0].text == "Task")
-    assert [c.text for c in overview.rows[0].cells] == ["Task", "Completion (95% CI)", "Time on task",
-                                                       "Errors", "SEQ"]
+    assert [c.text for c in overview.rows[0].cells] == list(outline.OVERVIEW_HEADER)
     assert overview._tbl.tr_lst[0].trPr.find(docx.oxml.ns.qn("w:tblHeader")) is not None
     assert [c.text for c in overview.rows[1].cells][:3] == ["1. Check the balance", "88% (51–99%)", "0:41"]
     descriptions = [shape._inline.docPr.get("descr") for shape in document.inline_shapes]
@@ -151,7 +151,10 @@ def test_chart_text_alternatives_give_every_number():
     assert "Task 2, Pay a friend: 38% (13–71%)" in completion.alt
     assert "Task 3, Freeze a lost card: no attempts yet" in completion.alt
     assert "Task 2, Pay a friend: 3:32 (time limit 5:00)" in time.alt
-    assert "Mean 74.4, grade B, 95% confidence interval 65.1–83.6" in sus.alt
+    assert "8 SUS scores over the grade bands: 55, 65, 70, 72.5, 77.5, 80, 85, 90." in sus.alt
+    summary = replace(sample_report().sus, summary_text="74.4 (95% CI 65.1–83.6, n = 8)")
+    assert "Mean 74.4 (95% CI 65.1–83.6, n = 8), grade B." in outline.figures(
+        sample_report(sus=summary))[2].alt
 
 
 # --- hostile text in every format ----------------------------------------------------------------
@@ -199,7 +202,7 @@ def test_client_reads_the_version_as_a_page_with_headings_tables_and_described_c
     assert page.status_code == 200
     markup = page.get_data(as_text=True)
     assert "<h1 id=\"report-title\">Payments</h1>" in markup and "<h2 id=\"findings-title\">" in markup
-    assert '<th scope="col">Completion (95% CI)</th>' in markup
+    assert '<th scope="col">Completion</th>' in markup and '<th scope="row">Errors per attempt</th>' in markup
     chart = r'<img src="data:image/svg\+xml;base64,[^"]+" alt="Bar chart of the completion rate'
     assert re.search(chart, markup)
     assert "Written" not in markup  # the version as published, not today's texts
@@ -351,3 +354,21 @@ def test_time_limit_is_drawn_dashed_so_it_reads_in_grey():
     drawing = charts.time_chart(sample_report().tasks, 480)
     limits = [shape for shape in drawing.contents if getattr(shape, "strokeColor", None) == charts.LIMIT]
     assert limits and all(shape.strokeDashArray for shape in limits)
+
+
+def test_legend_worked_well_priorities_and_counted_evidence_reach_every_format():
+    from usabtest.reports.document import FindingItem, Quote, SeverityLevel
+
+    base = sample_report()
+    problem = replace(base.findings[0], priority="High", effort="Small", quotes=(
+        Quote("Tapped settings", "P01, task 3, 1:00", quoted=False, kind="observation", count=2,
+              attributions=("P01, task 3, 1:00", "P04, task 3, 2:10")),))
+    report = replace(base, findings=(problem,), severity_legend=(
+        SeverityLevel(4, "Catastrophe", "Imperative to fix before release."),),
+        worked_well=(FindingItem(1, "Balance at a glance", 0, "", description="Everyone saw it.",
+                                 positive=True),), next_steps="Fix freezing first.")
+    expected = ["Imperative to fix before release.", "Balance at a glance", "Fix freezing first.",
+                "Priority: High · Effort: Small", "Observed 2 times: in P01, task 3, 1:00; P04, task 3, 2:10"]
+    for text in (docx_text(report_docx.render(report)), pptx_text(report_pptx.render(report))):
+        for piece in expected:
+            assert piece in text, piece

@@ -38,7 +38,7 @@ def render(report: ReportData) -> bytes:
         header.add_run("DRAFT: not a published version").bold = True
     writer = _Writer(document, report)
     for section in (writer.title_page, writer.summary, writer.introduction, writer.method, writer.results,
-                    writer.sus, writer.findings, writer.appendix):
+                    writer.sus, writer.findings, writer.worked_well, writer.next_steps, writer.appendix):
         section()
     buffer = BytesIO()
     document.save(buffer)
@@ -218,7 +218,7 @@ class _Writer:
             self.heading("Instructions to participants", 3)
             self.written(r.participant_instructions)
         self.heading("3.6 Measures", 2)
-        self.prose(pdf.MEASURES_TEXT)
+        self.prose(r.measures_text)
 
     def _participants(self) -> None:
         r = self.r
@@ -227,8 +227,8 @@ class _Writer:
                     else "No participants have been recruited yet.")
             self.para(" ".join(filter(None, [lead, r.withdrawn_text])), muted=True)
             return
-        self.para(f"{len(r.participants)} participants took part in {r.session_count} sessions. They are "
-                  "identified by pseudonym only." + (f" {r.withdrawn_text}" if r.withdrawn_text else ""))
+        self.para(f"{r.participants_text} They are identified by pseudonym only."
+                  + (f" {r.withdrawn_text}" if r.withdrawn_text else ""))
         keys = r.segment_keys
         self.table(["Participant", *(k[:1].upper() + k[1:] for k in keys), "Sessions"],
                    [[row.code, *(row.segments.get(k, "–") for k in keys), str(row.sessions)]
@@ -241,9 +241,7 @@ class _Writer:
             self.para("No tasks were defined.", muted=True)
             return
         self.heading("4.1 Task overview", 2)
-        self.table(["Task", "Completion (95% CI)", "Time on task", "Errors", "SEQ"],
-                   [[f"{t.number}. {t.title}", t.metrics.completion_text, t.metrics.time_text,
-                     t.metrics.errors_text, t.metrics.seq_text] for t in r.tasks])
+        self.table(list(outline.OVERVIEW_HEADER), [outline.overview_row(t) for t in r.tasks])
         for figure in outline.figures(r):
             if figure.number in (1, 2):
                 self.figure(figure)
@@ -252,9 +250,8 @@ class _Writer:
 
     def _task(self, task: TaskSection) -> None:
         self.heading(f"4.{task.number + 1} Task {task.number}: {task.title}", 2)
-        self.para(outline.attempts_text(task))
-        facts = outline.task_facts(task)
-        self.table([label for label, _ in facts], [[value for _, value in facts]], row_headers=False)
+        self.para(task.metrics.attempts_text)
+        self.table(None, [list(fact) for fact in outline.task_facts(task)])
         related = outline.related_findings(self.r, task)
         if related:
             self.para("Related findings: " + "; ".join(f"{f.rank}. {f.title}" for f in related), muted=True)
@@ -265,11 +262,7 @@ class _Writer:
         if sus is None or not sus.scores:
             self.para("No SUS questionnaires have been recorded.", muted=True)
             return
-        grade = f", grade {sus.grade}" if sus.grade else ""
-        adjective = f" ({sus.adjective})" if sus.adjective else ""
-        self.para(f"{len(sus.scores)} participants completed the questionnaire. The mean SUS score is "
-                  f"{sus.mean_text}{grade}{adjective}; the 95% confidence interval is {sus.interval_text}. "
-                  "A score of 68 is about average across published studies.")
+        self.para(sus.sentence)
         for figure in outline.figures(self.r):
             if figure.number == 3:
                 self.figure(figure)
@@ -280,36 +273,53 @@ class _Writer:
         if not self.r.findings:
             self.para("No findings have been recorded.", muted=True)
             return
-        self.para("Findings are ranked by severity (Nielsen's scale: 0 not a problem to 4 catastrophe), then "
-                  "by how many participants met them.")
+        self.para(outline.FINDINGS_INTRO)
+        if self.r.severity_legend:
+            self.heading("Severity scale", 3)
+            legend = self.r.severity_legend
+            self.table(["Severity", "What it means"],
+                       [[f"{level.level} {level.label}", level.definition] for level in legend])
         for item in self.r.findings:
             self._finding(item)
+
+    def worked_well(self) -> None:
+        self.heading("7 What worked well", 1)
+        if not self.r.worked_well:
+            self.para("No positive findings have been recorded.", muted=True)
+        for item in self.r.worked_well:
+            self._finding(item)
+
+    def next_steps(self) -> None:
+        self.heading("8 Next steps", 1)
+        self.written(self.r.next_steps, "No next steps have been written yet.")
 
     def _finding(self, item: FindingItem) -> None:
         self.heading(f"{item.rank}. {item.title}", 2)
         meta = outline.finding_meta(item)
-        paragraph = self.d.add_paragraph()
-        paragraph.add_run(clean(meta[0])).bold = True
-        if meta[1:]:
-            paragraph.add_run(clean(" · " + " · ".join(meta[1:])))
+        if meta:
+            paragraph = self.d.add_paragraph()
+            lead = paragraph.add_run(clean(meta[0]))
+            lead.bold = bool(item.severity_text) or None
+            if meta[1:]:
+                paragraph.add_run(clean(" · " + " · ".join(meta[1:])))
         self.prose(item.description)
         if item.recommendation.strip():
-            self.heading("Recommendation", 3)
+            self.heading(outline.recommendation_label(item), 3)
             self.prose(item.recommendation, style="Intense Quote")
         for shot in item.screenshots:
             self.picture(shot.data, shot.caption or f"Screenshot for finding {item.rank}: {item.title}",
                          width=min(TEXT_WIDTH, Cm(16 * shot.width / max(shot.width, shot.height, 1) + 4)))
-            if shot.caption:
-                self.para(shot.caption, style="Caption")
+            if outline.screenshot_caption(shot):
+                self.para(outline.screenshot_caption(shot), style="Caption")
         if item.quotes:
             self.heading("Evidence", 3)
         for quote in item.quotes:
-            paragraph = self.para(outline.evidence_text(quote), style="Quote")
-            paragraph.add_run(clean(f" — {quote.attribution}")).font.size = Pt(9)
+            paragraph = self.para(quote.display_text, style="Quote")
+            paragraph.add_run(clean(f" {outline.evidence_attribution(quote)}")).font.size = Pt(9)
 
     def appendix(self) -> None:
         self.d.add_page_break()
-        self.heading("7 Appendix", 1)
+        self.heading("9 Appendix", 1)
         self.heading("A. Task scripts", 2)
         if not self.r.tasks:
             self.para("No tasks were defined.", muted=True)

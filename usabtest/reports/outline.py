@@ -46,39 +46,43 @@ class Stat:
 
 def headline(report: ReportData) -> list[Stat]:
     """Participants, overall completion, SUS and serious findings: the summary's four numbers."""
-    attempts = sum(t.metrics.attempts for t in report.tasks)
-    successes = sum(t.metrics.successes for t in report.tasks)
-    overall = f"{successes / attempts * 100:.0f}%" if attempts else EMPTY
     serious = sum(1 for f in report.findings if f.severity >= 3)
     sus = report.sus
     sus_value = sus.mean_text if sus and sus.mean is not None else EMPTY
-    sus_label = f"SUS score (grade {sus.grade})" if sus and sus.grade else "SUS score"
+    sus_label = f"mean SUS score, n = {sus.n}" if sus else "SUS score"
+    if sus and sus.grade:
+        sus_label += f" (grade {sus.grade})"
+    count = len(report.participants)
     return [
-        Stat(str(len(report.participants)), "participants"),
-        Stat(overall, f"task completion ({successes} of {attempts} attempts)"),
+        Stat(str(count), "participant" if count == 1 else "participants"),
+        Stat(report.overall_completion_text, report.overall_completion_label),
         Stat(sus_value, sus_label),
         Stat(str(serious), f"major or catastrophic findings (of {len(report.findings)})"),
     ]
 
 
+OVERVIEW_HEADER = ("Task", "Completion", "Time on task", "Errors", "SEQ (1–7)")
+
+
+def overview_row(task: TaskSection) -> list[str]:
+    """A task's row of the results overview table, under `OVERVIEW_HEADER`."""
+    m = task.metrics
+    return [f"{task.number}. {task.title}", m.completion_text, m.time_text, m.errors_text, m.seq_text]
+
+
 def task_facts(task: TaskSection) -> list[tuple[str, str]]:
     """A task's four measures as (label, value) pairs, formatted as on the results page."""
     m = task.metrics
-    return [("Completion", m.completion_text), ("Time on task", m.time_text),
-            ("Errors per attempt", m.errors_text), ("SEQ (1–7)", m.seq_text)]
+    return [("Completion", m.completion_text), ("Time on task (successful attempts)", m.time_text),
+            ("Errors per attempt", m.errors_text), ("SEQ (1–7, attempted tasks)", m.seq_text)]
 
 
-def attempts_text(task: TaskSection) -> str:
-    """"7 of 8 attempts succeeded without help." or that none were recorded."""
-    m = task.metrics
-    if not m.attempts:
-        return "No attempts were recorded for this task."
-    return f"{m.successes} of {m.attempts} attempts succeeded without help."
+FINDINGS_INTRO = "Findings are ranked by severity on Nielsen's scale, then by how many participants met them."
 
 
 def finding_meta(item: FindingItem) -> list[str]:
-    """Severity, frequency and tasks of a finding, each as a short phrase."""
-    meta = [f"Severity {item.severity}: {item.severity_label}"]
+    """Severity (none for what worked well), frequency and tasks of a finding, as short phrases."""
+    meta = [item.severity_text] if item.severity_text else []
     if item.frequency_text:
         meta.append(item.frequency_text)
     if item.tasks:
@@ -86,11 +90,24 @@ def finding_meta(item: FindingItem) -> list[str]:
     return meta
 
 
+def recommendation_label(item: FindingItem) -> str:
+    """"Recommendation · Priority: High · Effort: Small" (ratings left out when not given)."""
+    return " · ".join(filter(None, ["Recommendation", item.priority_text]))
+
+
+def evidence_attribution(quote) -> str:
+    """Where a piece of evidence comes from, as printed under it."""
+    return ("— " if quote.quoted else "") + quote.attribution_text
+
+
 def evidence_text(quote) -> str:
-    """A piece of evidence as one line: a participant's words quoted, other notes introduced by kind."""
-    if quote.quoted:
-        return f"“{quote.text}”"
-    return f"{quote.label}: {quote.text}" if quote.label else quote.text
+    """A piece of evidence and where it comes from, as one line (slides)."""
+    return f"{quote.display_text} {evidence_attribution(quote)}"
+
+
+def screenshot_caption(shot) -> str:
+    """The caption printed under a screenshot ("Screenshot 1 of finding 3: …"), or empty."""
+    return shot.caption_text or shot.caption
 
 
 @dataclass(frozen=True)
@@ -142,7 +159,7 @@ def _sus_alt(report: ReportData) -> str:
     scores = ", ".join(f"{score:g}" for score in sorted(sus.scores))
     grade = f", grade {sus.grade}" if sus.grade else ""
     return (f"Dot plot of {len(sus.scores)} SUS scores over the grade bands: {scores}. "
-            f"Mean {sus.mean_text}{grade}, 95% confidence interval {sus.interval_text}.")
+            f"Mean {sus.summary_text}{grade}.")
 
 
 def related_findings(report: ReportData, task: TaskSection) -> list[FindingItem]:

@@ -41,7 +41,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from usabtest.reports import bidi, charts, fonts, markdown
+from usabtest.reports import bidi, charts, fonts, markdown, outline
 from usabtest.reports.document import FindingItem, ReportData, TaskSection
 
 PAGE_SIZES = {"A4": A4, "Letter": LETTER}
@@ -290,9 +290,9 @@ class _ReportDocument(BaseDocTemplate):
         canv.rotate(52)
         canv.translate(-(min(xs) + max(xs)) / 2, -(min(ys) + max(ys)) / 2)
         path = canv.beginPath()
-        for outline in outlines:
-            path.moveTo(*outline[0])
-            for point in outline[1:]:
+        for glyph in outlines:
+            path.moveTo(*glyph[0])
+            for point in glyph[1:]:
                 path.lineTo(*point)
             path.close()
         canv.drawPath(path, stroke=0, fill=1, fillMode=FILL_EVEN_ODD)
@@ -554,20 +554,9 @@ class _Story:
         return [Para("Contents", self.s["h1"]), contents, PageBreak()]
 
     def _headline_numbers(self) -> Table:
-        r = self.r
-        serious = sum(1 for f in r.findings if f.severity >= 3)
-        sus = r.sus.mean_text if r.sus and r.sus.mean is not None else "–"
-        sus_label = f"mean SUS score, n = {r.sus.n}" if r.sus else "SUS score"
-        if r.sus and r.sus.grade:
-            sus_label += f" (grade {r.sus.grade})"
-        stats = [
-            (str(len(r.participants)), "participant" if len(r.participants) == 1 else "participants"),
-            (r.overall_completion_text, r.overall_completion_label),
-            (sus, sus_label),
-            (str(serious), f"major or catastrophic findings (of {len(r.findings)})"),
-        ]
-        cells = [[Para(markup(value), self.s["stat"]), Para(markup(label), self.s["stat_label"])]
-                 for value, label in stats]
+        # The same four numbers as the HTML view, the DOCX and the slides (`outline.headline`).
+        cells = [[Para(markup(stat.value), self.s["stat"]), Para(markup(stat.label), self.s["stat_label"])]
+                 for stat in outline.headline(self.r)]
         table = Table([cells], colWidths=[self.width / 4] * 4)
         table.setStyle(TableStyle([
             ("BACKGROUND", (0, 0), (-1, -1), SOFT),
@@ -698,13 +687,9 @@ class _Story:
 
     def _task_block(self, task: TaskSection) -> list[Flowable]:
         m = task.metrics
-        linked = [f for f in self.r.findings if any(t.startswith(f"{task.number}.") for t in f.tasks)]
-        facts = [
-            ("Completion", m.completion_text), ("Time on task (successful attempts)", m.time_text),
-            ("Errors per attempt", m.errors_text), ("SEQ (1–7, attempted tasks)", m.seq_text),
-        ]
+        linked = outline.related_findings(self.r, task)
         rows = [[Para(markup(label), self.s["cell"]), Para(markup(value), self.s["cell"])]
-                for label, value in facts]
+                for label, value in outline.task_facts(task)]
         table = self._table(rows, [60 * mm, self.width - 60 * mm], header=False, zebra=False)
         story: list[Flowable] = [CondPageBreak(60 * mm),
                                  self._heading(f"Task {task.number}: {task.title}", self.s["h2"], 1,

@@ -40,7 +40,8 @@ def render(report: ReportData) -> bytes:
     props.revision = 1
     builder = _Deck(deck, report)
     for slide in (builder.title, builder.headline, builder.summary, builder.about, builder.method,
-                  builder.results, builder.sus, builder.findings, builder.contact):
+                  builder.results, builder.sus, builder.findings, builder.worked_well, builder.next_steps,
+                  builder.contact):
         slide()
     buffer = BytesIO()
     deck.save(buffer)
@@ -200,31 +201,62 @@ class _Deck:
         figure = next((f for f in outline.figures(self.r) if f.number == 3), None)
         if sus is None or figure is None:
             return
-        slide = self.slide(f"System Usability Scale: {sus.mean_text}" + (f", grade {sus.grade}" if sus.grade
-                                                                          else ""), notes=figure.alt)
+        slide = self.slide("System Usability Scale", notes=figure.alt)
         frame = self.box(slide, MARGIN, Inches(1.4), WIDTH - 2 * MARGIN, Inches(0.8))
-        self.add(frame, f"{len(sus.scores)} participants; 95% confidence interval {sus.interval_text}. "
-                 "A score of 68 is about average across published studies.", 16)
+        self.add(frame, sus.sentence, 16)
         self.picture(slide, raster.png(figure.draw(CHART_WIDTH_PT)), figure.alt, MARGIN, Inches(2.4),
                      WIDTH - 2 * MARGIN, Inches(4.6))
 
     def findings(self) -> None:
+        legend = self.r.severity_legend
+        if legend and self.r.findings:
+            slide = self.slide("Severity scale")
+            frame = self.box(slide, MARGIN, Inches(1.5), WIDTH - 2 * MARGIN, Inches(5.6))
+            for level in legend:
+                paragraph = self.add(frame, f"{level.level} {level.label}: ", 18, bold=True, colour=ACCENT)
+                run = paragraph.add_run()
+                run.text = clean(level.definition)
+                run.font.size = Pt(18)
         for item in self.r.findings:
             self._finding(item)
 
+    def worked_well(self) -> None:
+        items = self.r.worked_well
+        if not items:
+            return
+        notes = "\n\n".join(f"{item.title}\n{item.description}" for item in items)
+        slide = self.slide("What worked well", notes=notes)
+        frame = self.box(slide, MARGIN, Inches(1.4), WIDTH - 2 * MARGIN, Inches(5.7))
+        for item in items[:6]:
+            self.add(frame, f"{item.title}", 18, bold=True, colour=ACCENT, space=2)
+            if item.description.strip():
+                self.add(frame, shorten(item.description, 200), 14)
+        if len(items) > 6:
+            self.add(frame, f"… and {len(items) - 6} more in the report", 14, colour=MUTED)
+
+    def next_steps(self) -> None:
+        text = self.r.next_steps
+        if not text.strip():
+            return
+        slide = self.slide("Next steps", notes=text)
+        frame = self.box(slide, MARGIN, Inches(1.5), WIDTH - 2 * MARGIN, Inches(5.6), size=18)
+        self.written(frame, text, 900, size=18)
+
     def _finding(self, item: FindingItem) -> None:
-        evidence = [f"{outline.evidence_text(q)} — {q.attribution}" for q in item.quotes]
-        notes = "\n\n".join(filter(None, [item.description, "Recommendation: " + item.recommendation
-                                          if item.recommendation.strip() else "", *evidence]))
+        evidence = [outline.evidence_text(q) for q in item.quotes]
+        recommendation = f"{outline.recommendation_label(item)}: {item.recommendation}"
+        notes = "\n\n".join(filter(None, [item.description, recommendation if item.recommendation.strip()
+                                          else "", *evidence]))
         slide = self.slide(f"{item.rank}. {item.title}", notes=notes)
         shot = item.screenshots[0] if item.screenshots else None
         text_width = (WIDTH - 2 * MARGIN) * (0.55 if shot else 1)
         frame = self.box(slide, MARGIN, Inches(1.4), int(text_width), Inches(5.7))
-        self.add(frame, " · ".join(outline.finding_meta(item)), 14, bold=True, colour=ACCENT)
+        if outline.finding_meta(item):
+            self.add(frame, " · ".join(outline.finding_meta(item)), 14, bold=True, colour=ACCENT)
         if item.description.strip():
             self.add(frame, shorten(item.description, 420), 15)
         if item.recommendation.strip():
-            self.add(frame, "Recommendation", 14, bold=True, colour=ACCENT, space=2)
+            self.add(frame, outline.recommendation_label(item), 14, bold=True, colour=ACCENT, space=2)
             self.add(frame, shorten(item.recommendation, 320), 15)
         for line in evidence[:2]:
             self.add(frame, shorten(line, 160), 12, colour=MUTED, space=3)
@@ -232,9 +264,9 @@ class _Deck:
             left = MARGIN + int(text_width) + Inches(0.3)
             alt = shot.caption or f"Screenshot for finding {item.rank}: {item.title}"
             self.picture(slide, shot.data, alt, left, Inches(1.5), WIDTH - MARGIN - left, Inches(5))
-            if shot.caption:
+            if outline.screenshot_caption(shot):
                 caption = self.box(slide, left, Inches(6.6), WIDTH - MARGIN - left, Inches(0.6), size=12)
-                self.add(caption, shorten(shot.caption, 150), 12, colour=MUTED)
+                self.add(caption, shorten(outline.screenshot_caption(shot), 150), 12, colour=MUTED)
 
     def contact(self) -> None:
         r = self.r

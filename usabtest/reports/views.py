@@ -21,7 +21,7 @@ from usabtest.core.urls import safe_next
 from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
 from usabtest.planning.models import Study
-from usabtest.reports import charts, checks, formats, html, markdown, narrative, outline, pdf, services
+from usabtest.reports import charts, checks, formats, html, markdown, narrative, outline, services
 from usabtest.reports.forms import DraftForm, NarrativeForm, PublishForm, ShareLinkForm, WithdrawForm
 from usabtest.reports.models import PublishedReport, ShareLink
 
@@ -224,8 +224,11 @@ def _html_view(document, downloads: list[tuple[str, str]]):
     """A report as the accessible HTML page, drawn from the same data as its PDF."""
     return render_template(
         "reports/version.html", doc=document, downloads=downloads, headline=outline.headline(document),
-        figures=html.figure_images(document), measures=pdf.MEASURES_TEXT, image_src=html.image_src,
-        task_facts=outline.task_facts, attempts_text=outline.attempts_text, finding_meta=outline.finding_meta,
+        figures=html.figure_images(document), image_src=html.image_src, task_facts=outline.task_facts,
+        overview_header=outline.OVERVIEW_HEADER, overview_row=outline.overview_row,
+        finding_meta=outline.finding_meta, findings_intro=outline.FINDINGS_INTRO,
+        recommendation_label=outline.recommendation_label, evidence_attribution=outline.evidence_attribution,
+        screenshot_caption=outline.screenshot_caption,
         related_findings=lambda task: outline.related_findings(document, task),
         format_seconds=charts.format_seconds)
 
