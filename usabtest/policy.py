@@ -26,7 +26,7 @@ from flask_login import current_user, login_required
 
 from usabtest.accounts.models import Organisation, Role, User
 from usabtest.extensions import db
-from usabtest.planning.models import Study, StudyMember, StudySession, TeamRole
+from usabtest.planning.models import Study, StudyMember, StudySession, TeamRole, session_observer
 from usabtest.reports.models import PublishedReport
 
 STAFF_ROLES = (Role.ADMIN, Role.RESEARCHER)
@@ -130,11 +130,31 @@ def can_observe_session(user: User, study_session: StudySession) -> bool:
     Someone taken off the team keeps their place in past sessions' records (and their notes stay),
     but no longer reaches them.
     """
-    if can_manage_study(user, study_session.study):
-        return True
-    if not is_on_team(user, study_session.study):
+    if not user.is_authenticated:
         return False
-    return study_session.moderator_id == user.id or study_session.has_observer(user)
+    return may_observe(user.role, team_role(user, study_session.study),
+                       lambda: study_session.moderator_id == user.id or study_session.has_observer(user))
+
+
+def may_observe(role: Role, role_on_team: TeamRole | None, takes_part: Callable[[], bool]) -> bool:
+    """`can_observe_session` from what it depends on: the account's role, its role on the study's
+    team, and whether it moderates or observes the session (asked only when it matters)."""
+    if role == Role.ADMIN or (role == Role.RESEARCHER and role_on_team == TeamRole.RESEARCHER):
+        return True
+    return role_on_team is not None and role != Role.CLIENT and takes_part()
+
+
+def observing_columns(user_id: sa.ColumnElement, session_id: sa.ColumnElement, study_id: sa.ColumnElement
+                      ) -> tuple[sa.ColumnElement, sa.ColumnElement]:
+    """What `may_observe` reads, as two columns for the caller's own query of a session (the user's
+    id, and the session's id and study id columns): the user's role on the study's team, and
+    whether they observe the session. A writer's one query then answers the permission question."""
+    role_on_team = (sa.select(StudyMember.role)
+                    .where(StudyMember.study_id == study_id, StudyMember.user_id == user_id)
+                    .scalar_subquery())
+    observes = sa.exists().where(session_observer.c.session_id == session_id,
+                                 session_observer.c.user_id == user_id)
+    return role_on_team.label("role_on_team"), observes.label("observes")
 
 
 def can_view_session(user: User, study_session: StudySession) -> bool:

@@ -8,6 +8,7 @@ researchers, and is deleted only by its author (403 otherwise).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app, request, url_for
@@ -15,7 +16,20 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from usabtest import policy
-from usabtest.api import allow, bp, load, loads, reads, showing_current, spec, writes
+from usabtest.accounts import services as account_services
+from usabtest.accounts.models import ApiToken, Role, User
+from usabtest.api import (
+    allow,
+    bearer_token,
+    bp,
+    load,
+    loads,
+    reads,
+    refuse_token,
+    showing_current,
+    spec,
+    writes,
+)
 from usabtest.core.errors import InvalidInput, NotFound
 from usabtest.core.schemas import MAX_ID
 from usabtest.core.uploads import large_upload
@@ -47,7 +61,7 @@ from usabtest.observe.schemas import Note as NoteOut
 from usabtest.observe.schemas import NoteRevision as NoteRevisionOut
 from usabtest.observe.schemas import Recording as RecordingOut
 from usabtest.observe.schemas import TaskAttempt as TaskAttemptOut
-from usabtest.planning.models import StudySession
+from usabtest.planning.models import StudySession, TeamRole
 
 TAGS = ["observe"]
 
@@ -110,12 +124,101 @@ def _state(study_session: StudySession) -> SessionLiveState:
 
 # --- notes ----------------------------------------------------------------------------------------
 
+def note_target(session_id: int) -> services.NoteTarget:
+    """The session a note goes to and its writer, if they may observe it (404 otherwise).
+
+    One query reads the session, its running task and the writer's place on its team and in it,
+    and on PostgreSQL locks the session row (events of one session commit in id order). With a
+    bearer token, the same query finds the token's holder (`TOKEN_READ_BY_VIEW`).
+    """
+    token = bearer_token()
+    connection = db.session.connection()
+    queries = _note_target_queries(connection.dialect.name)
+    row = None
+    if token is not None:
+        if 1 <= session_id <= MAX_ID:
+            digest = account_services.token_digest(token)
+            row = connection.execute(queries.by_token, {"session_id": session_id, "digest": digest}).first()
+        if row is None:  # an unknown or refused token (401), else no such session (404 below)
+            _token_holder(token)
+        else:
+            _accept_token(row)
+        writer, role = (services.Writer(row.user_id, row.name), row.role) if row is not None else (None, None)
+    else:
+        writer, role = current_user, current_user.role
+        if 1 <= session_id <= MAX_ID:
+            row = connection.execute(queries.by_user,
+                                     {"session_id": session_id, "user_id": writer.id}).first()
+    if row is None or not policy.may_observe(
+            Role(role), row.role_on_team and TeamRole(row.role_on_team),
+            lambda: row.moderator_id == writer.id or row.observes):
+        raise NotFound(f"session {session_id} not found")
+    return services.NoteTarget(session_id, row.study_id, row.started_at, row.ended_at, row.running_task_id,
+                               writer)
+
+
+def _token_holder(token: str) -> None:
+    try:
+        account_services.user_for_token(token)
+    except account_services.TokenRefused as refused:
+        raise refuse_token(str(refused)) from None
+
+
+def _accept_token(row) -> None:
+    try:
+        account_services.accept_token(row.token_id, row.revoked_at, row.expires_at, row.active,
+                                      row.last_used_at)
+    except account_services.TokenRefused as refused:
+        raise refuse_token(str(refused)) from None
+
+
+@dataclass(frozen=True)
+class _NoteTargetQueries:
+    by_token: sa.Select
+    by_user: sa.Select
+
+
+_NOTE_TARGET_QUERIES: dict[str, _NoteTargetQueries] = {}
+
+
+def _note_target_queries(dialect: str) -> _NoteTargetQueries:
+    """`note_target`'s queries, built once per dialect (building one costs about as much as running it)."""
+    queries = _NOTE_TARGET_QUERIES.get(dialect)
+    if queries is None:
+        queries = _NOTE_TARGET_QUERIES[dialect] = _NoteTargetQueries(
+            _note_target_query(dialect, by_token=True), _note_target_query(dialect, by_token=False))
+    return queries
+
+
+def _note_target_query(dialect: str, by_token: bool) -> sa.Select:
+    sessions, users, tokens = StudySession.__table__, User.__table__, ApiToken.__table__
+    user_id = users.c.id if by_token else sa.bindparam("user_id")
+    role_on_team, observes = policy.observing_columns(user_id, sessions.c.id, sessions.c.study_id)
+    running = (sa.select(TaskAttempt.task_id)
+               .where(TaskAttempt.session_id == sessions.c.id, TaskAttempt.ended_at.is_(None))
+               .order_by(TaskAttempt.id.desc()).limit(1).scalar_subquery())
+    columns = [sessions.c.study_id, sessions.c.started_at, sessions.c.ended_at, sessions.c.moderator_id,
+               role_on_team, observes, running.label("running_task_id")]
+    if by_token:
+        query = (sa.select(*columns, tokens.c.id.label("token_id"), tokens.c.revoked_at, tokens.c.expires_at,
+                           tokens.c.last_used_at, users.c.id.label("user_id"), users.c.name, users.c.role,
+                           users.c.active)
+                 .select_from(tokens.join(users, users.c.id == tokens.c.user_id)
+                              .join(sessions, sessions.c.id == sa.bindparam("session_id")))
+                 .where(tokens.c.token_hash == sa.bindparam("digest")))
+    else:
+        query = sa.select(*columns).where(sessions.c.id == sa.bindparam("session_id"))
+    if dialect == "postgresql":
+        query = query.with_for_update(of=sessions)
+    return query
+
+
 @bp.post("/sessions/<int:session_id>/notes")
-@loads("session_id", observed_session, "study_session")
+@loads("session_id", note_target, "target")
 @spec.validate(json=NoteCreate, resp=writes({201: NoteOut, 200: NoteOut}, 404, 409), tags=TAGS)
-def create_note(study_session: StudySession, json: NoteCreate):
+def create_note(target: services.NoteTarget, json: NoteCreate):
     """Store a note once per client UUID: 201 when new, 200 for a resent copy, 409 for a different note."""
-    note, created = services.create_note(study_session, current_user, json)
+    note, created = services.create_note(target, json)
     return NoteOut.of(note), 201 if created else 200
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe.models import Note, SessionEvent
 from usabtest.observe.schemas import Note as NoteOut
@@ -68,6 +69,18 @@ def append(study_session: StudySession, kind: str, payload: dict[str, Any], redi
     db.session.add(SessionEvent(session_id=study_session.id, kind=kind, payload=payload))
     if redis_url:
         db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, study_session.id))
+
+
+def append_now(connection: sa.Connection, session_id: int, kind: str, payload: dict[str, Any],
+               redis_url: str | None) -> None:
+    """`append` as one INSERT executed at once on `connection` (the note write's plain path)."""
+    connection.execute(_INSERT_EVENT, {"session_id": session_id, "kind": kind, "payload": payload,
+                                       "created_at": utcnow()})
+    if redis_url:
+        db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, session_id))
+
+
+_INSERT_EVENT = sa.insert(SessionEvent.__table__)
 
 
 def redis_client(url: str):

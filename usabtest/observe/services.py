@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
 from usabtest.core.audit import record
 from usabtest.core.errors import Conflict, InvalidInput, NotFound
@@ -85,16 +87,24 @@ def running_attempt(study_session: StudySession) -> TaskAttempt | None:
 
 def elapsed_ms_now(study_session: StudySession) -> int:
     """Milliseconds since the session started (0 before it starts)."""
-    if study_session.started_at is None:
+    return _elapsed_ms(study_session.started_at, study_session.ended_at)
+
+
+def _elapsed_ms(started_at: datetime | None, ended_at: datetime | None) -> int:
+    if started_at is None:
         return 0
-    end = study_session.ended_at or utcnow()
-    return max(0, int((end - study_session.started_at).total_seconds() * 1000))
+    return max(0, int(((ended_at or utcnow()) - started_at).total_seconds() * 1000))
 
 
 def find_note(study_session: StudySession, client_uuid: uuid.UUID) -> Note | None:
     """The session's note with this client UUID."""
+    return find_note_in(study_session.id, client_uuid)
+
+
+def find_note_in(session_id: int, client_uuid: uuid.UUID) -> Note | None:
+    """The note with this client UUID in the session with this id."""
     return db.session.scalar(
-        sa.select(Note).where(Note.session_id == study_session.id, Note.client_uuid == client_uuid)
+        sa.select(Note).where(Note.session_id == session_id, Note.client_uuid == client_uuid)
     )
 
 
@@ -105,47 +115,116 @@ def check_replay(note: Note, author, body: str) -> Note:
     return note
 
 
-def note_moment(study_session: StudySession, elapsed_ms: int | None) -> int:
+def note_moment(started_at: datetime | None, ended_at: datetime | None, elapsed_ms: int | None) -> int:
     """The session time a note is stamped with: the client's (its first keystroke's), checked here.
 
     The console sends the moment the note's first character was typed, by its estimate of the
     server's clock. A moment slightly ahead of the session's clock (that estimate's error) counts
-    as now; one further ahead is not a moment of this session and is refused (422).
+    as now; one further ahead is not a moment of this session and is refused (422). The session's
+    start and end come from the note's `NoteTarget`.
     """
-    now_ms = elapsed_ms_now(study_session)
+    now_ms = _elapsed_ms(started_at, ended_at)
     if elapsed_ms is None:
         return now_ms
     if elapsed_ms > now_ms + NOTE_CLOCK_SKEW_MS:
-        when = ("the session has not started" if study_session.started_at is None
+        when = ("the session has not started" if started_at is None
                 else f"the session's clock reads {now_ms} ms")
         raise InvalidInput(f"elapsed_ms {elapsed_ms} lies after the session's time ({when})", "elapsed_ms")
     return min(elapsed_ms, now_ms)
 
 
-def create_note(study_session: StudySession, author, data: NoteCreate) -> tuple[Note, bool]:
+@dataclass(frozen=True)
+class NoteTarget:
+    """What storing a note needs to know of its session; the API reads it in the query that also
+    checks the writer's permission (and, on PostgreSQL, locks the session row: see `lock_session`)."""
+
+    session_id: int
+    study_id: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    running_task_id: int | None
+    writer: Any  # a `User`, or a `Writer` when the request's own query found the token's holder
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A note's author as the API shows them (`UserRef`), read without loading the whole account."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class StoredNote:
+    """A note just stored, with the attributes `schemas.Note.of` reads (no mapped object is built)."""
+
+    id: int
+    client_uuid: uuid.UUID
+    session_id: int
+    task_id: int | None
+    author: Any
+    body: str
+    tags: list[str]
+    severity: int | None
+    kind: NoteKind
+    elapsed_ms: int
+    created_at: datetime
+    version: int = 1
+    edited_at: None = None
+    deleted_at: None = None
+
+
+def create_note(target: NoteTarget, data: NoteCreate) -> tuple[Note | StoredNote, bool]:
     """Store a note once per (session, client UUID); returns the note and whether it is new.
 
-    The session row lock (PostgreSQL) and SQLite's write lock serialise writers, so two copies of
-    one note can never both pass the lookup below.
+    The hot path of a live session, so plain statements: one INSERT that does nothing when the
+    client UUID is stored already (the unique constraint decides, so two copies racing each other
+    cannot both be stored), and the event's INSERT. Only a resent copy reads the stored note back:
+    the same note answers 200, a different one 409.
     """
-    study_session = _locked(study_session)
-    existing = find_note(study_session, data.id)
-    if existing is not None:
+    author = target.writer
+    try:
+        tags = []
+        if data.task_id is not None or data.tags:
+            study = db.session.get(Study, target.study_id)
+            tags = check_note_references(study, data.task_id, data.tags) or []
+        elapsed = note_moment(target.started_at, target.ended_at, data.elapsed_ms)
+    except InvalidInput:
+        # A resent copy is answered as stored, even if its task or tags have left the study since.
+        existing = find_note_in(target.session_id, data.id)
+        if existing is None:
+            raise
         return check_replay(existing, author, data.body), False
-    tags = check_note_references(study_session.study, data.task_id, data.tags) or []
-    task_id = data.task_id
-    if "task_id" not in data.model_fields_set:
-        attempt = running_attempt(study_session)
-        task_id = attempt.task_id if attempt else None
-    elapsed = note_moment(study_session, data.elapsed_ms)
-    note = Note(
-        session_id=study_session.id, author_id=author.id, client_uuid=data.id, body=data.body,
-        task_id=task_id, tags=tags, severity=data.severity, kind=data.kind, elapsed_ms=elapsed,
-    )
-    db.session.add(note)
-    db.session.flush()
-    events.append(study_session, "note.created", {"note_id": note.id}, _redis_url())
-    return note, True
+    task_id = data.task_id if "task_id" in data.model_fields_set else target.running_task_id
+    note = StoredNote(0, data.id, target.session_id, task_id, author, data.body, tags, data.severity,
+                      data.kind, elapsed, utcnow())
+    connection = db.session.connection()
+    note_id = connection.execute(_insert_new_note(connection.dialect.name), {
+        "session_id": note.session_id, "task_id": task_id, "author_id": author.id,
+        "client_uuid": note.client_uuid, "body": note.body, "tags": tags, "severity": note.severity,
+        "kind": note.kind, "elapsed_ms": elapsed, "created_at": note.created_at, "version": 1,
+    }).scalar()
+    if note_id is None:
+        existing = find_note_in(target.session_id, data.id)
+        return check_replay(existing, author, data.body), False
+    events.append_now(connection, target.session_id, "note.created", {"note_id": note_id}, _redis_url())
+    return replace(note, id=note_id), True
+
+
+_NOTE_INSERTS: dict[str, sa.Insert] = {}
+
+
+def _insert_new_note(dialect: str) -> sa.Insert:
+    """INSERT ... ON CONFLICT (session_id, client_uuid) DO NOTHING RETURNING id, built once."""
+    statement = _NOTE_INSERTS.get(dialect)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = Note.__table__
+        statement = (insert(table)
+                     .on_conflict_do_nothing(index_elements=[table.c.session_id, table.c.client_uuid])
+                     .returning(table.c.id))
+        _NOTE_INSERTS[dialect] = statement
+    return statement
 
 
 _UNCLAIMED = object()  # `write_note` without a person's version: no compare-and-set

@@ -1,0 +1,116 @@
+"""The note POST finds a bearer token's holder in its own query: the same refusals and the same
+permission rule as every other API request (tests/test_accounts_tokens.py for the generic path)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from usabtest.accounts import services
+from usabtest.accounts.models import ApiToken, Role
+from usabtest.db import utcnow
+from usabtest.observe.models import Note, SessionEvent
+from usabtest.planning.models import TeamRole
+
+
+def _post(app, session_id: int, token: str, note_id: str | None = None, body: str = "Misses the coupon"):
+    return app.test_client().post(
+        f"/api/v1/sessions/{session_id}/notes", headers={"Authorization": f"Bearer {token}"},
+        json={"id": note_id or str(uuid.uuid4()), "body": body})
+
+
+def _token(db, user) -> str:
+    value = services.issue_token(user)
+    db.session.commit()
+    return value
+
+
+def _stored(db) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Note))
+
+
+@pytest.fixture
+def observed(db, make_user, make_session):
+    """A session, one of its observers and that observer's token."""
+    observer = make_user(Role.OBSERVER, name="Olga Observer")
+    study_session = make_session(observers=[observer])
+    return study_session, observer, _token(db, observer)
+
+
+def test_observer_token_stores_the_note_with_its_event_and_notes_the_use(app, db, observed):
+    study_session, observer, token = observed
+    response = _post(app, study_session.id, token)
+    assert response.status_code == 201
+    assert response.get_json()["author"] == {"id": observer.id, "name": "Olga Observer"}
+    event = db.session.scalar(sa.select(SessionEvent).where(SessionEvent.kind == "note.created"))
+    note = db.session.scalar(sa.select(Note))
+    assert event.payload == {"note_id": note.id} and response.get_json()["seq"] == note.id
+    assert db.session.scalar(sa.select(ApiToken.last_used_at)) is not None
+
+
+@pytest.mark.parametrize("spoil, reason", [
+    (lambda token, user: token.__setattr__("revoked_at", utcnow()), "this token has been revoked"),
+    (lambda token, user: token.__setattr__("expires_at", utcnow() - timedelta(seconds=1)),
+     "this token has expired"),
+    (lambda token, user: user.__setattr__("active", False), "this token's account is deactivated"),
+])
+def test_refused_token_answers_401_saying_why_and_stores_nothing(app, db, observed, spoil, reason):
+    study_session, observer, token = observed
+    spoil(db.session.scalar(sa.select(ApiToken)), observer)
+    db.session.commit()
+    refused = _post(app, study_session.id, token)
+    assert refused.status_code == 401 and refused.is_json
+    assert refused.headers["WWW-Authenticate"] == (
+        f'Bearer error="invalid_token", error_description="{reason}"')
+    assert _stored(db) == 0
+
+
+@pytest.mark.parametrize("session_id", [None, 999_999])
+def test_unknown_token_is_401_whatever_the_session(app, db, observed, session_id):
+    study_session = observed[0]
+    refused = _post(app, session_id or study_session.id, "ut_not-a-token")
+    assert refused.status_code == 401
+    assert "unknown token" in refused.headers["WWW-Authenticate"]
+
+
+def test_valid_token_to_a_missing_session_is_404(app, db, observed):
+    assert _post(app, 999_999, observed[2]).status_code == 404
+
+
+def test_team_member_outside_the_session_and_outsider_get_404(app, db, observed, make_user, make_member):
+    study_session = observed[0]
+    team_observer, outsider = make_user(Role.OBSERVER), make_user(Role.RESEARCHER)
+    make_member(study_session.study, team_observer, TeamRole.OBSERVER)
+    for user in (team_observer, outsider):
+        assert _post(app, study_session.id, _token(db, user)).status_code == 404
+    assert _stored(db) == 0
+
+
+def test_researcher_of_the_study_and_admin_may_write(app, db, observed, make_user, make_member):
+    study_session = observed[0]
+    researcher, admin = make_user(Role.RESEARCHER), make_user(Role.ADMIN)
+    make_member(study_session.study, researcher, TeamRole.RESEARCHER)
+    statuses = [_post(app, study_session.id, _token(db, user)).status_code for user in (researcher, admin)]
+    assert statuses == [201, 201]
+
+
+def test_researcher_account_on_the_team_as_observer_needs_a_place_in_the_session(
+        app, db, observed, make_user, make_member):
+    study_session = observed[0]
+    researcher = make_user(Role.RESEARCHER)
+    make_member(study_session.study, researcher, TeamRole.OBSERVER)
+    assert _post(app, study_session.id, _token(db, researcher)).status_code == 404
+
+
+def test_resend_answers_200_and_a_different_body_409_storing_one_note(app, db, observed):
+    study_session, _, token = observed
+    note_id = str(uuid.uuid4())
+    first, again = _post(app, study_session.id, token, note_id), _post(app, study_session.id, token, note_id)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json() == first.get_json()
+    assert _post(app, study_session.id, token, note_id, body="Something else").status_code == 409
+    assert _stored(db) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SessionEvent)) == 1
