@@ -13,7 +13,7 @@ when one was lost or doubled.
 Run from the repository root:
   .venv/bin/python bench/load_notes.py                      # SQLite, no Redis
   .venv/bin/python bench/load_notes.py --database postgresql --redis redis://127.0.0.1:6379/15
-Options: --streams 0 100 500 --writers 1 10 50 --seconds 6
+Options: --streams 0 100 500 --writers 1 10 50 --seconds 6 --port 5110 (the baseline takes the next port)
 """
 
 from __future__ import annotations
@@ -154,8 +154,8 @@ class Server:
     port: int
 
     @classmethod
-    def start(cls, target: str, env: dict[str, str], chdir: Path) -> Server:
-        port = _free_port()
+    def start(cls, target: str, env: dict[str, str], chdir: Path, port: int | None = None) -> Server:
+        port = port or _free_port()
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         process = subprocess.Popen(
             [gunicorn, *PRODUCTION_COMMAND, "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), target],
@@ -431,6 +431,8 @@ def main() -> int:
     parser.add_argument("--streams", type=int, nargs="+", default=[0, 100, 500])
     parser.add_argument("--writers", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--port", type=int, default=None,
+                        help="the product's port (the baseline's is the next); default: free ports")
     args = parser.parse_args()
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="usabtest-load-") as tmp, \
@@ -442,8 +444,8 @@ def main() -> int:
                "BASELINE_DATABASE_URL": baseline_url}
         if args.redis:
             env["USABTEST_REDIS_URL"] = args.redis
-        product = Server.start("usabtest.wsgi:app", env, Path.cwd())
-        baseline = Server.start("baseline_app:app", env, BENCH_DIR)
+        product = Server.start("usabtest.wsgi:app", env, Path.cwd(), args.port)
+        baseline = Server.start("baseline_app:app", env, BENCH_DIR, args.port and args.port + 1)
         print(f"configuration: {args.database}, {'Redis ' + args.redis if args.redis else 'no Redis'}; "
               f"{' '.join(PRODUCTION_COMMAND)}; {args.seconds:g} s per run")
         product_posts: list[Post] = []

@@ -18,6 +18,7 @@ import time
 
 import limits
 from flask import Flask, current_app, flash, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import user_loaded_from_cookie
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -118,9 +119,20 @@ def _end_expired_session() -> None:
         session[SEEN_AT] = now
 
 
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the cookie's signer for a request that
+    sends no cookie (an API client with a bearer token: the note write's every request)."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Check the settings, trust the configured proxies and enforce session lifetimes."""
     _check_config(app)
+    app.session_interface = _CookieSessions()
     app.wsgi_app = _TrustedProxies(app)
     app.before_request(_end_expired_session)
 

@@ -82,12 +82,24 @@ class _Plugin(FlaskPlugin):
         if form is not None or headers is not None or cookies is not None:
             raise TypeError("the API declares query and JSON body models only")
         try:
-            body = json.model_validate_json(_json_object_bytes()) if json is not None else None
+            body = _body(json) if json is not None else None
             args = query.model_validate(get_multidict_items(request.args, query)) if query else None
         except ValidationError as exc:
             # Answered here in the API's one error shape (spectree's own answer has another shape).
             raise refusal_of(exc) from None
         request.context = Context(args, body, None, None, None)
+
+
+def _body(model: type[BaseModel]) -> BaseModel:
+    """The JSON body as `model`, parsed once by pydantic; a body it refuses is looked at again to
+    say what is wrong with it (not JSON, not an object, nested too deeply) before naming fields."""
+    if request.is_json:
+        try:
+            return model.model_validate_json(request.get_data())
+        except ValidationError:
+            _json_object_bytes()
+            raise
+    return model.model_validate_json(_json_object_bytes())
 
 
 def _json_object_bytes() -> bytes:
