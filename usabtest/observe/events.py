@@ -71,11 +71,15 @@ def append(study_session: StudySession, kind: str, payload: dict[str, Any], redi
         db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, study_session.id))
 
 
-def append_now(connection: sa.Connection, session_id: int, kind: str, payload: dict[str, Any],
-               redis_url: str | None) -> None:
-    """`append` as one INSERT executed at once on `connection` (the note write's plain path)."""
+def insert_event(connection: sa.Connection, session_id: int, kind: str, payload: dict[str, Any]) -> None:
+    """`append` as one INSERT executed at once on `connection` (the note write's plain path); the
+    caller also asks `wake_after_commit`."""
     connection.execute(_INSERT_EVENT, {"session_id": session_id, "kind": kind, "payload": payload,
                                        "created_at": utcnow()})
+
+
+def wake_after_commit(session_id: int, redis_url: str | None) -> None:
+    """Tell other processes' streams of the session about its new event once the transaction commits."""
     if redis_url:
         db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, session_id))
 

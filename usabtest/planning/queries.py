@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -45,17 +46,49 @@ def _with_people(query: sa.Select) -> sa.Select:
                          selectinload(StudySession.moderator), selectinload(StudySession.observers))
 
 
-def preload_overview(study: Study) -> None:
-    """Load the study's participants (details and consents) and sessions (people) in a fixed number of
-    queries, so the overview's per-row reads find them loaded however big the study is."""
-    db.session.execute(
-        sa.select(Study).where(Study.id == study.id)
-        .options(selectinload(Study.participants).options(selectinload(Participant.personal),
-                                                          selectinload(Participant.consents)),
-                 selectinload(Study.sessions).options(selectinload(StudySession.moderator),
-                                                      selectinload(StudySession.observers)))
-        .execution_options(populate_existing=True)
-    ).all()
+# The overview lists this many participants and sessions; a bigger study's full lists are one
+# click away (`?all=1`). Rendering 800 rows is most of what a 400-session study's page costs.
+OVERVIEW_ROWS = 50
+
+
+@dataclass(frozen=True)
+class OverviewRows:
+    """What the study overview lists: some or all participants (not erased) and sessions."""
+
+    participants: list[Participant]
+    participants_total: int
+    erased: list[Participant]
+    sessions: list[StudySession]
+    sessions_total: int
+
+    @property
+    def folded(self) -> bool:
+        """True when some participants or sessions are left out."""
+        return len(self.participants) < self.participants_total or len(self.sessions) < self.sessions_total
+
+
+def overview_rows(study: Study, limit: int | None = OVERVIEW_ROWS) -> OverviewRows:
+    """The first `limit` participants (by number) and the latest `limit` sessions (upcoming ones
+    first to be kept), each with what its row shows, in a fixed number of queries; None: all."""
+    people = (sa.select(Participant).where(Participant.study_id == study.id, Participant.erased.is_(False))
+              .options(selectinload(Participant.personal), selectinload(Participant.consents))
+              .order_by(Participant.number).limit(limit))
+    erased = (sa.select(Participant).where(Participant.study_id == study.id, Participant.erased.is_(True))
+              .order_by(Participant.number))
+    sessions = (sa.select(StudySession).where(StudySession.study_id == study.id)
+                .options(selectinload(StudySession.moderator),
+                         selectinload(StudySession.observers),
+                         selectinload(StudySession.participant).selectinload(Participant.consents))
+                .order_by(StudySession.starts_at.desc(), StudySession.id.desc()).limit(limit))
+    return OverviewRows(
+        participants=list(db.session.scalars(people)),
+        participants_total=db.session.scalar(sa.select(sa.func.count()).select_from(Participant).where(
+            Participant.study_id == study.id, Participant.erased.is_(False))),
+        erased=list(db.session.scalars(erased)),
+        sessions=list(reversed(db.session.scalars(sessions).all())),
+        sessions_total=db.session.scalar(sa.select(sa.func.count()).select_from(StudySession).where(
+            StudySession.study_id == study.id)),
+    )
 
 
 def agenda_sessions(user: User) -> list[StudySession]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -93,11 +92,18 @@ def set_study_status(study: Study, status: StudyStatus, actor: User) -> None:
 
 
 def study_counts(study: Study) -> dict[str, int]:
-    """Sessions by status, plus participant and task counts, for the overview."""
-    by_status = Counter(s.status for s in study.sessions)
+    """Sessions by status, plus participant and task counts, for the overview (counted in SQL, so a
+    big study's sessions and participants are not loaded for them)."""
+    by_status = dict(db.session.execute(
+        sa.select(StudySession.status, sa.func.count()).where(StudySession.study_id == study.id)
+        .group_by(StudySession.status)).all())
     counts = {status.value: by_status.get(status, 0) for status in SessionStatus}
-    counts["participants"] = sum(1 for p in study.participants if not p.erased)
-    counts["consented"] = sum(1 for p in study.participants if p.has_consent)
+    people = (Participant.study_id == study.id, Participant.erased.is_(False))
+    counts["participants"] = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Participant).where(*people))
+    counts["consented"] = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Participant)
+        .where(*people, Participant.consent_withdrawn_at.is_(None), Participant.consents.any()))
     counts["tasks"] = sum(1 for t in study.tasks if not t.archived)
     counts["planned_total"] = sum(by_status.get(s, 0) for s in BUSY_STATUSES) + by_status.get(
         SessionStatus.NO_SHOW, 0)
