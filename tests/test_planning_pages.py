@@ -63,6 +63,27 @@ def test_overview_shows_progress(client, login, make_session, make_participant):
     assert "No consent" in html
 
 
+def test_big_study_overview_lists_the_first_participants_and_latest_sessions_with_all_one_click_away(
+        client, login, make_session, monkeypatch):
+    from usabtest.planning import queries
+
+    monkeypatch.setattr(queries, "OVERVIEW_ROWS", 2)
+    first = make_session(starts_at=utcnow() + timedelta(days=1))
+    study = first.study
+    later = [make_session(study=study, starts_at=utcnow() + timedelta(days=day)) for day in (2, 3)]
+    login(study.owner)
+    html = client.get(f"/studies/{study.id}").get_data(as_text=True)
+    codes = [s.participant.code for s in (first, *later)]
+    assert "The first 2 of 3 participants" in html and "The latest 2 of 3 sessions" in html
+    assert f"/sessions/{first.id}\"" not in html  # the earliest session is folded away
+    assert all(f"/sessions/{s.id}\"" in html for s in later)
+    assert "3</span> participants" in html  # the counts are the whole study's
+    everything = client.get(f"/studies/{study.id}?all=1").get_data(as_text=True)
+    assert "The first" not in everything and "The latest" not in everything
+    assert all(f"/sessions/{s.id}\"" in everything for s in (first, *later))
+    assert all(code in everything for code in codes)
+
+
 def test_task_script_add_edit_reorder_and_remove(client, login, db, make_study):
     study = make_study()
     login(study.owner)

@@ -67,9 +67,11 @@ class OverviewRows:
         return len(self.participants) < self.participants_total or len(self.sessions) < self.sessions_total
 
 
-def overview_rows(study: Study, limit: int | None = OVERVIEW_ROWS) -> OverviewRows:
+def overview_rows(study: Study, counts: dict[str, int], limit: int | None = OVERVIEW_ROWS) -> OverviewRows:
     """The first `limit` participants (by number) and the latest `limit` sessions (upcoming ones
-    first to be kept), each with what its row shows, in a fixed number of queries; None: all."""
+    first to be kept), each with what its row shows, in a fixed number of queries; None: all.
+
+    `counts`: the study's `planning.services.study_counts`, which holds the totals."""
     people = (sa.select(Participant).where(Participant.study_id == study.id, Participant.erased.is_(False))
               .options(selectinload(Participant.personal), selectinload(Participant.consents))
               .order_by(Participant.number).limit(limit))
@@ -82,12 +84,10 @@ def overview_rows(study: Study, limit: int | None = OVERVIEW_ROWS) -> OverviewRo
                 .order_by(StudySession.starts_at.desc(), StudySession.id.desc()).limit(limit))
     return OverviewRows(
         participants=list(db.session.scalars(people)),
-        participants_total=db.session.scalar(sa.select(sa.func.count()).select_from(Participant).where(
-            Participant.study_id == study.id, Participant.erased.is_(False))),
+        participants_total=counts["participants"],
         erased=list(db.session.scalars(erased)),
         sessions=list(reversed(db.session.scalars(sessions).all())),
-        sessions_total=db.session.scalar(sa.select(sa.func.count()).select_from(StudySession).where(
-            StudySession.study_id == study.id)),
+        sessions_total=sum(counts[status.value] for status in SessionStatus),
     )
 
 

@@ -98,12 +98,10 @@ def study_counts(study: Study) -> dict[str, int]:
         sa.select(StudySession.status, sa.func.count()).where(StudySession.study_id == study.id)
         .group_by(StudySession.status)).all())
     counts = {status.value: by_status.get(status, 0) for status in SessionStatus}
-    people = (Participant.study_id == study.id, Participant.erased.is_(False))
-    counts["participants"] = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Participant).where(*people))
-    counts["consented"] = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Participant)
-        .where(*people, Participant.consent_withdrawn_at.is_(None), Participant.consents.any()))
+    consented = sa.and_(Participant.consent_withdrawn_at.is_(None), Participant.consents.any())
+    counts["participants"], counts["consented"] = db.session.execute(
+        sa.select(sa.func.count(), sa.func.count(sa.case((consented, 1))))
+        .where(Participant.study_id == study.id, Participant.erased.is_(False))).one()
     counts["tasks"] = sum(1 for t in study.tasks if not t.archived)
     counts["planned_total"] = sum(by_status.get(s, 0) for s in BUSY_STATUSES) + by_status.get(
         SessionStatus.NO_SHOW, 0)

@@ -211,11 +211,13 @@ def _tag_sources() -> dict[str, str]:
 def study_overview(study_id: int):
     """Tasks, participants, sessions and progress of one study."""
     study = _visible_study(study_id)
-    rows = queries.overview_rows(study, None if request.args.get("all") == "1" else queries.OVERVIEW_ROWS)
+    counts = services.study_counts(study)
+    everyone = request.args.get("all") == "1"
+    rows = queries.overview_rows(study, counts, None if everyone else queries.OVERVIEW_ROWS)
     manager = policy.can_manage_study(current_user, study)
     return render_template(
         "planning/study_overview.html", study=study, manager=manager, rows=rows,
-        counts=services.study_counts(study), tasks=services.active_tasks(study),
+        counts=counts, tasks=services.active_tasks(study),
         archived=[t for t in study.tasks if t.archived], confirm=ConfirmForm(),
         failed_mail=services.failed_deliveries_for_study(study) if manager else [],
         console_access=_console_access(rows.sessions), panels=_study_panels(study),
