@@ -18,6 +18,8 @@ from usabtest import builders, create_app
 from usabtest.accounts.models import Role
 from usabtest.analysis.models import Screenshot
 from usabtest.extensions import db
+from usabtest.observe import recordings
+from usabtest.observe.models import SessionRecording
 from usabtest.reports import services as report_services
 from usabtest.reports.models import PublishedReport
 
@@ -55,6 +57,7 @@ def _filled_sqlite(path: Path):
         finding.notes.append(note)
         finding.screenshots.append(builders.make_screenshot(PNG, width=12, height=8))
         builders.make_report_texts(study, executive_summary="Most *found* the button.")
+        recordings.set_link(session, owner, "https://meet.example.com/rec/1", 5_000)
         report_services.publish(study, owner, gap_reason="test data")
         db.session.commit()
     return app
@@ -88,6 +91,7 @@ def test_export_import_export_gives_the_same_archive_across_databases(tmp_path, 
     first, second = tmp_path / "first.tar.gz", tmp_path / "second.tar.gz"
     result = _cli(source, "export", "--out", str(first))
     assert result.exit_code == 0, result.output
+    assert "1 session recordings" in result.output and "Copy the recordings folder" in result.output
     _dispose(source)
 
     target = _app(empty_database_url)  # PostgreSQL in the PostgreSQL pass
@@ -97,6 +101,7 @@ def test_export_import_export_gives_the_same_archive_across_databases(tmp_path, 
         report = db.session.scalar(sa.select(PublishedReport))
         assert report.pdf.startswith(b"%PDF")
         assert db.session.scalar(sa.select(Screenshot)).data == PNG
+        assert db.session.scalar(sa.select(SessionRecording)).url == "https://meet.example.com/rec/1"
         next_user = builders.make_user(Role.OBSERVER)  # ids go on after the loaded ones
         assert next_user.id > 1
         db.session.rollback()

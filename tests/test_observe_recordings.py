@@ -263,3 +263,24 @@ def test_a_file_larger_than_other_bodies_uploads_through_the_csrf_checked_form(a
                            content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     assert _recording(db, setup["session"]).size_bytes == len(big)
+
+
+def test_erasing_the_participant_deletes_their_recordings_files(db, client, login, setup):
+    login(setup["owner"])
+    _upload(client, setup["session"], WAV)
+    path = recordings.file_path(_recording(db, setup["session"]))
+    participant_id = setup["session"].participant_id
+    asked = client.get(f"/participants/{participant_id}/erase").get_data(as_text=True)
+    assert "1 session recording will be deleted" in asked
+    response = client.post(f"/api/v1/participants/{participant_id}/erase")
+    assert response.status_code == 200 and response.get_json()["recordings_deleted"] == 1
+    assert _recording(db, setup["session"]) is None and not path.exists()
+
+
+def test_review_page_says_when_the_file_is_missing_from_the_folder(db, client, login, setup):
+    login(setup["owner"])
+    _upload(client, setup["session"], WAV)
+    recordings.file_path(_recording(db, setup["session"])).unlink()
+    page = client.get(f"/sessions/{setup['session'].id}/review")
+    assert page.status_code == 200 and "not in the recordings folder" in page.get_data(as_text=True)
+    assert client.get(f"/sessions/{setup['session'].id}/recording/file").status_code == 404

@@ -93,6 +93,12 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 
 
+def recordings_dir(app: Flask) -> Path:
+    """Where uploaded session recordings live: `RECORDINGS_DIR`, else "recordings" in the instance folder."""
+    configured = app.config.get("RECORDINGS_DIR")
+    return Path(configured) if configured else Path(app.instance_path) / "recordings"
+
+
 def _configure_secret_key(app: Flask) -> None:
     if app.config.get("SECRET_KEY"):
         return

@@ -353,7 +353,8 @@ def erase_participant(participant: Participant):
     notes as they read now are kept. Repeating it changes nothing."""
     done = rights.erase_participant(participant, current_user)
     return Erasure(participant=_participant(participant), erased_at=participant.erased_at,
-                   sessions_cancelled=done.sessions_cancelled, notes_purged=done.notes_purged)
+                   sessions_cancelled=done.sessions_cancelled, notes_purged=done.notes_purged,
+                   recordings_deleted=done.recordings_deleted)
 
 
 @bp.get("/participants/<int:participant_id>/export")

@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask_migrate import upgrade
 
+from usabtest.config import recordings_dir
 from usabtest.core import backup
 from usabtest.core.operations import migration_heads
 
@@ -14,13 +15,17 @@ from usabtest.core.operations import migration_heads
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The archive to write (.tar.gz).")
 def export_command(out: Path) -> None:
-    """Write all data (published reports and screenshots included) into one archive."""
+    """Write all data (published reports and screenshots included) into one archive.
+
+    Uploaded session recordings stay in the recordings folder (the archive keeps their rows): copy it too.
+    """
     current, code = migration_heads()
     if current != code:
         raise click.ClickException("the database is not at the code's migration head: "
                                    "run `usabtest db upgrade` first")
     counts = backup.export_archive(out, ",".join(sorted(code)))
     click.echo(f"Wrote {out}: {sum(counts.values())} rows in {len(counts)} tables.")
+    _mention_recordings(counts)
 
 
 @click.command("import")
@@ -44,3 +49,12 @@ def import_command(archive: Path) -> None:
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Loaded {sum(counts.values())} rows into {len(counts)} tables from {archive}.")
+    _mention_recordings(counts)
+
+
+def _mention_recordings(counts: dict[str, int]) -> None:
+    """Session recordings' files can be gigabytes: they stay in their folder, outside the archive."""
+    if counts.get("session_recording"):
+        click.echo(f"{counts['session_recording']} session recordings: the archive holds their links and "
+                   "details, not uploaded files. Copy the recordings folder "
+                   f"({recordings_dir(current_app)}) together with the archive.")

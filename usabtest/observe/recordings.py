@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session, selectinload
 
+from usabtest.config import recordings_dir
 from usabtest.core.errors import DomainError, InvalidInput
 from usabtest.extensions import db
 from usabtest.observe.models import Note, RecordingKind, SessionRecording, TaskAttempt
@@ -105,8 +106,7 @@ def media_type(head: bytes) -> str | None:
 
 def folder() -> Path:
     """The recordings folder (created on first use)."""
-    configured = current_app.config.get("RECORDINGS_DIR")
-    path = Path(configured) if configured else Path(current_app.instance_path) / "recordings"
+    path = recordings_dir(current_app)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -394,6 +394,7 @@ def review(session_id: int):
         moments=recordings.timeline(study_session, _task_numbers(study_session)),
         can_manage=policy.can_manage_recording(current_user, study_session),
         can_observe=policy.can_observe_session(current_user, study_session),
+        file_missing=bool(recording and recording.is_file and not recordings.file_path(recording).is_file()),
     )
 
 

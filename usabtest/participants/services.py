@@ -19,7 +19,8 @@ from usabtest.core.audit import record
 from usabtest.core.models import AuditEvent, MailDelivery, OutboxMail
 from usabtest.db import utcnow
 from usabtest.extensions import db
-from usabtest.observe.models import Note, NoteRevision, SusResponse, TaskAttempt
+from usabtest.observe import recordings as session_recordings
+from usabtest.observe.models import Note, NoteRevision, SessionRecording, SusResponse, TaskAttempt
 from usabtest.planning import services as planning
 from usabtest.planning.models import Participant, SessionStatus, StudySession, Task
 from usabtest.planning.schemas import (
@@ -45,6 +46,7 @@ class ErasurePlan:
     deleted_notes: int
     has_personal: bool
     segments: int
+    recordings: int = 0
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Erasure:
     done: bool
     sessions_cancelled: list[int] = field(default_factory=list)
     notes_purged: int = 0
+    recordings_deleted: int = 0
 
 
 def _session_ids(participant: Participant) -> sa.Select:
@@ -69,9 +72,11 @@ def erasure_plan(participant: Participant) -> ErasurePlan:
         Note.session_id.in_(sessions), Note.deleted_at.is_(None)))
     deleted = db.session.scalar(sa.select(sa.func.count(Note.id)).where(
         Note.session_id.in_(sessions), Note.deleted_at.is_not(None)))
+    recorded = db.session.scalar(sa.select(sa.func.count(SessionRecording.id)).where(
+        SessionRecording.session_id.in_(sessions)))
     return ErasurePlan(sessions_to_cancel=open_sessions or 0, notes_kept=kept or 0,
                        deleted_notes=deleted or 0, has_personal=participant.personal is not None,
-                       segments=len(participant.segments or {}))
+                       segments=len(participant.segments or {}), recordings=recorded or 0)
 
 
 def _scrub_body(values: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +88,8 @@ def erase_participant(participant: Participant, actor: User) -> Erasure:
 
     Wiped: name, e-mail, phone and segment attributes; the text of their notes already deleted
     (removed for good, with their evidence links); earlier texts of their notes in the notes' history
-    and the audit log; the mail sent or waiting to be sent to them. Cancelled: their sessions still
+    and the audit log; the mail sent or waiting to be sent to them; their sessions' recordings (files
+    deleted, links removed). Cancelled: their sessions still
     scheduled (the team's calendars are told; the participant is not mailed). Kept: the pseudonym,
     consents (date and form version), sessions, task attempts, notes as they read now and SUS
     answers. The erasure is recorded with the pseudonym only. Erasing again does nothing.
@@ -127,9 +133,26 @@ def erase_participant(participant: Participant, actor: User) -> Erasure:
             sa.update(MailDelivery).where(MailDelivery.session_id.in_(sessions),
                                           sa.func.lower(MailDelivery.recipient) == email)
             .values(recipient=f"{code} (erased)").execution_options(synchronize_session=False))
+    removed = _delete_recordings(sessions)
     record(actor, "participant.erase", participant,
-           {"code": code, "sessions_cancelled": [s.id for s in cancelled], "notes_purged": len(deleted_ids)})
-    return Erasure(done=True, sessions_cancelled=[s.id for s in cancelled], notes_purged=len(deleted_ids))
+           {"code": code, "sessions_cancelled": [s.id for s in cancelled], "notes_purged": len(deleted_ids),
+            "recordings_deleted": removed})
+    return Erasure(done=True, sessions_cancelled=[s.id for s in cancelled], notes_purged=len(deleted_ids),
+                   recordings_deleted=removed)
+
+
+def _delete_recordings(sessions: sa.Select) -> int:
+    """The sessions' recordings show the person: uploaded files are deleted once the erasure commits.
+
+    A link's recording lives elsewhere: only the link goes (the erasure page says to delete it there).
+    """
+    found = list(db.session.scalars(
+        sa.select(SessionRecording).where(SessionRecording.session_id.in_(sessions))))
+    session_recordings.forget_files(r.file_key for r in found if r.file_key)
+    for recording in found:
+        db.session.delete(recording)
+    db.session.flush()
+    return len(found)
 
 
 def _sus(response: SusResponse | None) -> ExportedSus | None:

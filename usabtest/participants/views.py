@@ -123,6 +123,10 @@ def _erase_question(participant: Participant) -> Confirmation:
     else:
         consequences.append("Earlier wordings of their notes are removed from the notes' history and the "
                             "audit log.")
+    if plan.recordings:
+        consequences.append(f"{plural(plan.recordings, 'session recording')} will be deleted: uploaded files "
+                            "from the server for good; for a link, only the link (delete that recording "
+                            "where it is kept).")
     consequences.append(f"Kept: the pseudonym {code}, consents, sessions, task results, SUS answers and "
                         f"{plural(plan.notes_kept, 'note')} as they read now.")
     consequences.append("This cannot be undone.")

@@ -328,6 +328,7 @@ class Erasure(OutputModel):
     erased_at: UtcDateTime
     sessions_cancelled: list[int] = Field(description="Ids of the sessions this request cancelled")
     notes_purged: int = Field(description="Notes already deleted whose text this request removed for good")
+    recordings_deleted: int = Field(0, description="Session recordings this request deleted (files, links)")
 
 
 class ExportedConsent(OutputModel):
