@@ -3,9 +3,12 @@ query loop for all of them, however many are open."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
+import urllib.request
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -124,3 +127,22 @@ def test_idle_streams_share_one_query_loop_per_process(app, db, make_user, make_
     event_reads = [thread for thread, text in statements if "session_event" in text]
     assert 2 <= event_reads.count("usabtest-live") <= 21, event_reads
     assert set(event_reads) == {"usabtest-live"}
+
+
+@pytest.mark.config(OBSERVE_POLL_SECONDS=30, OBSERVE_HEARTBEAT_SECONDS=0.2)
+def test_a_note_reaches_the_streams_of_its_own_process_without_waiting_for_the_poll(
+        db, live_server, make_user, make_session, streams):
+    observer, writer = make_user(Role.OBSERVER), make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer, writer])
+    tokens = account_services.issue_token(observer), account_services.issue_token(writer)
+    db.session.commit()
+    stream = streams(study_session.id, tokens[0])
+    time.sleep(0.3)  # the watcher has made its first look and now waits out the 30 s poll
+    posted = time.monotonic()
+    request = urllib.request.Request(
+        f"{live_server}/api/v1/sessions/{study_session.id}/notes", method="POST",
+        data=json.dumps({"id": str(uuid.uuid4()), "body": "Heard at once"}).encode(),
+        headers={"Authorization": f"Bearer {tokens[1]}", "Content-Type": "application/json"})
+    assert urllib.request.urlopen(request, timeout=10).status == 201
+    stream.wait_for("Heard at once", timeout=5)
+    assert time.monotonic() - posted < 5  # not the 30 s poll: the commit woke this process's watcher

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,8 +68,7 @@ def lock_session(session_id: int) -> StudySession | None:
 def append(study_session: StudySession, kind: str, payload: dict[str, Any], redis_url: str | None) -> None:
     """Add an event to the caller's transaction; waiting streams are woken after it commits."""
     db.session.add(SessionEvent(session_id=study_session.id, kind=kind, payload=payload))
-    if redis_url:
-        db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, study_session.id))
+    wake_after_commit(study_session.id, redis_url)
 
 
 def insert_event(connection: sa.Connection, session_id: int, kind: str, payload: dict[str, Any]) -> None:
@@ -79,9 +79,18 @@ def insert_event(connection: sa.Connection, session_id: int, kind: str, payload:
 
 
 def wake_after_commit(session_id: int, redis_url: str | None) -> None:
-    """Tell other processes' streams of the session about its new event once the transaction commits."""
-    if redis_url:
-        db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, session_id))
+    """Tell the streams of the session about its new event once the transaction commits: this
+    process's at once (`on_commit`), other processes' through Redis when it is configured."""
+    db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, session_id))
+
+
+def on_commit(listener: Callable[[int], None]) -> None:
+    """Call `listener(session_id)` in this process whenever a transaction that added events to that
+    session commits (the live hub: its streams hear of a note written in their own process at once)."""
+    _local_listeners.append(listener)
+
+
+_local_listeners: list[Callable[[int], None]] = []
 
 
 _INSERT_EVENT = sa.insert(SessionEvent.__table__)
@@ -101,6 +110,10 @@ def redis_client(url: str):
 @sa.event.listens_for(Session, "after_commit")
 def _publish_wakes(orm_session: Session) -> None:
     for url, session_id in orm_session.info.pop(_WAKE_KEY, ()):
+        for listener in _local_listeners:
+            listener(session_id)
+        if not url:
+            continue
         try:
             redis_client(url).publish(channel(session_id), "1")
         except Exception as exc:  # a missed wake only costs one poll interval

@@ -252,6 +252,10 @@ class LiveHub:
             session_id = int(name.rsplit(":", 1)[1])
         except (IndexError, ValueError):
             return
+        self.wake(session_id)
+
+    def wake(self, session_id: int) -> None:
+        """The session has new events: read them now if it is watched here."""
         with self._lock:
             if session_id in self._feeds:
                 self._dirty.add(session_id)
@@ -260,6 +264,17 @@ class LiveHub:
 
 _hubs: dict[tuple[str, str | None], LiveHub] = {}
 _hubs_lock = threading.Lock()
+
+
+def _wake_hubs(session_id: int) -> None:
+    """A transaction of this process added events to the session: its streams here hear at once."""
+    with _hubs_lock:
+        hubs = list(_hubs.values())
+    for hub in hubs:
+        hub.wake(session_id)
+
+
+events.on_commit(_wake_hubs)
 
 
 def wait_until_idle(timeout: float = 10) -> bool:
