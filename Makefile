@@ -46,10 +46,11 @@ test-sqlite: $(STAMP)
 	@echo "=== test suite on SQLite ==="
 	env -u USABTEST_TEST_DATABASE_URL $(PYTEST) -q -rs $(PYTEST_ARGS)
 
-# Tests marked `pure` (no app, no database) already ran in the SQLite pass.
+# Tests marked `pure` (no app, no database) and `ui_audit` (page audits, the same on any database)
+# already ran in the SQLite pass.
 test-postgres: $(STAMP)
 	@echo "=== test suite on PostgreSQL ($$USABTEST_TEST_DATABASE_URL), tests that use the database ==="
-	$(PYTEST) -q -rs -m "not pure" $(PYTEST_ARGS)
+	$(PYTEST) -q -rs -m "not pure and not ui_audit" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check usabtest tests bench

@@ -1,0 +1,87 @@
+"""Every page reachable from the demo data, as each role, at a desktop and a phone size.
+
+A page passes when axe finds no serious or critical violation at either size and, on the phone,
+nothing scrolls sideways but the page's own table boxes (the document is as wide as the screen).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from tests.browser.axe import audit, blocking, describe
+from usabtest.accounts.models import Role, User
+from usabtest.demo import load_demo
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.ui_audit]
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# Leaving or changing the session, files, feeds and streams are not pages to look at.
+NOT_PAGES = re.compile(
+    r"^/(logout|static/|api/)|/stream$|\.(pdf|csv|ics|json|docx|pptx|png|zip)$|/download|/export")
+
+
+@pytest.fixture
+def demo_site(live_server, db):
+    load_demo()
+    db.session.commit()
+    return live_server
+
+
+def _kind(path: str) -> str:
+    """Pages differing only in their ids are one kind: /sessions/1 and /sessions/2."""
+    return re.sub(r"\d+", "N", path)
+
+
+def _links(page, base: str) -> list[str]:
+    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    return [urlsplit(h)._replace(fragment="").geturl()[len(base):] for h in hrefs if h.startswith(base + "/")]
+
+
+def _check(page) -> list[str]:
+    problems = []
+    found = blocking(audit(page))
+    if found:
+        problems.append(f"desktop: {describe(found)}")
+    page.set_viewport_size(PHONE)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    if overflow > 0:
+        problems.append(f"phone: the page scrolls sideways by {overflow}px")
+    found = blocking(audit(page))
+    if found:
+        problems.append(f"phone: {describe(found)}")
+    page.set_viewport_size(DESKTOP)
+    return problems
+
+
+@pytest.mark.browser_context(viewport=DESKTOP)
+@pytest.mark.parametrize("role", list(Role))
+def test_every_page_is_accessible_and_fits_a_phone(page, demo_site, browser_login, db, role):
+    user = db.session.scalar(sa.select(User).where(User.role == role).order_by(User.id))
+    browser_login(page, demo_site, user, password=_demo_password(role))
+    queue, kinds, problems, visited = deque([page.url[len(demo_site):]]), set(), {}, 0
+    while queue:
+        path = queue.popleft()
+        if _kind(path) in kinds or NOT_PAGES.search(path):
+            continue
+        kinds.add(_kind(path))
+        response = page.goto(demo_site + path)
+        if response is None or "text/html" not in response.headers.get("content-type", ""):
+            continue
+        visited += 1
+        if found := _check(page):
+            problems[path] = found
+        queue.extend(_links(page, demo_site))
+    assert visited > 1
+    assert not problems, "\n".join(f"{path}\n  " + "\n  ".join(found) for path, found in problems.items())
+
+
+def _demo_password(role: Role) -> str:
+    from usabtest.demo import DEMO_USERS
+
+    return next(password for _email, _name, demo_role, password in DEMO_USERS if demo_role == role)
