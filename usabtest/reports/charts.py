@@ -144,8 +144,8 @@ def time_chart(tasks: Sequence[TaskSection], width: float) -> Drawing:
     scale = (x1 - x0) / axis_max
     ticks = [(x0 + scale * step * i, format_seconds(step * i)) for i in range(int(axis_max / step) + 1)]
     # The limit is told by its dashes, not its colour alone: the chart reads printed in grey.
-    _axis(drawing, x0, x1, top, ticks, "Successful attempts, geometric mean (m:ss); whiskers: 95% "
-          "confidence interval; dashed line: time limit")
+    _axis(drawing, x0, x1, top, ticks, "Successful attempts: geometric mean (m:ss), whiskers 95% CI; "
+          "dashed line: time limit")
     _task_labels(drawing, tasks, label_w, top)
     for index, task in enumerate(tasks):
         m = task.metrics

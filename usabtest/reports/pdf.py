@@ -61,6 +61,9 @@ SEVERITY_COLOURS = {
 # Control characters other than tab and newline are not text; PDF viewers show them as boxes.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 TABLE_CELL_LIMIT = 600
+# A chapter starts on the page in hand when this much of it is left (its heading and a first
+# table or paragraphs), else on the next: forced page breaks left pages half empty.
+CHAPTER_ROOM = 90 * mm
 
 
 def markup(text: str | None) -> str:
@@ -594,7 +597,7 @@ class _Story:
     def method(self) -> list[Flowable]:
         """Participants, tasks, environment, tools, procedure and measures."""
         r = self.r
-        story: list[Flowable] = [CondPageBreak(110 * mm), self._heading("Method", self.s["h1"], 0, "3")]
+        story: list[Flowable] = [CondPageBreak(CHAPTER_ROOM), self._heading("Method", self.s["h1"], 0, "3")]
         story += [self._heading("Participants", self.s["h2"], 1, "3.1")]
         story += rich(r.participant_selection, self.s["body"])
         story += self._participants()
@@ -650,7 +653,7 @@ class _Story:
     def results(self) -> list[Flowable]:
         """Overview table, the two charts, then one block per task."""
         r = self.r
-        story: list[Flowable] = [PageBreak(), self._heading("Results", self.s["h1"], 0, "4")]
+        story: list[Flowable] = [CondPageBreak(CHAPTER_ROOM), self._heading("Results", self.s["h1"], 0, "4")]
         if not r.tasks:
             return story + [Para("No tasks were defined.", self.s["small"])]
         story += [self._heading("Task overview", self.s["h2"], 1, "4.1"), self._metrics_table()]
@@ -691,15 +694,15 @@ class _Story:
         rows = [[Para(markup(label), self.s["cell"]), Para(markup(value), self.s["cell"])]
                 for label, value in outline.task_facts(task)]
         table = self._table(rows, [60 * mm, self.width - 60 * mm], header=False, zebra=False)
-        story: list[Flowable] = [CondPageBreak(60 * mm),
-                                 self._heading(f"Task {task.number}: {task.title}", self.s["h2"], 1,
-                                         f"4.{task.number + 1}")]
-        story += [self._p(m.attempts_text), table, Spacer(1, 6)]
+        block: list[Flowable] = [self._heading(f"Task {task.number}: {task.title}", self.s["h2"], 1,
+                                               f"4.{task.number + 1}"), self._p(m.attempts_text), table]
         if linked:
-            story.append(Para(
+            block.append(Para(
                 "Related findings: " + "; ".join(f"{f.rank}. {markup(f.title)}" for f in linked),
                 self.s["small"]))
-        return story
+        # A task's block moves to the next page only when it does not fit: no page ends with a
+        # reserved gap larger than the block itself.
+        return [KeepTogether(block), Spacer(1, 6)]
 
     def sus(self) -> list[Flowable]:
         """System Usability Scale: mean, interval, grade, distribution."""
@@ -716,7 +719,7 @@ class _Story:
 
     def findings(self) -> list[Flowable]:
         """Findings ranked by severity and frequency, with recommendation and evidence."""
-        story: list[Flowable] = [PageBreak(), self._heading("Findings", self.s["h1"], 0, "6")]
+        story: list[Flowable] = [CondPageBreak(CHAPTER_ROOM), self._heading("Findings", self.s["h1"], 0, "6")]
         if not self.r.findings:
             return story + [Para("No findings have been recorded.", self.s["small"])]
         story.append(self._p("Findings are ranked by severity on Nielsen's scale, then by how many "
@@ -792,7 +795,7 @@ class _Story:
 
     def appendix(self) -> list[Flowable]:
         """Full task scripts and the ten SUS statements."""
-        story: list[Flowable] = [PageBreak(), self._heading("Appendix", self.s["h1"], 0, "9"),
+        story: list[Flowable] = [CondPageBreak(CHAPTER_ROOM), self._heading("Appendix", self.s["h1"], 0, "9"),
                                  self._heading("A. Task scripts", self.s["h2"], 1)]
         if not self.r.tasks:
             story.append(Para("No tasks were defined.", self.s["small"]))
