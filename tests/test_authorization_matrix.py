@@ -59,7 +59,8 @@ def _rules(allowed, *keys: str) -> None:
 _rules(ANYONE,
        "accounts.login GET,POST", "accounts.forgot_password GET,POST", "accounts.reset_password GET,POST",
        "operations.healthz GET", "operations.readyz GET", "api.openapi_document GET",
-       "observe.screen GET", "observe.screen_state_json GET", "observe.service_worker GET",
+       "observe.screen GET", "observe.screen_state_json GET", "observe.screen_answer POST",
+       "observe.service_worker GET",
        "planning.calendar_feed GET", "reports.shared GET")
 _rules(SIGNED_IN,
        "home.index GET", "accounts.profile GET,POST", "accounts.logout POST",
@@ -122,7 +123,7 @@ _rules(MANAGERS,
        "observe.open_screen POST", "observe.sus_form GET,POST", "observe.attempt_page GET,POST",
        "api.start_session POST", "api.end_session POST", "api.start_task POST", "api.end_task POST",
        "api.restart_task POST", "api.undo_task_start POST", "api.correct_attempt PATCH",
-       "api.record_sus POST", "api.open_screen POST",
+       "api.record_sus POST", "api.open_screen POST", "api.ask_question POST", "api.withdraw_question DELETE",
        "observe.recording_page GET,POST", "observe.recording_remove GET,POST",
        "api.link_recording PUT", "api.upload_recording PUT", "api.set_recording_offset PUT",
        "api.delete_recording DELETE",
@@ -200,6 +201,7 @@ def world(db, app, tmp_path):
     }
     tokens_by_endpoint = {
         "observe.screen": session.screen_token, "observe.screen_state_json": session.screen_token,
+        "observe.screen_answer": session.screen_token,
         "planning.calendar_feed": people["owner"].calendar_token,
         "reports.shared": report_services.share_token(link),
         "accounts.reset_password": account_services.reset_token(people["target"]),

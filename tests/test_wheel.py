@@ -26,6 +26,11 @@ CHECK_SCRIPT = textwrap.dedent("""
     css = client.get("/static/css/app.css")
     assert page.status_code == 200 and b"<h1>Sign in</h1>" in page.data, page.status_code
     assert css.status_code == 200 and b"--accent" in css.data
+    from flask import g
+    from flask_babel import gettext
+    with app.test_request_context():
+        g.screen_language = "de"  # the participant screen's catalogues ship compiled in the wheel
+        assert gettext("Welcome") == "Willkommen", gettext("Welcome")
     print("wheel ok")
 """)
 
@@ -49,6 +54,8 @@ def test_wheel_contains_resources(wheel):
     assert "usabtest/_resources/templates/base.html" in names
     assert "usabtest/_resources/static/css/app.css" in names
     assert any(n.startswith("usabtest/_resources/migrations/versions/") for n in names)
+    for language in ("de", "fr", "es"):
+        assert f"usabtest/translations/{language}/LC_MESSAGES/messages.mo" in names
 
 
 def test_wheel_installed_in_fresh_venv_renders_sign_in(wheel, tmp_path):

@@ -18,7 +18,7 @@ from usabtest.core.errors import DomainError, InvalidInput, changes_discarded, c
 from usabtest.core.schemas import control_character_problem
 from usabtest.core.urls import IdConverter
 from usabtest.db import configure_sqlite
-from usabtest.extensions import csrf, db, limiter, login_manager, migrate
+from usabtest.extensions import babel, csrf, db, limiter, login_manager, migrate
 from usabtest.timefmt import format_local
 
 CONTENT_SECURITY_POLICY = (
@@ -62,11 +62,17 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(paths.MIGRATIONS), compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    babel.init_app(app, locale_selector=_locale, default_translation_directories=str(paths.TRANSLATIONS))
     _configure_login(app)
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
                 configure_sqlite(engine)
+
+
+def _locale() -> str:
+    """English, except on the participant screen, whose view sets the study's language."""
+    return g.get("screen_language") or "en"
 
 
 def _configure_login(app: Flask) -> None:

@@ -20,3 +20,5 @@ def resource_dir(name: str) -> Path:
 TEMPLATES = resource_dir("templates")
 STATIC = resource_dir("static")
 MIGRATIONS = resource_dir("migrations")
+# The gettext catalogues (.po and their compiled .mo, both committed) are Python package data.
+TRANSLATIONS = PACKAGE_DIR / "translations"

@@ -34,7 +34,7 @@ from usabtest.core.errors import InvalidInput, NotFound
 from usabtest.core.schemas import MAX_ID
 from usabtest.core.uploads import large_upload
 from usabtest.extensions import db
-from usabtest.observe import events, live, recordings, services
+from usabtest.observe import events, live, questions, recordings, services
 from usabtest.observe.models import Note, SessionRecording, SusResponse, TaskAttempt
 from usabtest.observe.schemas import (
     MAX_CURSOR,
@@ -48,6 +48,7 @@ from usabtest.observe.schemas import (
     NoteList,
     NotesQuery,
     NoteUpdate,
+    QuestionAsk,
     RecordingLink,
     RecordingOffset,
     RecordingUploadQuery,
@@ -60,6 +61,7 @@ from usabtest.observe.schemas import (
 from usabtest.observe.schemas import Note as NoteOut
 from usabtest.observe.schemas import NoteRevision as NoteRevisionOut
 from usabtest.observe.schemas import Recording as RecordingOut
+from usabtest.observe.schemas import ScreenQuestion as ScreenQuestionOut
 from usabtest.observe.schemas import TaskAttempt as TaskAttemptOut
 from usabtest.planning.models import StudySession, TeamRole
 
@@ -367,6 +369,26 @@ def open_screen(study_session: StudySession):
     """The participant screen's secret link (made on first request; it dies when the session ends)."""
     token = services.ensure_screen_token(study_session)
     return ScreenLink(url=url_for("observe.screen", token=token, _external=True))
+
+
+@bp.post("/sessions/<int:session_id>/screen/question")
+@loads("session_id", run_session, "study_session")
+@spec.validate(json=QuestionAsk, resp=writes({201: ScreenQuestionOut}, 403, 404, 409), tags=TAGS)
+def ask_question(study_session: StudySession, json: QuestionAsk):
+    """Put the last ended task's SEQ, or the SUS, on the participant's screen (replacing any question there).
+
+    The participant's answer is stored where a typed one goes (the attempt's `seq`, the session's SUS
+    answers). 409 while a task runs, outside a running session, or for an SEQ before any task ended.
+    """
+    return ScreenQuestionOut.of(questions.ask(study_session, current_user, json.kind)), 201
+
+
+@bp.delete("/sessions/<int:session_id>/screen/question")
+@loads("session_id", run_session, "study_session")
+@spec.validate(resp=writes(ScreenQuestionOut, 403, 404, 409), tags=TAGS)
+def withdraw_question(study_session: StudySession):
+    """Take the question off the participant's screen (409 when none is there)."""
+    return ScreenQuestionOut.of(questions.withdraw(study_session, current_user))
 
 
 @bp.get("/sessions/<int:session_id>/sus")

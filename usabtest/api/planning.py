@@ -141,7 +141,7 @@ def create_study(json: StudyCreate):
                            "organisation_id")
     study = services.create_study(current_user, organisation=_picked_organisation(json), title=json.title,
                                   product=json.product, goals=json.goals, method=json.method,
-                                  tags_from=source)
+                                  language=json.language, tags_from=source)
     return _detail(study), 201
 
 
@@ -199,7 +199,7 @@ def update_study(study: Study, json: StudyUpdate):
     changes.pop("organisation_id", None)
     changes.pop("client", None)
     current = {"title": study.title, "product": study.product, "goals": study.goals, "method": study.method,
-               "status": study.status}
+               "status": study.status, "language": study.language}
     with showing_current(lambda: _detail(study)):
         services.update_study(study, current_user, version=json.version, organisation=organisation,
                               **{**current, **changes})

@@ -190,6 +190,40 @@ class SusResponse(TimestampMixin, db.Model):
     study_session: Mapped[StudySession] = relationship()
 
 
+class QuestionKind(enum.StrEnum):
+    """A questionnaire the participant answers on their own screen."""
+
+    SEQ = "seq"
+    SUS = "sus"
+
+    @property
+    def label(self) -> str:
+        """Its usual short name."""
+        return self.value.upper()
+
+
+class ScreenQuestion(db.Model):
+    """A questionnaire the moderator put on the participant's screen: one task attempt's SEQ, or the SUS.
+
+    At most one is open per session (asking another closes the one before); the answer is stored
+    where a typed one goes (the attempt's `seq`, the session's `SusResponse`).
+    """
+
+    __tablename__ = "screen_question"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("study_session.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[QuestionKind] = mapped_column(str_enum(QuestionKind, "question_kind"))
+    attempt_id: Mapped[int | None] = mapped_column(sa.ForeignKey("task_attempt.id", ondelete="CASCADE"))
+    asked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when answered, withdrawn or replaced by another question; `answered` tells which.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    attempt: Mapped[TaskAttempt | None] = relationship()
+
+
 class SessionEvent(db.Model):
     """Append-only log of a session's happenings, read by live consoles with an id cursor."""
 

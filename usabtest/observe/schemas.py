@@ -20,7 +20,7 @@ from usabtest.core.schemas import (
     text,
 )
 from usabtest.observe import models, sus
-from usabtest.observe.models import NoteKind, Outcome
+from usabtest.observe.models import NoteKind, Outcome, QuestionKind
 from usabtest.planning.models import SessionStatus
 
 MAX_BODY = 10_000
@@ -285,3 +285,29 @@ class Recording(OutputModel):
     file_url: str | None = Field(description="Where the file is served, with range requests; null for links")
     review_url: str = Field(description="The review page; append ?t=SECONDS for a moment of the session")
     updated_at: UtcDateTime
+
+
+class QuestionAsk(InputModel):
+    """What to put on the participant's screen: the SEQ of the last task ended, or the SUS."""
+
+    kind: QuestionKind = Field(description="seq: the last ended task's Single Ease Question; sus: the System "
+                                           "Usability Scale. Only while the session runs and no task does")
+
+
+class ScreenQuestion(OutputModel):
+    """A question put on the participant's screen; their answer is stored like a typed one."""
+
+    id: int
+    kind: QuestionKind
+    task_id: int | None = Field(description="The task whose SEQ is asked (null for the SUS)")
+    attempt_id: int | None
+    asked_at: UtcDateTime
+    closed_at: UtcDateTime | None = Field(description="When it was answered, withdrawn or replaced")
+    answered: bool
+
+    @classmethod
+    def of(cls, question: models.ScreenQuestion) -> ScreenQuestion:
+        """`question` for the API."""
+        return cls(id=question.id, kind=question.kind, attempt_id=question.attempt_id,
+                   task_id=question.attempt.task_id if question.attempt is not None else None,
+                   asked_at=question.asked_at, closed_at=question.closed_at, answered=question.answered)

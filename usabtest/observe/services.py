@@ -63,11 +63,13 @@ def check_note_references(study: Study, task_id: int | None, tags: list[str] | N
     return list(dict.fromkeys(known[tagset.name_key(tag)] for tag in tags))
 
 
-def _redis_url() -> str | None:
+def redis_url() -> str | None:
+    """Where events wake other processes' consoles (None: they poll)."""
     return current_app.config.get("REDIS_URL")
 
 
-def _locked(study_session: StudySession) -> StudySession:
+def locked(study_session: StudySession) -> StudySession:
+    """The session with its row locked for this transaction, so its events keep the commit order."""
     if db.session.get_bind().dialect.name == "sqlite":
         return study_session  # a writing request already holds SQLite's one write lock
     locked = events.lock_session(study_session.id)
@@ -205,7 +207,7 @@ def create_note(target: NoteTarget, data: NoteCreate) -> tuple[Note | StoredNote
     if note_id is None:
         existing = find_note_in(target.session_id, data.id)
         return check_replay(existing, author, data.body), False
-    events.wake_after_commit(target.session_id, _redis_url())
+    events.wake_after_commit(target.session_id, redis_url())
     return replace(note, id=note_id), True
 
 
@@ -283,7 +285,7 @@ def write_note(note: Note, actor, values: dict[str, Any], *, based_on: int | Non
     note, say) is refused with `StaleVersion`, nothing written. Changes no person typed into this
     note (a tag renamed for the whole study, a deletion) leave it out; they still bump the version.
     """
-    _locked(note.study_session)
+    locked(note.study_session)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for name, value in values.items():
@@ -304,7 +306,7 @@ def write_note(note: Note, actor, values: dict[str, Any], *, based_on: int | Non
                                 before=before, after=after, created_at=utcnow()))
     db.session.flush()
     record(actor, f"note.{action}", note, {"before": before})
-    events.append(note.study_session, event, {"note_id": note.id}, _redis_url())
+    events.append(note.study_session, event, {"note_id": note.id}, redis_url())
     return note
 
 
@@ -440,7 +442,8 @@ def restore_note(note: Note, actor) -> bool:
 
 
 
-def _actor(actor) -> dict[str, Any]:
+def actor_payload(actor) -> dict[str, Any]:
+    """Who did it, as an event names them."""
     return {"actor": {"id": actor.id, "name": actor.name}}
 
 
@@ -455,7 +458,7 @@ def ensure_screen_token(study_session: StudySession) -> str:
 
 def start_session(study_session: StudySession, actor) -> StudySession:
     """Start the clock; refused without the participant's consent or when already started."""
-    study_session = _locked(study_session)
+    study_session = locked(study_session)
     if study_session.status != SessionStatus.SCHEDULED:
         raise Conflict(f"the session is {study_session.status.label.lower()}; only a scheduled "
                        "session can be started")
@@ -467,13 +470,13 @@ def start_session(study_session: StudySession, actor) -> StudySession:
     ensure_screen_token(study_session)
     record(actor, "session.start", study_session)
     events.append(study_session, "session.started",
-                  {**_actor(actor), "started_at": study_session.started_at.isoformat()}, _redis_url())
+                  {**actor_payload(actor), "started_at": study_session.started_at.isoformat()}, redis_url())
     return study_session
 
 
 def end_session(study_session: StudySession, actor) -> StudySession:
     """Stop the clock and close the participant's screen; a running task must be ended first."""
-    study_session = _locked(study_session)
+    study_session = locked(study_session)
     if study_session.status != SessionStatus.IN_PROGRESS:
         raise Conflict("only a session in progress can be ended")
     attempt = running_attempt(study_session)
@@ -484,8 +487,8 @@ def end_session(study_session: StudySession, actor) -> StudySession:
     study_session.screen_token = None
     record(actor, "session.end", study_session)
     events.append(study_session, "session.ended",
-                  {**_actor(actor), "ended_at": study_session.ended_at.isoformat(),
-                   "elapsed_ms": elapsed_ms_now(study_session)}, _redis_url())
+                  {**actor_payload(actor), "ended_at": study_session.ended_at.isoformat(),
+                   "elapsed_ms": elapsed_ms_now(study_session)}, redis_url())
     return study_session
 
 
@@ -496,8 +499,9 @@ def _task_of(study_session: StudySession, task_id: int) -> Task:
     return task
 
 
-def _task_payload(task: Task, study_session: StudySession,
-                  attempt: TaskAttempt | None = None) -> dict[str, Any]:
+def task_payload(task: Task, study_session: StudySession,
+                 attempt: TaskAttempt | None = None) -> dict[str, Any]:
+    """The task (and attempt) an event is about, with the session time."""
     payload: dict[str, Any] = {"task": {"id": task.id, "title": task.title, "position": task.position},
                                "elapsed_ms": elapsed_ms_now(study_session)}
     if attempt is not None:
@@ -520,7 +524,7 @@ def _begin_attempt(study_session: StudySession, task: Task, actor, number: int,
     db.session.add(attempt)
     db.session.flush()
     events.append(study_session, "task.started",
-                  {**_actor(actor), **_task_payload(task, study_session, attempt)}, _redis_url())
+                  {**actor_payload(actor), **task_payload(task, study_session, attempt)}, redis_url())
     return attempt
 
 
@@ -535,7 +539,7 @@ def _check_can_start(study_session: StudySession, task: Task) -> TaskAttempt | N
 
 def start_task(study_session: StudySession, task_id: int, actor) -> TaskAttempt:
     """Start a task's first attempt: one running task at a time (a later attempt is a restart)."""
-    study_session = _locked(study_session)
+    study_session = locked(study_session)
     task = _task_of(study_session, task_id)
     running = _check_can_start(study_session, task)
     if running is not None:
@@ -552,7 +556,7 @@ def restart_task(study_session: StudySession, task_id: int, actor) -> TaskAttemp
     Restarting the running task stops its attempt without an outcome (so it never counts, see
     `analysis.metrics.ATTEMPT_RULE`) and starts the next one at once.
     """
-    study_session = _locked(study_session)
+    study_session = locked(study_session)
     task = _task_of(study_session, task_id)
     running = _check_can_start(study_session, task)
     earlier = task_attempts(study_session, task)
@@ -561,7 +565,7 @@ def restart_task(study_session: StudySession, task_id: int, actor) -> TaskAttemp
         running.ended_at = now
         db.session.flush()
         events.append(study_session, "task.restarted",
-                      {**_actor(actor), **_task_payload(task, study_session, running)}, _redis_url())
+                      {**actor_payload(actor), **task_payload(task, study_session, running)}, redis_url())
     record(actor, "task.restart", task, {"session": study_session.id, "attempt": len(earlier) + 1})
     return _begin_attempt(study_session, task, actor, (earlier[-1].number if earlier else 0) + 1, now)
 
@@ -571,7 +575,7 @@ def undo_task_start(study_session: StudySession, task_id: int, actor) -> None:
 
     When the undone attempt was a restart of the running task, the attempt it stopped runs again.
     """
-    study_session = _locked(study_session)
+    study_session = locked(study_session)
     task = _task_of(study_session, task_id)
     attempt = running_attempt(study_session)
     if attempt is None or attempt.task_id != task.id:
@@ -581,7 +585,7 @@ def undo_task_start(study_session: StudySession, task_id: int, actor) -> None:
                        "task with its outcome instead (or restart it)")
     previous = next((a for a in task_attempts(study_session, task) if a.number == attempt.number - 1), None)
     reopened = previous is not None and previous.outcome is None and previous.ended_at == attempt.started_at
-    payload = {**_actor(actor), **_task_payload(task, study_session, attempt)}
+    payload = {**actor_payload(actor), **task_payload(task, study_session, attempt)}
     record(actor, "task.undo_start", task, {"session": study_session.id, "attempt": attempt.number})
     db.session.delete(attempt)
     db.session.flush()
@@ -592,14 +596,14 @@ def undo_task_start(study_session: StudySession, task_id: int, actor) -> None:
                               "started_at": previous.started_at.isoformat()}
     elif previous is not None:
         # What the console's script shows for the task again.
-        payload["latest"] = {**_attempt_state(previous), "attempt": {"number": previous.number}}
-    events.append(study_session, "task.undone", payload, _redis_url())
+        payload["latest"] = {**attempt_state(previous), "attempt": {"number": previous.number}}
+    events.append(study_session, "task.undone", payload, redis_url())
 
 
 def end_task(study_session: StudySession, task_id: int, actor, outcome: Outcome, errors: int,
              seq: int | None) -> TaskAttempt:
     """End the running task with its outcome, error count and SEQ answer."""
-    study_session = _locked(study_session)
+    study_session = locked(study_session)
     task = _task_of(study_session, task_id)
     attempt = running_attempt(study_session)
     if attempt is None or attempt.task_id != task.id:
@@ -607,9 +611,9 @@ def end_task(study_session: StudySession, task_id: int, actor, outcome: Outcome,
     attempt.ended_at = utcnow()
     attempt.outcome, attempt.error_count, attempt.seq = outcome, errors, seq
     db.session.flush()
-    payload = {**_actor(actor), **_task_payload(task, study_session, attempt), "outcome": outcome.value,
+    payload = {**actor_payload(actor), **task_payload(task, study_session, attempt), "outcome": outcome.value,
                "errors": errors, "seq": seq, "duration_s": round(attempt.duration_s or 0, 1)}
-    events.append(study_session, "task.ended", payload, _redis_url())
+    events.append(study_session, "task.ended", payload, redis_url())
     return attempt
 
 
@@ -618,21 +622,29 @@ def record_sus(study_session: StudySession, answers: Any, actor) -> tuple[SusRes
     problem = sus.validation_error(answers)
     if problem:
         raise InvalidInput(problem, "answers")
-    study_session = _locked(study_session)
+    study_session = locked(study_session)
     if study_session.status != SessionStatus.COMPLETED:
         raise Conflict("SUS answers are entered after the session has ended")
+    return store_sus(study_session, answers, actor)
+
+
+def store_sus(study_session: StudySession, answers: list[int], actor) -> tuple[SusResponse, bool]:
+    """Keep checked SUS answers, typed by `actor` or (None) given by the participant on their screen."""
     response = db.session.scalar(sa.select(SusResponse).where(SusResponse.session_id == study_session.id))
     created = response is None
+    entered_by = actor.id if actor is not None else None
     if created:
-        response = SusResponse(session_id=study_session.id, answers=answers, entered_by_id=actor.id)
+        response = SusResponse(session_id=study_session.id, answers=list(answers), entered_by_id=entered_by)
         db.session.add(response)
     else:
-        response.answers, response.entered_by_id = list(answers), actor.id
+        response.answers, response.entered_by_id = list(answers), entered_by
     db.session.flush()
     score = sus.score(answers)
-    record(actor, "sus.record" if created else "sus.correct", response, {"score": score})
-    payload = {**_actor(actor), "score": score, "elapsed_ms": elapsed_ms_now(study_session)}
-    events.append(study_session, "sus.recorded", payload, _redis_url())
+    record(actor, "sus.record" if created else "sus.correct", response,
+           {"score": score, "by_participant": actor is None})
+    who = actor_payload(actor) if actor is not None else {"by_participant": True}
+    payload = {**who, "score": score, "elapsed_ms": elapsed_ms_now(study_session)}
+    events.append(study_session, "sus.recorded", payload, redis_url())
     return response, created
 
 
@@ -699,7 +711,7 @@ def correct_attempt(attempt: TaskAttempt, actor, values: dict[str, Any], based_o
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidInput(f"{name} cannot be changed", name)
-    _locked(attempt.study_session)
+    locked(attempt.study_session)
     if attempt.ended_at is None:
         raise Conflict("end the running task before correcting its attempt")
     values = dict(values)
@@ -731,12 +743,13 @@ def correct_attempt(attempt: TaskAttempt, actor, values: dict[str, Any], based_o
     study_session = attempt.study_session
     latest = attempt.number == max(a.number for a in task_attempts(study_session, attempt.task))
     events.append(study_session, "attempt.corrected",
-                  {**_actor(actor), **_task_payload(attempt.task, study_session, attempt),
-                   **_attempt_state(attempt), "latest": latest}, _redis_url())
+                  {**actor_payload(actor), **task_payload(attempt.task, study_session, attempt),
+                   **attempt_state(attempt), "latest": latest}, redis_url())
     return attempt
 
 
-def _attempt_state(attempt: TaskAttempt) -> dict[str, Any]:
+def attempt_state(attempt: TaskAttempt) -> dict[str, Any]:
+    """An ended attempt's outcome, errors, SEQ and duration, as events carry them."""
     return {"outcome": attempt.outcome.value if attempt.outcome else None, "errors": attempt.error_count,
             "seq": attempt.seq, "duration_s": round(attempt.duration_s or 0, 1)}
 

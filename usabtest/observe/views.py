@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -18,6 +19,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
@@ -29,8 +31,9 @@ from usabtest.core.forms import form_status, show_conflict, show_refusal
 from usabtest.core.uploads import large_upload
 from usabtest.core.versioning import StaleVersion
 from usabtest.db import utcnow
-from usabtest.extensions import db
-from usabtest.observe import recordings, schemas, services, sus
+from usabtest.extensions import csrf, db
+from usabtest.observe import questions, recordings, schemas, services, sus
+from usabtest.observe import screen as screen_views
 from usabtest.observe.forms import (
     AttemptForm,
     RecordingFileForm,
@@ -118,13 +121,18 @@ def console(session_id: int):
     attempts = {a.task_id: a for a in sorted(study_session.attempts, key=lambda a: a.number)}
     tasks = script_tasks(study_session, attempts)
     running = next((a for a in attempts.values() if a.ended_at is None), None)
-    sus_done = db.session.scalar(
-        sa.select(sa.func.count()).select_from(SusResponse).where(SusResponse.session_id == session_id))
+    sus_response = db.session.scalar(sa.select(SusResponse).where(SusResponse.session_id == session_id))
+    sus_done = sus_response is not None
     config = _console_config(study_session, tasks, running)
+    config["susScore"] = sus.score(sus_response.answers) if sus_done else None
+    config["question"] = questions.question_payload(questions.open_question(study_session),
+                                                    questions.task_numbers(study_session))
+    ended = [a for a in study_session.attempts if a.ended_at is not None and a.outcome is not None]
+    config["lastEndedTaskId"] = max(ended, key=lambda a: (a.ended_at, a.id)).task_id if ended else None
     response = make_response(render_template(
         "observe/console.html", study_session=study_session, study=study_session.study, tasks=tasks,
         attempts=attempts, running=running, tags=config["tags"], config=config, can_run=config["canRun"],
-        sus_done=bool(sus_done), screen_form=ConfirmForm(prefix="screen"),
+        sus_done=sus_done, screen_form=ConfirmForm(prefix="screen"),
     ))
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -270,85 +278,89 @@ def sus_form(session_id: int):
                            scale=sus.SCALE_LABELS), status
 
 
-# The participant screen works only while the session may still run.
-SCREEN_OPEN = (SessionStatus.SCHEDULED, SessionStatus.IN_PROGRESS)
-
-
-class ScreenClosed(Exception):
-    """The participant screen's link no longer works: unknown (404) or its session is over (410)."""
-
-    def __init__(self, status: int):
-        super().__init__(status)
-        self.status = status
-
-
-def _screen_session(token: str) -> StudySession:
-    """The session of a working screen link; a link of a cancelled, no-show or completed session is gone."""
-    if len(token) < 20:
-        raise ScreenClosed(404)
-    study_session = db.session.scalar(sa.select(StudySession).where(StudySession.screen_token == token))
-    if study_session is None:
-        raise ScreenClosed(404)
-    if study_session.status not in SCREEN_OPEN:
-        raise ScreenClosed(410)
-    return study_session
-
-
-def _screen_closed(status: int, as_json: bool = False):
-    """The participant's own goodbye: no menus, no sign-in, nothing about the study."""
-    if as_json:
-        response = jsonify({"error": {"status": status, "message": "this screen has closed", "fields": {}}})
-    else:
-        response = make_response(render_template("observe/screen_closed.html"))
+def _screen_response(response, status: int = 200):
+    """The participant screen's pages: never cached, and the secret link never leaves as a referrer."""
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
-def screen_state(study_session: StudySession) -> dict:
-    """What the participant may see: welcome text and the running task's scenario, nothing else."""
-    study = study_session.study
-    tasks = [t for t in study.tasks if not t.archived]
-    running = services.running_attempt(study_session)
-    step = None
-    if running is not None:
-        number = next((i + 1 for i, t in enumerate(tasks) if t.id == running.task_id), None)
-        step = {"number": number, "total": len(tasks), "scenario": running.task.scenario}
-    word = "Task" if study.show_task_word else "Activity"
-    return {
-        "status": study_session.status.value,
-        "welcome": study.welcome_text,
-        "word": word,
-        "step": step,
-        "between": running is None and bool(study_session.attempts),
-    }
+def _screen_closed(closed: screen_views.ScreenClosed, as_json: bool = False):
+    """The participant's own goodbye: no menus, no sign-in, nothing about the study."""
+    g.screen_language = closed.language
+    if as_json:
+        response = jsonify({"error": {"status": closed.status, "message": "this screen has closed",
+                                      "fields": {}}})
+    else:
+        response = make_response(render_template("observe/screen_closed.html",
+                                                 texts=screen_views.closed_texts()))
+    return _screen_response(response, closed.status)
+
+
+def _render_screen(study_session: StudySession, token: str, answer: screen_views.Answer | None = None,
+                   status: int = 200, refusal: str | None = None):
+    state = screen_views.screen_state(study_session)
+    return _screen_response(make_response(render_template(
+        "observe/screen.html", state=state, token=token, answer=answer or screen_views.Answer(),
+        refusal=refusal, labels=screen_views.scale_labels(), closed=screen_views.closed_texts())), status)
 
 
 @bp.get("/screen/<token>")
 def screen(token: str):
     """The participant's screen, reached by its secret link; no account needed."""
     try:
-        study_session = _screen_session(token)
-    except ScreenClosed as closed:
-        return _screen_closed(closed.status)
-    response = make_response(render_template("observe/screen.html", state=screen_state(study_session),
-                                             study_session=study_session, token=token))
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+        study_session = screen_views.screen_session(token)
+    except screen_views.ScreenClosed as closed:
+        return _screen_closed(closed)
+    screen_views.speak(study_session)
+    return _render_screen(study_session, token)
 
 
 @bp.get("/screen/<token>/state")
 def screen_state_json(token: str):
     """The participant screen's current content, polled by its page."""
     try:
-        study_session = _screen_session(token)
-    except ScreenClosed as closed:
-        return _screen_closed(closed.status, as_json=True)
-    response = jsonify(screen_state(study_session))
+        study_session = screen_views.screen_session(token)
+    except screen_views.ScreenClosed as closed:
+        return _screen_closed(closed, as_json=True)
+    screen_views.speak(study_session)
+    response = jsonify(screen_views.screen_state(study_session))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# The link's unguessable token is what proves the answer comes from the participant's screen (the
+# page sends no referrer, which Flask-WTF's CSRF check would demand over HTTPS).
+@csrf.exempt
+@bp.post("/screen/<token>/answer")
+def screen_answer(token: str):
+    """The participant's answer to the question on their screen, stored like a typed one.
+
+    A missing or out-of-range choice shows the form again with the reason (422); a question no longer
+    asked is 409 and a closed screen 410; nothing is stored then.
+    """
+    try:
+        study_session = screen_views.screen_session(token)
+    except screen_views.ScreenClosed as closed:
+        return _screen_closed(closed)
+    screen_views.speak(study_session)
+    question_id = request.form.get("question", "")
+    question = questions.open_question(study_session)
+    if question is None or not question_id.isdigit() or int(question_id) != question.id:
+        return _render_screen(study_session, token, status=409,
+                              refusal=gettext("This question is no longer asked. Thank you."))
+    answer = screen_views.read_answer(question, request.form)
+    if answer.problems:
+        return _render_screen(study_session, token, answer=answer, status=422)
+    try:
+        questions.answer(study_session, question.id, answer.values)
+    except DomainError:
+        discard_changes()
+        return _render_screen(study_session, token, status=409,
+                              refusal=gettext("This question is no longer asked. Thank you."))
+    flash(gettext("Thank you, your answer was received."), "success")
+    return redirect(url_for("observe.screen", token=token), 303)
 
 
 @bp.get("/observe-sw.js")

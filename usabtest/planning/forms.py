@@ -21,11 +21,12 @@ from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Op
 
 from usabtest.accounts.forms import timezone_choices
 from usabtest.core.forms import Form, VersionedFormMixin, id_or_none
-from usabtest.planning.models import StudyMethod, StudyStatus, TeamRole
+from usabtest.planning.models import ScreenLanguage, StudyMethod, StudyStatus, TeamRole
 from usabtest.planning.scheduling import MAX_DURATION_MIN, MIN_DURATION_MIN
 
 METHOD_CHOICES = {m.value: m.label for m in StudyMethod}
 STATUS_CHOICES = {s.value: s.label for s in StudyStatus}
+LANGUAGE_CHOICES = {lang.value: lang.label for lang in ScreenLanguage}
 TEAM_ROLE_CHOICES = {
     TeamRole.OBSERVER.value: "Observer: joins sessions and takes notes",
     TeamRole.RESEARCHER.value: "Researcher: plans, runs and analyses the study",
@@ -62,6 +63,8 @@ class StudyForm(VersionedFormMixin, Form):
     goals = TextAreaField("Goals", validators=[Optional(), Length(max=5000)])
     method = SelectField("Method", choices=METHOD_CHOICES, default=StudyMethod.IN_PERSON.value)
     status = SelectField("Status", choices=STATUS_CHOICES, default=StudyStatus.DRAFT.value)
+    language = SelectField("Language of the participant screen", choices=LANGUAGE_CHOICES,
+                           default=ScreenLanguage.EN.value)
     # New studies only: where the study's tag set comes from ("" is the default set).
     tags_from = SelectField("Tags", choices={}, default="")
     submit = SubmitField("Save study")

@@ -70,6 +70,20 @@ class TeamRole(enum.StrEnum):
         return self.value.capitalize()
 
 
+class ScreenLanguage(enum.StrEnum):
+    """The language of the participant screen's fixed texts (its Flask-Babel catalogue)."""
+
+    EN = "en"
+    DE = "de"
+    FR = "fr"
+    ES = "es"
+
+    @property
+    def label(self) -> str:
+        """The language's own name for itself."""
+        return {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}[self.value]
+
+
 session_observer = sa.Table(
     "session_observer",
     db.metadata,
@@ -84,7 +98,8 @@ class Study(Versioned, TimestampMixin, db.Model):
     """A usability study run for one client organisation."""
 
     __noun__ = "study"
-    __versioned__ = ("organisation", "organisation_id", "title", "product", "goals", "method", "status")
+    __versioned__ = ("organisation", "organisation_id", "title", "product", "goals", "method", "status",
+                     "language")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
@@ -105,6 +120,9 @@ class Study(Versioned, TimestampMixin, db.Model):
     welcome_text: Mapped[str] = mapped_column(sa.Text, default="")
     # Some teams avoid the word "task" on the participant's screen ("activity" feels calmer).
     show_task_word: Mapped[bool] = mapped_column(default=True)
+    # What the participant reads on their screen (welcome, questionnaires) is in this language.
+    language: Mapped[ScreenLanguage] = mapped_column(
+        str_enum(ScreenLanguage, "screen_language"), default=ScreenLanguage.EN, server_default="en")
 
     organisation: Mapped[Organisation] = relationship()
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])

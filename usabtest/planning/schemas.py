@@ -23,7 +23,7 @@ from usabtest.core.schemas import (
     text,
 )
 from usabtest.planning import models, scheduling
-from usabtest.planning.models import SessionStatus, StudyMethod, StudyStatus, TeamRole
+from usabtest.planning.models import ScreenLanguage, SessionStatus, StudyMethod, StudyStatus, TeamRole
 
 Title = text(200, min_length=1)
 ShortText = text(200)
@@ -74,6 +74,9 @@ CLIENT_NAME_DEPRECATED = (
     "spaces; a name no organisation has creates one (POST /organisations does that explicitly)")
 
 
+LANGUAGE_DESCRIPTION = "The participant screen's language (its welcome and questionnaires)"
+
+
 class StudyCreate(InputModel):
     """A new study (it starts as a draft)."""
 
@@ -84,6 +87,7 @@ class StudyCreate(InputModel):
     product: ShortText = ""
     goals: LongText = ""
     method: StudyMethod = StudyMethod.IN_PERSON
+    language: ScreenLanguage = Field(ScreenLanguage.EN, description=LANGUAGE_DESCRIPTION)
     tags_from: Id | None = Field(None, description="Start from this study's tag set (a study you can "
                                                    "open); left out or null: the default set")
 
@@ -99,6 +103,7 @@ class StudyUpdate(VersionedChange):
     goals: LongText = None
     method: StudyMethod = None
     status: StudyStatus = None
+    language: ScreenLanguage = Field(None, description=LANGUAGE_DESCRIPTION)
 
 
 class StudySummary(OutputModel):
@@ -112,6 +117,7 @@ class StudySummary(OutputModel):
     product: str
     method: StudyMethod
     status: StudyStatus
+    language: ScreenLanguage = Field(description=LANGUAGE_DESCRIPTION)
     owner: UserRef
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -126,8 +132,8 @@ def _summary(study: models.Study) -> dict[str, Any]:
     return {"id": study.id, "version": study.version, "title": study.title, "client": study.organisation.name,
             "organisation": OrganisationRef(id=study.organisation.id, name=study.organisation.name),
             "product": study.product, "method": study.method, "status": study.status,
-            "owner": UserRef.model_validate(study.owner), "created_at": study.created_at,
-            "updated_at": study.updated_at}
+            "language": study.language, "owner": UserRef.model_validate(study.owner),
+            "created_at": study.created_at, "updated_at": study.updated_at}
 
 
 class StudyPage(Page[StudySummary]):

@@ -23,6 +23,7 @@ from usabtest.planning.models import (
     ConsentRecord,
     Participant,
     ParticipantPersonal,
+    ScreenLanguage,
     SessionStatus,
     Study,
     StudyMember,
@@ -55,13 +56,14 @@ class ConflictError(Conflict):
 # --- studies -------------------------------------------------------------------------------------
 
 def create_study(actor: User, *, organisation: Organisation, title: str, product: str = "", goals: str = "",
-                 method: StudyMethod | str = StudyMethod.IN_PERSON, tags_from: Study | None = None) -> Study:
+                 method: StudyMethod | str = StudyMethod.IN_PERSON, tags_from: Study | None = None,
+                 language: ScreenLanguage | str = ScreenLanguage.EN) -> Study:
     """A new draft study owned by `actor` for the client `organisation`, with the default tag set or a
     copy of `tags_from`'s."""
     study = Study(
         organisation=organisation,
         owner=actor, title=title.strip(), product=product.strip(), goals=goals.strip(),
-        method=StudyMethod(method), status=StudyStatus.DRAFT,
+        method=StudyMethod(method), status=StudyStatus.DRAFT, language=ScreenLanguage(language),
     )
     study.members.append(StudyMember(user=actor, role=TeamRole.RESEARCHER))
     db.session.add(study)
@@ -73,7 +75,8 @@ def create_study(actor: User, *, organisation: Organisation, title: str, product
 
 
 def update_study(study: Study, actor: User, *, version: int | None, organisation: Organisation, title: str,
-                 product: str, goals: str, method: StudyMethod | str, status: StudyStatus | str) -> None:
+                 product: str, goals: str, method: StudyMethod | str, status: StudyStatus | str,
+                 language: ScreenLanguage | str | None = None) -> None:
     """Change a study's description, client and status, as edited from its `version`."""
     claim(study, version)
     if organisation.id != study.organisation_id:
@@ -81,6 +84,8 @@ def update_study(study: Study, actor: User, *, version: int | None, organisation
     study.organisation = organisation
     study.title, study.product, study.goals = title.strip(), product.strip(), goals.strip()
     study.method, study.status = StudyMethod(method), StudyStatus(status)
+    if language is not None:
+        study.language = ScreenLanguage(language)
     record(actor, "study.update", study, {"title": study.title, "status": study.status.value})
 
 

@@ -169,7 +169,7 @@ def study_new():
         study = services.create_study(
             current_user, organisation=_picked_organisation(form), title=form.title.data,
             product=form.product.data or "", goals=form.goals.data or "", method=form.method.data,
-            tags_from=source,
+            tags_from=source, language=form.language.data,
         )
         flash(f"Study “{study.title}” created. Add its tasks and participants next.", "success")
         return redirect(url_for("planning.study_overview", study_id=study.id))
@@ -246,7 +246,7 @@ def study_edit(study_id: int):
             services.update_study(
                 study, current_user, version=form.based_on(), organisation=_picked_organisation(form),
                 title=form.title.data, product=form.product.data or "", goals=form.goals.data or "",
-                method=form.method.data, status=form.status.data,
+                method=form.method.data, status=form.status.data, language=form.language.data,
             )
         except StaleVersion as exc:
             # The study as saved now may be in an organisation the picker did not list: name it too.
@@ -264,7 +264,8 @@ def study_edit(study_id: int):
 def _study_values(study: Study) -> dict:
     """The study's saved values in the edit form's terms (the client organisation's id, enums by value)."""
     return {"title": study.title, "organisation": study.organisation_id, "product": study.product,
-            "goals": study.goals, "method": study.method.value, "status": study.status.value}
+            "goals": study.goals, "method": study.method.value, "status": study.status.value,
+            "language": study.language.value}
 
 
 @bp.route("/studies/<int:study_id>/close", methods=["GET", "POST"])

@@ -32,6 +32,9 @@ class SessionState {
     this.clockOffset = Date.parse(cfg.serverNow) - Date.now();
     this.currentTaskId = cfg.currentTaskId;
     this.taskStartedAt = cfg.currentTaskStartedAt ? Date.parse(cfg.currentTaskStartedAt) : null;
+    this.lastEndedTaskId = cfg.lastEndedTaskId;
+    this.question = cfg.question; // on the participant's screen now, or null
+    this.susScore = cfg.susScore;
   }
 
   /** The server's clock now, in milliseconds. */
@@ -202,6 +205,7 @@ class Console {
       this.setTaskState(event.task.id, "running", `Running${attemptSuffix(event)}`);
     } else if (event.kind === "task.ended") {
       if (state.currentTaskId === event.task.id) { state.currentTaskId = null; state.taskStartedAt = null; }
+      state.lastEndedTaskId = event.task.id;
       this.clearTaskAlert();
       this.setTaskState(event.task.id, "done",
         outcomeParts(event, this.cfg.labels.outcome).join(" · ") + attemptSuffix(event));
@@ -220,12 +224,64 @@ class Console {
           this.setTaskState(event.task.id, "todo", "Not started");
         }
       }
-    } else if (event.kind === "attempt.corrected" && event.latest && state.currentTaskId !== event.task.id) {
+    } else if ((event.kind === "attempt.corrected" || event.kind === "seq.answered") && event.latest
+               && state.currentTaskId !== event.task.id) {
       this.setTaskState(event.task.id, "done",
         outcomeParts(event, this.cfg.labels.outcome).join(" · ") + attemptSuffix(event));
     }
+    this.applyQuestionEvent(event);
     this.log.renderEvent(event);
     this.refreshControls();
+  }
+
+  /** The participant screen's question: asked, withdrawn, answered (the SUS score shows at once). */
+  applyQuestionEvent(event) {
+    const state = this.state;
+    if (event.kind === "screen.asked") {
+      state.question = event.question;
+      this.questionNews = "";
+    } else if (event.kind === "screen.withdrawn") {
+      state.question = null;
+      this.questionNews = "";
+    } else if (event.kind === "seq.answered") {
+      state.question = null;
+      this.questionNews = `The participant answered the SEQ of ${this.log.taskLabel(event.task.id).toLowerCase()}: ${event.seq}.`;
+    } else if (event.kind === "sus.recorded") {
+      state.susScore = event.score;
+      if (event.by_participant) {
+        state.question = null;
+        this.questionNews = `The participant answered the SUS: score ${event.score}.`;
+      }
+    }
+  }
+
+  /** What the participant's screen asks now, the last answer, and the SUS score. */
+  showQuestion() {
+    const question = this.state.question;
+    let text = this.questionNews || "";
+    if (question) {
+      text = question.kind === "seq"
+        ? `On the participant screen: the SEQ of task ${question.task.number}. Waiting for the answer…`
+        : "On the participant screen: the SUS. Waiting for the answers…";
+    }
+    if ($("question-status").textContent !== text) { $("question-status").textContent = text; }
+    const score = this.state.susScore === null || this.state.susScore === undefined
+      ? "" : `SUS score: ${this.state.susScore}`;
+    if ($("sus-score").textContent !== score) { $("sus-score").textContent = score; }
+  }
+
+  /** The moderator's buttons that put a question on the participant's screen, or take it off. */
+  showAskButtons() {
+    const state = this.state;
+    const free = state.status === "in_progress" && state.currentTaskId === null;
+    const askSeq = $("ask-seq");
+    askSeq.hidden = !free || state.lastEndedTaskId === null || state.lastEndedTaskId === undefined;
+    if (!askSeq.hidden) {
+      const text = `Ask the SEQ of ${this.log.taskLabel(state.lastEndedTaskId).toLowerCase()} on the participant screen`;
+      if (askSeq.textContent !== text) { askSeq.textContent = text; }
+    }
+    $("ask-sus").hidden = !free;
+    $("withdraw-question").hidden = !state.question || state.status !== "in_progress";
   }
 
   setTaskState(taskId, value, text) {
@@ -265,7 +321,9 @@ class Console {
     $("note-task").textContent = state.currentTaskId !== null
       ? `New notes go to ${this.currentTaskText()}.` : "No task running.";
     this.showCurrentTask();
+    this.showQuestion();
     if (!this.cfg.canRun) { return; }
+    this.showAskButtons();
     $("start-session").hidden = state.status !== "scheduled";
     $("end-session").hidden = state.status !== "in_progress";
     $("sus-link").hidden = state.status !== "completed";
@@ -304,12 +362,12 @@ class Console {
 
   /* ---------- moderator controls ---------- */
 
-  async moderatorAction(path, body) {
+  async moderatorAction(path, body, method = "POST") {
     const message = $("moderator-message");
     message.textContent = "";
     let res;
     try {
-      res = await this.api.call("POST", path, body || {});
+      res = await this.api.call(method, path, method === "DELETE" ? null : body || {});
     } catch (e) {
       message.textContent = "No connection: that did not reach the server. Try again when the connection is back.";
       return null;
@@ -644,6 +702,12 @@ class Console {
     $("start-session").addEventListener("click", () => this.startSession());
     $("end-session").addEventListener("click", () => this.endSession());
     $("start-next").addEventListener("click", () => this.startNextTask());
+    $("ask-seq").addEventListener("click", () => this.moderatorAction("/screen/question", { kind: "seq" }));
+    $("ask-sus").addEventListener("click", () => this.moderatorAction("/screen/question", { kind: "sus" }));
+    $("withdraw-question").addEventListener("click", async () => {
+      const data = await this.moderatorAction("/screen/question", null, "DELETE");
+      if (data) { $("note-input").focus(); }
+    });
     $("end-task-form").addEventListener("submit", (event) => this.endTaskSubmitted(event));
     $("end-task-form").addEventListener("keydown", (event) => this.onEndTaskKeydown(event));
     $("undo-start").addEventListener("click", () => this.undoTaskStart());

@@ -214,7 +214,14 @@ export class LiveLog {
         const which = event.attempt ? ` (attempt ${event.attempt.number})` : "";
         return `${who} corrected ${task}${which}: ${outcomeParts(event, this.cfg.labels.outcome).join(", ")}`;
       }
-      case "sus.recorded": return `${who} entered the SUS answers (score ${event.score})`;
+      case "sus.recorded": return event.by_participant
+        ? `The participant answered the SUS on their screen (score ${event.score})`
+        : `${who} entered the SUS answers (score ${event.score})`;
+      case "screen.asked": return event.question.kind === "seq"
+        ? `${who} asked the participant the SEQ of task ${event.question.task.number} on their screen`
+        : `${who} asked the participant the SUS on their screen`;
+      case "screen.withdrawn": return `${who} took the question off the participant screen`;
+      case "seq.answered": return `The participant answered the SEQ of ${task} on their screen: ${event.seq}`;
       default: return "";
     }
   }
