@@ -1,7 +1,8 @@
 """Every page reachable from the demo data, as each role, at a desktop and a phone size.
 
 A page passes when axe finds no serious or critical violation at either size and, on the phone,
-nothing scrolls sideways but the page's own table boxes (the document is as wide as the screen).
+nothing scrolls sideways but the page's own table boxes (the document is as wide as the screen,
+checked at tablet size too).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from usabtest.demo import load_demo
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.ui_audit]
 
 DESKTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 768, "height": 1024}
 PHONE = {"width": 390, "height": 844}
 # Leaving or changing the session, files, feeds and streams are not pages to look at.
 NOT_PAGES = re.compile(
@@ -64,10 +66,11 @@ def _check(page) -> list[str]:
     audited = not _seen_before(page)
     if audited and (found := blocking(audit(page))):
         problems.append(f"desktop: {describe(found)}")
-    page.set_viewport_size(PHONE)
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    if overflow > 0:
-        problems.append(f"phone: the page scrolls sideways by {overflow}px")
+    for name, size in (("tablet", TABLET), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            problems.append(f"{name}: the page scrolls sideways by {overflow}px")
     if audited and (found := blocking(audit(page))):
         problems.append(f"phone: {describe(found)}")
     page.set_viewport_size(DESKTOP)
