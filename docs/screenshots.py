@@ -10,7 +10,6 @@ and, for a few, at 390×844. Re-run it whenever a page changes: the README shows
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -66,24 +65,26 @@ def _prepare_demo(env: dict) -> dict[str, int]:
     """Migrate, load the demo, publish its report once; the ids the shots' paths need."""
     for command in (["db", "upgrade"], ["demo"]):
         subprocess.run([BIN / "usabtest", *command], env=env, check=True, capture_output=True)
-    script = (
-        "import json, sqlalchemy as sa\n"
-        "from usabtest.app import create_app\n"
-        "from usabtest.extensions import db\n"
-        "from usabtest.planning.models import SessionStatus, Study, StudySession\n"
-        "from usabtest.reports import services\n"
-        "with create_app().app_context():\n"
-        "    study = db.session.scalar(sa.select(Study))\n"
-        "    services.publish(study, study.owner)\n"
-        "    db.session.commit()\n"
-        "    def first(status):\n"
-        "        return db.session.scalar(sa.select(StudySession.id).where(\n"
-        "            StudySession.study_id == study.id, StudySession.status == status).order_by(StudySession.starts_at))\n"
-        "    print(json.dumps({'study': study.id, 'done': first(SessionStatus.COMPLETED),\n"
-        "                      'next': first(SessionStatus.SCHEDULED)}))\n"
-    )
-    output = subprocess.run([BIN / "python", "-c", script], env=env, check=True, capture_output=True, text=True)
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    os.environ.update(env)
+    import sqlalchemy as sa
+
+    from usabtest.app import create_app
+    from usabtest.extensions import db
+    from usabtest.planning.models import SessionStatus, Study, StudySession
+    from usabtest.reports import services
+
+    with create_app().app_context():
+        study = db.session.scalar(sa.select(Study))
+        services.publish(study, study.owner)
+        db.session.commit()
+
+        def first(status: SessionStatus) -> int:
+            query = sa.select(StudySession.id).where(StudySession.study_id == study.id,
+                                                     StudySession.status == status)
+            return db.session.scalar(query.order_by(StudySession.starts_at))
+
+        return {"study": study.id, "done": first(SessionStatus.COMPLETED),
+                "next": first(SessionStatus.SCHEDULED)}
 
 
 def _serve(env: dict, port: int) -> subprocess.Popen:
