@@ -283,3 +283,14 @@ def test_page_pdf_and_csv_round_the_same_way(tested, client, login):
     assert f"{row['completion']} (95% CI {row['completion_ci_low']}–{row['completion_ci_high']})" in text
     assert f"{row['seq_mean']} (95% CI {row['seq_ci_low']}–{row['seq_ci_high']}, n = 8)" in page
     assert row["time_on_task"] in task.time_text and row["errors_mean"] == "0.5"
+
+
+def test_report_wording_has_correct_plurals():
+    from usabtest.reports.document import FindingItem, ReportData
+
+    one = FindingItem(1, "Freeze hidden", 4, "Catastrophe", frequency=1, participants=1, tasks=("5. Freeze",))
+    assert one.frequency_text == "1 of 1 participant" and one.tasks_text == "Task: 5. Freeze"
+    two = FindingItem(2, "Pay", 3, "Major", frequency=1, participants=2, tasks=("2. Pay", "3. Bill"))
+    assert two.frequency_text == "1 of 2 participants" and two.tasks_text == "Tasks: 2. Pay, 3. Bill"
+    report = ReportData("S", "C", "P", "A", "Draft", datetime(2026, 3, 2, tzinfo=UTC), session_count=1)
+    assert report.participants_text == "0 participants took part in 1 session."

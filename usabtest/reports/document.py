@@ -230,6 +230,13 @@ class FindingItem:
         return f"{self.frequency} of {figures.plural(self.participants, 'participant')}"
 
     @property
+    def tasks_text(self) -> str:
+        """"Task: 5. Freeze a lost card", "Tasks: 2. Pay a friend, 3. Set up a bill", or empty."""
+        if not self.tasks:
+            return ""
+        return ("Task: " if len(self.tasks) == 1 else "Tasks: ") + ", ".join(self.tasks)
+
+    @property
     def severity_text(self) -> str:
         """"Severity 3: Major", or empty for something that worked well."""
         return "" if self.positive else f"Severity {self.severity}: {self.severity_label}"

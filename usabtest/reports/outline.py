@@ -57,7 +57,8 @@ def headline(report: ReportData) -> list[Stat]:
         Stat(str(count), "participant" if count == 1 else "participants"),
         Stat(report.overall_completion_text, report.overall_completion_label),
         Stat(sus_value, sus_label),
-        Stat(str(serious), f"major or catastrophic findings (of {len(report.findings)})"),
+        Stat(str(serious), f"major or catastrophic {'finding' if serious == 1 else 'findings'} "
+                           f"(of {len(report.findings)})"),
     ]
 
 
@@ -86,7 +87,7 @@ def finding_meta(item: FindingItem) -> list[str]:
     if item.frequency_text:
         meta.append(item.frequency_text)
     if item.tasks:
-        meta.append("Tasks: " + ", ".join(item.tasks))
+        meta.append(item.tasks_text)
     return meta
 
 

@@ -762,7 +762,7 @@ class _Story:
         if item.frequency_text:
             meta.append(markup(item.frequency_text))
         if item.tasks:
-            meta.append("Tasks: " + markup(", ".join(item.tasks)))
+            meta.append(markup(item.tasks_text))
         title = f"{item.rank}. {item.title}"
         # Strengths are short and many: the contents list the section, not each one.
         heading = (Para(markup(title), self.s["h2"]) if item.positive
