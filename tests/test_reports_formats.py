@@ -206,7 +206,8 @@ def test_client_reads_the_version_as_a_page_with_headings_tables_and_described_c
     chart = r'<img src="data:image/svg\+xml;base64,[^"]+" alt="Bar chart of the completion rate'
     assert re.search(chart, markup)
     assert "Written" not in markup  # the version as published, not today's texts
-    assert "/docx" not in markup and "/pptx" not in markup  # the Word and slide files are the researchers'
+    # The Word and slide files are the researchers'.
+    assert "/download.docx" not in markup and "/download.pptx" not in markup
 
 
 def test_the_view_follows_the_pdfs_rules(client, login, published, make_user, make_org, study, db):
@@ -215,7 +216,7 @@ def test_the_view_follows_the_pdfs_rules(client, login, published, make_user, ma
     assert client.get(f"/reports/{published.id}/view").status_code == 404
     reader = make_user(Role.CLIENT, organisation=study.organisation)
     login(reader)
-    assert client.get(f"/reports/{published.id}/docx").status_code == 404
+    assert client.get(f"/reports/{published.id}/download.docx").status_code == 404
     services.withdraw(published, study.owner, "Wrong client")
     db.session.commit()
     assert client.get(f"/reports/{published.id}/view").status_code == 404
@@ -227,28 +228,28 @@ def test_the_view_follows_the_pdfs_rules(client, login, published, make_user, ma
 def test_researcher_downloads_draft_and_version_as_docx_and_pptx(client, login, published, study):
     login(study.owner)
     panel = client.get(f"/studies/{study.id}/report").get_data(as_text=True)
-    for path in (f"/reports/{published.id}/docx", f"/reports/{published.id}/pptx",
-                 f"/studies/{study.id}/report/draft/docx", f"/studies/{study.id}/report/draft/pptx",
+    for path in (f"/reports/{published.id}/download.docx", f"/reports/{published.id}/download.pptx",
+                 f"/studies/{study.id}/report/draft.docx", f"/studies/{study.id}/report/draft.pptx",
                  f"/reports/{published.id}/view", f"/studies/{study.id}/report/draft/view"):
         assert path in panel, path
-    word = client.get(f"/reports/{published.id}/docx")
+    word = client.get(f"/reports/{published.id}/download.docx")
     assert word.mimetype == report_docx.MIMETYPE
     assert "payments-report-v1.docx" in word.headers["Content-Disposition"]
     assert "Version 1" in docx_text(word.data)
-    slides = client.get(f"/studies/{study.id}/report/draft/pptx")
+    slides = client.get(f"/studies/{study.id}/report/draft.pptx")
     assert slides.mimetype == report_pptx.MIMETYPE and "payments-report-draft.pptx" in (
         slides.headers["Content-Disposition"])
     assert "DRAFT" in pptx_text(slides.data)
     draft_page = client.get(f"/studies/{study.id}/report/draft/view").get_data(as_text=True)
     assert "This report is not published" in draft_page
-    assert client.get(f"/studies/{study.id}/report/draft/odt").status_code == 404
+    assert client.get(f"/studies/{study.id}/report/draft.odt").status_code == 404
 
 
 def test_a_version_from_before_snapshots_offers_its_pdf_only(client, login, published, study, db):
     published.document = None
     db.session.commit()
     login(study.owner)
-    answer = client.get(f"/reports/{published.id}/docx")
+    answer = client.get(f"/reports/{published.id}/download.docx")
     assert answer.status_code == 404 and "only its PDF exists" in answer.get_data(as_text=True)
     panel = client.get(f"/studies/{study.id}/report").get_data(as_text=True)
     assert f"/reports/{published.id}/view" not in panel
@@ -328,8 +329,8 @@ def test_a_study_built_through_pages_and_api_has_every_text_in_every_format(clie
     study_id = _build_study_through_pages_and_api(client, login, api, admin, rita)
     report_id = db.session.scalar(sa.select(PublishedReport.id).where(PublishedReport.study_id == study_id))
     pdf_file = client.get(f"/reports/{report_id}/download").data
-    word = client.get(f"/reports/{report_id}/docx").data
-    slides = client.get(f"/reports/{report_id}/pptx").data
+    word = client.get(f"/reports/{report_id}/download.docx").data
+    slides = client.get(f"/reports/{report_id}/download.pptx").data
     cleo = db.session.scalar(sa.select(User).where(User.email == "cleo@northwind.example"))
     login(cleo, "a long client password")
     view = client.get(f"/reports/{report_id}/view")

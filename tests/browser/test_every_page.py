@@ -26,7 +26,8 @@ TABLET = {"width": 768, "height": 1024}
 PHONE = {"width": 390, "height": 844}
 # Leaving or changing the session, files, feeds and streams are not pages to look at.
 NOT_PAGES = re.compile(
-    r"^/(logout|static/|api/)|/stream$|\.(pdf|csv|ics|json|docx|pptx|png|zip)$|/download|/export")
+    r"^/(logout|static/|api/)|/stream$|\.(pdf|csv|ics|json|docx|pptx|png|zip)$|/download|/export"
+    r"|/report/draft\?")  # the draft as PDF
 
 
 # Content already audited, by any role: admins and the study's researcher see the same study pages,

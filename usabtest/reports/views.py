@@ -257,7 +257,7 @@ def view(report_id: int):
     return _html_view(services.version_document(report), _version_downloads(report))
 
 
-@bp.get("/reports/<int:report_id>/<any(docx, pptx):file_format>")
+@bp.get("/reports/<int:report_id>/download.<any(docx, pptx):file_format>")
 @login_required
 def version_file(report_id: int, file_format: str):
     """A published version as Word document or findings slides, for the study's researchers."""
@@ -278,7 +278,7 @@ def draft_view(study_id: int):
     return _html_view(services.draft_document(study), downloads)
 
 
-@bp.get("/studies/<int:study_id>/report/draft/<any(docx, pptx):file_format>")
+@bp.get("/studies/<int:study_id>/report/draft.<any(docx, pptx):file_format>")
 @login_required
 def draft_file(study_id: int, file_format: str):
     """The current draft as Word document or findings slides."""
