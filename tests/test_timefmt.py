@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.test_reports_pdf import pdf_text
+from usabtest.accounts.models import Role
 from usabtest.analysis.models import Finding
+from usabtest.db import utcnow
 from usabtest.planning.models import SessionStatus
-from usabtest.timefmt import format_clock, format_elapsed
+from usabtest.timefmt import format_clock, format_elapsed, format_relative
 
 # Shared with the browser test that runs the console's JavaScript on the same inputs.
 ELAPSED_CASES = [
@@ -82,3 +85,43 @@ def test_one_note_shows_the_same_time_on_board_finding_export_and_report(
     assert "P01, task 1, 1:05:05" in text and "P01, 2:05" in text
     for page in (board, finding_page, text):
         assert "65:05" not in page and "02:05" not in page
+
+
+NOW = datetime(2030, 3, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (NOW + timedelta(seconds=59), "now"),
+    (NOW - timedelta(seconds=30), "now"),
+    (NOW + timedelta(minutes=1), "in 1 minute"),
+    (NOW + timedelta(minutes=45, seconds=50), "in 45 minutes"),
+    (NOW + timedelta(hours=2, minutes=59), "in 2 hours"),
+    (NOW - timedelta(hours=1), "1 hour ago"),
+    (NOW + timedelta(days=1, hours=23), "in 1 day"),
+    (NOW - timedelta(days=3), "3 days ago"),
+    (NOW + timedelta(days=30), "in 30 days"),
+    (NOW + timedelta(days=31), ""),
+])
+def test_relative_times_use_the_largest_whole_unit(value, text):
+    assert format_relative(value, NOW) == text
+
+
+def test_relative_time_of_a_naive_value_is_taken_as_utc():
+    assert format_relative(datetime(2030, 3, 10, 14, 0), NOW) == "in 2 hours"
+
+
+def test_an_observers_home_says_how_soon_each_session_starts(client, login, make_user, make_study,
+                                                               make_member, make_session):
+    observer = make_user(Role.OBSERVER)
+    study = make_study(tasks=1)
+    make_member(study, observer)
+    make_session(study, starts_at=utcnow() + timedelta(hours=3, minutes=10), observers=[observer])
+    login(observer)
+    assert "(in 3 hours)" in client.get("/").get_data(as_text=True)
+
+
+def test_task_time_limits_read_as_clock_durations(client, login, make_study):
+    study = make_study(tasks=1)
+    study.tasks[0].time_limit_s = 150
+    login(study.owner)
+    assert "time limit 2:30" in client.get(f"/studies/{study.id}").get_data(as_text=True)

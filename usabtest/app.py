@@ -17,9 +17,9 @@ from usabtest.core import operations, uploads
 from usabtest.core.errors import DomainError, InvalidInput, changes_discarded, changes_kept
 from usabtest.core.schemas import control_character_problem
 from usabtest.core.urls import IdConverter
-from usabtest.db import configure_sqlite
+from usabtest.db import configure_sqlite, utcnow
 from usabtest.extensions import babel, csrf, db, limiter, login_manager, migrate
-from usabtest.timefmt import format_local
+from usabtest.timefmt import format_clock, format_local, format_relative
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -243,11 +243,17 @@ def register_templating(app: Flask) -> None:
     # Figures on pages round like the report and the CSV: half up (`analysis.figures`).
     app.add_template_filter(figures.decimal, "figure")
     app.add_template_filter(figures.percent, "percent")
+    # One way to write a length of time everywhere: "2:00", "1:05:00" (`timefmt.format_clock`).
+    app.add_template_filter(format_clock, "clock")
 
     @app.template_filter("localtime")
     def _localtime(value, fmt: str = "%a %d %b %Y, %H:%M"):
         tz_name = current_user.timezone if current_user.is_authenticated else "UTC"
         return format_local(value, tz_name, fmt)
+
+    @app.template_filter("relative")
+    def _relative(value) -> str:
+        return format_relative(value, utcnow()) if value is not None else ""
 
     @app.context_processor
     def _globals():

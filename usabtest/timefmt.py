@@ -44,3 +44,20 @@ def format_elapsed(elapsed_ms: float | None) -> str:
     console's `static/js/observe/format.js` follows the same rule and is tested against this one.
     """
     return format_clock(max(0, int(elapsed_ms or 0)) // 1000)
+
+
+RELATIVE_UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60))
+
+
+def format_relative(value: datetime, now: datetime) -> str:
+    """How far `value` is from `now` in words, by its largest whole unit: "in 2 hours", "3 days
+    ago", "now" within a minute; empty beyond 30 days, where the date says more."""
+    seconds = (to_zone(value, "UTC") - to_zone(now, "UTC")).total_seconds()
+    if abs(seconds) < 60:
+        return "now"
+    if abs(seconds) > 30 * 86_400:
+        return ""
+    name, size = next((name, size) for name, size in RELATIVE_UNITS if abs(seconds) >= size)
+    count = int(abs(seconds) // size)
+    words = f"{count} {name}{'' if count == 1 else 's'}"
+    return f"in {words}" if seconds > 0 else f"{words} ago"
