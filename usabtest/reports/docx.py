@@ -308,7 +308,8 @@ class _Writer:
             self.prose(item.recommendation, style="Intense Quote")
         for shot in item.screenshots:
             self.picture(shot.data, shot.caption or f"Screenshot for finding {item.rank}: {item.title}",
-                         width=min(TEXT_WIDTH, Cm(16 * shot.width / max(shot.width, shot.height, 1) + 4)))
+                         # At most 12 cm tall: a phone screenshot leaves room for its evidence.
+                         width=min(TEXT_WIDTH, Cm(12 * shot.width / max(shot.height, 1))))
             if outline.screenshot_caption(shot):
                 self.para(outline.screenshot_caption(shot), style="Caption")
         if item.quotes:

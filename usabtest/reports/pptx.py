@@ -132,11 +132,19 @@ class _Deck:
     def title(self) -> None:
         r = self.r
         slide = self.deck.slides.add_slide(self.deck.slide_layouts[TITLE_SLIDE])
-        slide.shapes.title.text = shorten(clean(r.study_title), 140)
-        subtitle = [f"Usability test report · {r.product or r.client}",
-                    f"{r.test_dates_text} · {r.version_label}{' (not published)' if r.is_draft else ''}",
-                    f"{r.author} · for {r.client}"]
-        slide.placeholders[1].text = clean("\n".join(subtitle))
+        title, subtitle = slide.shapes.title, slide.placeholders[1]
+        # The template's placeholders sit on a 4:3 slide: spread them over the wide one.
+        title.left, title.top, title.width, title.height = MARGIN, Inches(1.6), WIDTH - 2 * MARGIN, Inches(2)
+        subtitle.left, subtitle.top, subtitle.width, subtitle.height = (MARGIN, Inches(4.1),
+                                                                        WIDTH - 2 * MARGIN, Inches(2.6))
+        title.text = shorten(clean(r.study_title), 140)
+        title.text_frame.paragraphs[0].runs[0].font.color.rgb = ACCENT
+        lines = [f"Usability test report · {r.product or r.client}",
+                 f"{r.test_dates_text} · {r.version_label}{' (not published)' if r.is_draft else ''}",
+                 f"{r.author} · for {r.client}"]
+        subtitle.text = clean("\n".join(lines))
+        for paragraph in subtitle.text_frame.paragraphs:
+            paragraph.runs[0].font.size = Pt(22)
 
     def headline(self) -> None:
         slide = self.slide("Headline numbers")
@@ -165,8 +173,8 @@ class _Deck:
         slide = self.slide(title, notes=notes)
         frame = self.box(slide, MARGIN, Inches(1.4), WIDTH - 2 * MARGIN, Inches(5.7))
         for label, text in written:
-            self.add(frame, label, 14, bold=True, colour=ACCENT, space=2)
-            self.written(frame, text, limit, size=14)
+            self.add(frame, label, 16, bold=True, colour=ACCENT, space=2)
+            self.written(frame, text, limit, size=16)
 
     def about(self) -> None:
         r = self.r
@@ -252,14 +260,14 @@ class _Deck:
         text_width = (WIDTH - 2 * MARGIN) * (0.55 if shot else 1)
         frame = self.box(slide, MARGIN, Inches(1.4), int(text_width), Inches(5.7))
         if outline.finding_meta(item):
-            self.add(frame, " · ".join(outline.finding_meta(item)), 14, bold=True, colour=ACCENT)
+            self.add(frame, " · ".join(outline.finding_meta(item)), 16, bold=True, colour=ACCENT)
         if item.description.strip():
-            self.add(frame, shorten(item.description, 420), 15)
+            self.add(frame, shorten(item.description, 380), 18, space=12)
         if item.recommendation.strip():
-            self.add(frame, outline.recommendation_label(item), 14, bold=True, colour=ACCENT, space=2)
-            self.add(frame, shorten(item.recommendation, 320), 15)
+            self.add(frame, outline.recommendation_label(item), 16, bold=True, colour=ACCENT, space=2)
+            self.add(frame, shorten(item.recommendation, 300), 18, space=12)
         for line in evidence[:2]:
-            self.add(frame, shorten(line, 160), 12, colour=MUTED, space=3)
+            self.add(frame, shorten(line, 160), 14, colour=MUTED, space=4)
         if shot is not None:
             left = MARGIN + int(text_width) + Inches(0.3)
             alt = shot.caption or f"Screenshot for finding {item.rank}: {item.title}"
