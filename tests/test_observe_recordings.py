@@ -284,3 +284,16 @@ def test_review_page_says_when_the_file_is_missing_from_the_folder(db, client, l
     page = client.get(f"/sessions/{setup['session'].id}/review")
     assert page.status_code == 200 and "not in the recordings folder" in page.get_data(as_text=True)
     assert client.get(f"/sessions/{setup['session'].id}/recording/file").status_code == 404
+
+
+def test_note_times_link_to_the_recording_on_the_notes_board_and_the_session_page(client, login, setup):
+    sid = setup["session"].id
+    login(setup["owner"])
+    board_url = f"/studies/{setup['session'].study_id}/notes"
+    assert f"/sessions/{sid}/review?t=83" not in client.get(board_url).get_data(as_text=True)
+    _upload(client, setup["session"], WAV)
+    assert f'href="/sessions/{sid}/review?t=83"' in client.get(board_url).get_data(as_text=True)
+    login(setup["bystander"])  # on the team, not on the session: reads its page
+    page = client.get(f"/sessions/{sid}").get_data(as_text=True)
+    assert f'href="/sessions/{sid}/review?t=83"' in page and "Hesitates over the menu" in page
+    assert "Add a recording" not in page and "Replace the recording" not in page

@@ -118,10 +118,11 @@ def register_blueprints(app: Flask) -> None:
     from usabtest.analysis.views import study_panel as analysis_study_panel
     from usabtest.home.views import bp as home_bp
     from usabtest.observe.views import bp as observe_bp
+    from usabtest.observe.views import session_panel as observe_session_panel
     from usabtest.organisations.views import bp as organisations_bp
     from usabtest.participants.views import bp as participants_bp
     from usabtest.planning.views import bp as planning_bp
-    from usabtest.planning.views import register_study_panels
+    from usabtest.planning.views import register_session_panels, register_study_panels
     from usabtest.reports.views import bp as reports_bp
     from usabtest.reports.views import study_panel as reports_study_panel
 
@@ -131,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
     # The study overview (a planning page) shows the later domains' panels: wired here, so
     # planning never imports analysis or reports.
     register_study_panels(app, analysis_study_panel, reports_study_panel)
+    register_session_panels(app, observe_session_panel)
     api.init_app(app)
 
     @app.after_request

@@ -43,6 +43,7 @@ from usabtest.core.schemas import MAX_ID
 from usabtest.core.urls import page_number
 from usabtest.core.versioning import StaleVersion
 from usabtest.extensions import db
+from usabtest.observe import recordings
 from usabtest.observe import services as observe_services
 from usabtest.observe.models import Note, NoteKind
 from usabtest.planning import tagset
@@ -184,7 +185,8 @@ def notes_board(study_id: int):
     query = _board_query_string(request.args.items(multi=True))
     return render_template("analysis/notes_board.html", study=study, board=board, filters=filters,
                            form=form, problems=problems, query=query, args=request.args,
-                           tag_colours=_tag_colours(study), kinds=KIND_LABELS)
+                           tag_colours=_tag_colours(study), kinds=KIND_LABELS,
+                           recorded=recordings.recorded_sessions({row.session_id for row in board.rows}))
 
 
 def _selected_note_ids() -> list[int]:

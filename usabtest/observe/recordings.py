@@ -310,6 +310,14 @@ def forget_files(keys) -> None:
         _forget_file(db.session(), key)
 
 
+def recorded_sessions(session_ids: set[int]) -> set[int]:
+    """Which of these sessions have a recording (one query)."""
+    if not session_ids:
+        return set()
+    return set(db.session.scalars(sa.select(SessionRecording.session_id)
+                                  .where(SessionRecording.session_id.in_(session_ids))))
+
+
 # --- the review page's timeline ------------------------------------------------------------------
 
 @dataclass(frozen=True)

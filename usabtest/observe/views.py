@@ -430,6 +430,18 @@ def recording_file(session_id: int):
     return response
 
 
+def session_panel(study_session: StudySession) -> tuple[str, dict] | None:
+    """The session page's recording and notes, each note's time a link to its moment in the recording."""
+    if not policy.can_view_recording(current_user, study_session):
+        return None
+    recording = study_session.recording
+    notes = [m for m in recordings.timeline(study_session, {}) if m.kind == "note"]
+    return "observe/_session_recording.html", {
+        "recording": recording, "notes": notes, "elapsed": format_elapsed,
+        "can_manage": policy.can_manage_recording(current_user, study_session),
+    }
+
+
 def _managed_recording_session(session_id: int) -> StudySession:
     study_session = _recording_session(session_id)
     policy.forbid_unless(policy.can_manage_recording(current_user, study_session))

@@ -123,6 +123,19 @@ def _study_panels(study: Study) -> list[StudyPanel]:
     return [panel for provide in providers if (panel := provide(study)) is not None]
 
 
+_SESSION_PANELS = "usabtest.session_panels"
+
+
+def register_session_panels(app: Flask, *providers: Callable[[StudySession], StudyPanel | None]) -> None:
+    """Name the later domains' panels shown on a session's page (observe's recording and notes)."""
+    app.extensions[_SESSION_PANELS] = list(providers)
+
+
+def _session_panels(study_session: StudySession) -> list[StudyPanel]:
+    providers = current_app.extensions.get(_SESSION_PANELS, [])
+    return [panel for provide in providers if (panel := provide(study_session)) is not None]
+
+
 def _console_access(sessions) -> dict[int, dict[str, bool]]:
     """Per session, whether the signed-in user gets the console and SUS links (observe's partial)."""
     user = current_user._get_current_object()
@@ -693,7 +706,7 @@ def session_detail(session_id: int):
         "planning/session_detail.html", study_session=study_session, study=study_session.study,
         manager=manager, confirm=ConfirmForm(), console_access=_console_access([study_session]),
         deliveries=services.deliveries_for_session(study_session) if manager else [],
-        mail_on=mail.mail_configured(),
+        mail_on=mail.mail_configured(), panels=_session_panels(study_session),
     )
 
 
