@@ -67,3 +67,20 @@ def test_recording_form_refuses_a_bad_link_accessibly(app, db, page, live_server
     page.get_by_role("button", name="Save link").click()
     expect(page.locator("#link-url-error")).to_contain_text("only http and https")
     assert_accessible(page)
+
+
+@pytest.mark.browser_context(viewport={"width": 390, "height": 844})
+def test_recording_pages_fit_a_phone_and_pass_the_audit(db, page, live_server, browser_login, make_study):
+    study = make_study(tasks=1)
+    started = utcnow() - timedelta(minutes=10)
+    study_session = builders.make_session(study, moderator=study.owner, status=SessionStatus.COMPLETED,
+                                          started_at=started, ended_at=started + timedelta(minutes=5))
+    builders.make_note(study_session, study.owner, "Scrolls past the offer " * 8, elapsed_ms=65_000)
+    long_link = "https://meet.example.com/recordings/" + "a-very-long-recording-identifier" * 4
+    recordings.set_link(study_session, study.owner, long_link, 30_000)
+    db.session.commit()
+    browser_login(page, live_server, study.owner)
+    for path in ("review", "recording", ""):
+        page.goto(f"{live_server}/sessions/{study_session.id}/{path}".rstrip("/"))
+        assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0, path
+        assert_accessible(page)
