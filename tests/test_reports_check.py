@@ -45,6 +45,16 @@ def test_a_complete_study_passes_the_check(complete_study):
     assert len(check.elements) == 15
 
 
+def test_the_check_reads_counts_only_and_computes_no_interval(complete_study, monkeypatch):
+    from usabtest.analysis import metrics
+
+    # Shown on every study overview: a big study's means and intervals would cost a third of it.
+    for name in ("mean_ci", "geometric_mean_ci", "adjusted_wald", "completion_estimate"):
+        monkeypatch.setattr(metrics, name, lambda *args, **kwargs: pytest.fail("an interval was computed"))
+    check = checks.check_study(complete_study)
+    assert check.complete, check.gaps
+
+
 def test_an_empty_study_lacks_every_element_and_warns_about_untried_tasks(make_study):
     study = make_study(tasks=2, goals="")
     check = checks.check_study(study)

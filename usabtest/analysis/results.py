@@ -308,7 +308,7 @@ def _within_scale(values: tuple[float, float, float], low: float, high: float) -
     return mean, max(lower, low), min(upper, high)
 
 
-def _task_result(task: Task, number: int, rows: list, confidence: float) -> TaskResult:
+def _task_result(task: Task, number: int, rows: list, confidence: float, estimates: bool) -> TaskResult:
     outcomes = [row.outcome for row in rows if row.outcome is not None]
     finished = [o for o in outcomes if o != Outcome.SKIPPED]
     successes = sum(1 for o in finished if o == Outcome.SUCCESS)
@@ -323,7 +323,7 @@ def _task_result(task: Task, number: int, rows: list, confidence: float) -> Task
     # SEQ is asked after a task the participant attempted: a rating kept on a skipped task is no rating of it.
     seqs = [row.seq for row in rows if row.seq is not None and row.outcome not in (None, Outcome.SKIPPED)]
     completion, method = None, ""
-    if finished:
+    if finished and estimates:
         value, method = metrics.completion_estimate(successes, len(finished), confidence)
         low, high = metrics.adjusted_wald(successes, len(finished), confidence)
         completion = Estimate(value, low, high) if len(finished) >= 2 else Estimate(value)
@@ -334,15 +334,18 @@ def _task_result(task: Task, number: int, rows: list, confidence: float) -> Task
         failures=sum(1 for o in finished if o in (Outcome.FAILURE, Outcome.ABANDONED)),
         skipped=sum(1 for o in outcomes if o == Outcome.SKIPPED),
         completion=completion, completion_method=method,
-        time_s=_estimate(metrics.geometric_mean_ci(times, confidence) if times else None, len(times)),
+        time_s=_estimate(metrics.geometric_mean_ci(times, confidence) if times and estimates else None,
+                         len(times)),
         timed=len(times),
         errors_mean=sum(errors) / len(errors) if errors else None, errors_n=len(errors),
-        seq=_estimate(_within_scale(metrics.mean_ci(seqs, confidence), 1, 7) if seqs else None, len(seqs)),
+        seq=_estimate(_within_scale(metrics.mean_ci(seqs, confidence), 1, 7) if seqs and estimates else None,
+                      len(seqs)),
         seq_n=len(seqs), confidence=confidence,
     )
 
 
-def _task_results(study_id: int, session_ids: set[int], confidence: float) -> list[TaskResult]:
+def _task_results(study_id: int, session_ids: set[int], confidence: float,
+                  estimates: bool) -> list[TaskResult]:
     tasks = _study_tasks(study_id)
     rows = db.session.execute(
         sa.select(TaskAttempt.session_id, TaskAttempt.task_id, TaskAttempt.number, TaskAttempt.outcome,
@@ -356,12 +359,13 @@ def _task_results(study_id: int, session_ids: set[int], confidence: float) -> li
             by_task[row.task_id].append(row)
     shown = [task for task in tasks if not task.archived or by_task.get(task.id)]
     return [
-        _task_result(task, number, by_task.get(task.id, []), confidence)
+        _task_result(task, number, by_task.get(task.id, []), confidence, estimates)
         for number, task in enumerate(shown, start=1)
     ]
 
 
-def _sus_result(study_id: int, sessions: dict[int, _ObservedSession], confidence: float) -> SusResult:
+def _sus_result(study_id: int, sessions: dict[int, _ObservedSession], confidence: float,
+                estimates: bool) -> SusResult:
     rows = db.session.execute(
         sa.select(SusResponse.session_id, SusResponse.answers)
         .join(StudySession, SusResponse.session_id == StudySession.id)
@@ -380,6 +384,8 @@ def _sus_result(study_id: int, sessions: dict[int, _ObservedSession], confidence
     scores.sort(key=lambda s: (s.participant_code, s.session_id))
     if not scores:
         return SusResult()
+    if not estimates:
+        return SusResult(n=len(scores), scores=scores, confidence=confidence)
     values = [s.score for s in scores]
     mean = _estimate(_within_scale(metrics.mean_ci(values, confidence), 0, 100), len(values))
     return SusResult(n=len(scores), scores=scores, mean=mean, grade=metrics.sus_grade(mean.value),
@@ -387,8 +393,12 @@ def _sus_result(study_id: int, sessions: dict[int, _ObservedSession], confidence
 
 
 def compute_study_results(study_id: int, segment: dict[str, str] | None = None,
-                          confidence: float = 0.95) -> StudyResults:
-    """Per-task metrics and SUS for the study's observed sessions, optionally for one segment only."""
+                          confidence: float = 0.95, estimates: bool = True) -> StudyResults:
+    """Per-task metrics and SUS for the study's observed sessions, optionally for one segment only.
+
+    `estimates=False`: the counts only, without means and intervals (the pre-publish check, shown on
+    every study overview, needs no more; a big study's intervals cost about a third of the work).
+    """
     wanted = {str(k): str(v) for k, v in (segment or {}).items() if v not in (None, "")}
     all_sessions = _observed_sessions(study_id)
     chosen = {s.id: s for s in all_sessions if _matches(s.segments, wanted)}
@@ -398,8 +408,8 @@ def compute_study_results(study_id: int, segment: dict[str, str] | None = None,
         segment_options=_segment_options(all_sessions),
         participants_observed=len({s.participant_id for s in chosen.values()}),
         sessions_observed=len(chosen),
-        tasks=_task_results(study_id, set(chosen), confidence),
-        sus=_sus_result(study_id, chosen, confidence),
+        tasks=_task_results(study_id, set(chosen), confidence, estimates),
+        sus=_sus_result(study_id, chosen, confidence, estimates),
         confidence=confidence,
         participants_withdrawn=db.session.scalar(
             sa.select(sa.func.count(Participant.id))
