@@ -373,3 +373,20 @@ def test_legend_worked_well_priorities_and_counted_evidence_reach_every_format()
     for text in (docx_text(report_docx.render(report)), pptx_text(report_pptx.render(report))):
         for piece in expected:
             assert piece in text, piece
+
+
+def test_hostile_texts_on_the_page_are_shown_as_typed_never_run(client, login, study, db):
+    hostile = HOSTILE_MARKDOWN + "\n\n" + "x" * 19_000
+    services.save_narrative(study, study.owner, version=1, **{
+        name: hostile for name in ("executive_summary", "product_description", "procedure", "contact_details",
+                                   "next_steps")})
+    report = services.publish(study, study.owner, "A4")
+    db.session.commit()
+    login(study.owner)
+    for path in (f"/reports/{report.id}/view", f"/studies/{study.id}/report/draft/view"):
+        markup = client.get(path).get_data(as_text=True)
+        assert "<script>alert" not in markup and "<img src=x" not in markup
+        assert "&lt;script&gt;alert('x')&lt;/script&gt;" in markup
+        assert 'href="javascript:' not in markup and 'href="data:' not in markup
+        safe = '<a href="https://example.com/?a=%22b\'&amp;c=%3Cd%3E" rel="nofollow noopener noreferrer">'
+        assert safe in markup
