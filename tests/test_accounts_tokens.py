@@ -191,3 +191,13 @@ def test_cli_refuses_someone_elses_token_id_and_needs_ids_or_all(db, runner, mak
     assert db.session.scalar(sa.select(ApiToken)).revoked_at is None
     neither = runner.invoke(args=["users", "revoke-token", "a@example.com"])
     assert neither.exit_code == 2 and "--all" in neither.output
+
+
+def test_a_token_names_the_caller_even_beside_a_signed_in_browser_session(db, client, make_user, login):
+    admin, rita = make_user(Role.ADMIN), make_user(Role.RESEARCHER)
+    login(admin)  # the client now carries the admin's session cookie
+    token = _token(db, rita, "script")
+    assert client.get("/api/v1/me", headers=_bearer(token)).get_json()["id"] == rita.id
+    refused = client.get("/api/v1/me", headers=_bearer("not-a-token"))
+    assert refused.status_code == 401
+    assert client.get("/api/v1/me").get_json()["id"] == admin.id  # the cookie alone still works

@@ -96,6 +96,13 @@ def _configure_login(app: Flask) -> None:
             g.token_refused = str(refused)  # the 401 says why (RFC 6750)
             return None
 
+    @app.before_request
+    def _a_token_names_the_caller():
+        # A request that sends a token acts as the token's owner (or nobody, for a refused token),
+        # whoever is signed in in the same browser: Flask-Login would look at the cookie first.
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            g._login_user = _load_from_bearer(request) or login_manager.anonymous_user()
+
     @app.after_request
     def _say_why_a_token_was_refused(response):
         if response.status_code == 401 and g.get("token_refused"):
