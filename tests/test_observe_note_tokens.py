@@ -114,3 +114,16 @@ def test_resend_answers_200_and_a_different_body_409_storing_one_note(app, db, o
     assert _post(app, study_session.id, token, note_id, body="Something else").status_code == 409
     assert _stored(db) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SessionEvent)) == 1
+
+
+def test_a_token_names_the_writer_even_beside_a_signed_in_browser_session(db, client, login, observed,
+                                                                          make_user):
+    study_session, observer, token = observed
+    login(make_user(Role.ADMIN))  # the client carries an admin's session cookie
+    note = {"id": str(uuid.uuid4()), "body": "Written with the token"}
+    headers = {"Authorization": f"Bearer {token}"}
+    written = client.post(f"/api/v1/sessions/{study_session.id}/notes", json=note, headers=headers)
+    assert written.status_code == 201 and written.get_json()["author"]["id"] == observer.id
+    refused = client.post(f"/api/v1/sessions/{study_session.id}/notes", headers={
+        "Authorization": "Bearer not-a-token"}, json={"id": str(uuid.uuid4()), "body": "Nobody's"})
+    assert refused.status_code == 401 and _stored(db) == 1
