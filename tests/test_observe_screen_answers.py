@@ -67,6 +67,8 @@ def test_participant_answers_the_seq_and_it_is_the_attempts_seq(db, client, betw
     attempt = _attempt(db)
     assert attempt.seq == 6 and attempt.revisions[-1].action == "participant"
     assert attempt.revisions[-1].actor_id is None
+    history = client.get(f"/sessions/{study_session.id}/attempts/{attempt.id}").get_data(as_text=True)
+    assert "The participant, on their screen" in history  # its history says who gave the SEQ
     event = db.session.scalars(sa.select(SessionEvent).order_by(SessionEvent.id.desc())).first()
     assert event.kind == "seq.answered" and event.payload["seq"] == 6 and event.payload["by_participant"]
     assert db.session.get(ScreenQuestion, question["id"]).answered

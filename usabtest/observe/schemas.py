@@ -189,7 +189,7 @@ class AttemptRevision(OutputModel):
 
     at: UtcDateTime
     actor: UserRef | None = Field(description="Null when the account was removed")
-    action: str = Field(description="correct")
+    action: str = Field(description="correct, or participant: the SEQ answered on the participant screen")
     before: dict[str, Any] = Field(description="The changed fields' old values")
     after: dict[str, Any] = Field(description="The changed fields' new values")
 

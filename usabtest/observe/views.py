@@ -190,11 +190,18 @@ def _attempt_history_rows(attempt: TaskAttempt, tz_name: str) -> list[dict]:
             return to_zone(datetime.fromisoformat(value), tz_name).strftime("%d %b %Y, %H:%M:%S")
         return str(value)
 
-    return [{"at": revision.created_at, "actor": revision.actor.name if revision.actor else "A removed user",
+    return [{"at": revision.created_at, "actor": _revision_actor(revision),
              "changes": [{"field": ATTEMPT_FIELD_LABELS.get(name, name), "after": shown(name, value),
                           "before": shown(name, revision.before.get(name))}
                          for name, value in revision.after.items()]}
             for revision in reversed(services.attempt_history(attempt))]
+
+
+def _revision_actor(revision) -> str:
+    """Who made a change of an attempt: a person, or the participant answering on their screen."""
+    if revision.action == "participant":
+        return "The participant, on their screen"
+    return revision.actor.name if revision.actor else "A removed user"
 
 
 @bp.route("/sessions/<int:session_id>/attempts/<int:attempt_id>", methods=["GET", "POST"])
