@@ -116,15 +116,20 @@ def sus_grade(score: float) -> str:
     return "F"
 
 
-def adjusted_wald(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Adjusted-Wald (Agresti-Coull) interval for a completion rate, clipped to [0, 1]."""
+def _proportion(successes: int, trials: int, confidence: float) -> tuple[int, int, float]:
+    """Checked inputs of a completion rate: successes, trials and the confidence level."""
     x = _whole(successes, "successes")
     n = _whole(trials, "trials")
-    level = _confidence(confidence)
     if n == 0:
         raise ValueError("trials must be at least 1")
     if x > n:
         raise ValueError(f"successes ({x}) cannot exceed trials ({n})")
+    return x, n, _confidence(confidence)
+
+
+def adjusted_wald(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Adjusted-Wald (Agresti-Coull) interval for a completion rate, clipped to [0, 1]."""
+    x, n, level = _proportion(successes, trials, confidence)
     z = NormalDist().inv_cdf(1 - (1 - level) / 2)
     n_adj = n + z * z
     p_adj = (x + z * z / 2) / n_adj
@@ -139,13 +144,7 @@ def completion_estimate(successes: int, trials: int, confidence: float = 0.95) -
     not a 100% completion rate), so it is pulled towards the middle by Wilson's estimate up to
     50% and by Laplace's from 90%, and kept as it is in between. See `COMPLETION_RULE`.
     """
-    x = _whole(successes, "successes")
-    n = _whole(trials, "trials")
-    level = _confidence(confidence)
-    if n == 0:
-        raise ValueError("trials must be at least 1")
-    if x > n:
-        raise ValueError(f"successes ({x}) cannot exceed trials ({n})")
+    x, n, level = _proportion(successes, trials, confidence)
     observed = x / n
     if observed <= 0.5:
         z = NormalDist().inv_cdf(1 - (1 - level) / 2)
