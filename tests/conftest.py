@@ -317,13 +317,15 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture
-def app(request, _apps) -> Iterator[Flask]:
+def app(request, _apps, tmp_path) -> Iterator[Flask]:
     """The application for this test's configuration, its app context pushed for the test.
 
     Its database is empty at the start; what the test writes is rolled back afterwards, or, for
-    `committed` tests, committed and then deleted.
+    `committed` tests, committed and then deleted. Uploaded recordings go to the test's own
+    folder, since a rolled-back row would leave its file behind for the next test.
     """
     build, settings = _test_config(request)
+    settings.setdefault("RECORDINGS_DIR", str(tmp_path / "recordings"))
     application = _apps.get(build)
     saved_config = dict(application.config)
     application.config.update(settings)

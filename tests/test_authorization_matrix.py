@@ -152,9 +152,8 @@ def _png() -> bytes:
 
 
 @pytest.fixture
-def world(db, app, tmp_path):
+def world(db, app):
     """One study with everything its URLs name, and one person of each kind."""
-    app.config["RECORDINGS_DIR"] = str(tmp_path / "recordings")
     people = {
         "admin": builders.make_user(Role.ADMIN), "owner": builders.make_user(Role.RESEARCHER),
         "other_researcher": builders.make_user(Role.RESEARCHER),

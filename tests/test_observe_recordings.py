@@ -22,12 +22,6 @@ from usabtest.planning.models import SessionStatus
 WAV = wav_bytes(0.5)
 
 
-@pytest.fixture(autouse=True)
-def recordings_folder(app, tmp_path):
-    """Each test's own recordings folder (a rolled-back test leaves its files behind otherwise)."""
-    app.config["RECORDINGS_DIR"] = str(tmp_path / "recordings")
-
-
 @pytest.fixture
 def setup(db, make_user):
     """A completed session moderated by the owner, with an observer on it and one on the team only."""

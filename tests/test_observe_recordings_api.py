@@ -6,7 +6,7 @@ import pytest
 
 from tests.media_files import wav_bytes
 from tests.observe_fixtures import login  # noqa: F401  (signs in again as someone else, with CSRF)
-from tests.test_observe_recordings import recordings_folder, setup  # noqa: F401
+from tests.test_observe_recordings import setup  # noqa: F401
 from usabtest import builders
 from usabtest.accounts.models import Role
 from usabtest.observe import recordings

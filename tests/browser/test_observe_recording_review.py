@@ -23,9 +23,8 @@ PLAYER_AT = "([want, within]) => { const p = document.getElementById('player');"
 
 
 def test_a_note_time_link_opens_the_review_page_at_that_moment(
-        app, db, page, live_server, browser_login, make_study, tmp_path, streams_closed):
+        app, db, page, live_server, browser_login, make_study, streams_closed):
     streams_closed(page.context)
-    app.config["RECORDINGS_DIR"] = str(tmp_path / "recordings")
     study = make_study(tasks=1)
     started = utcnow() - timedelta(minutes=10)
     study_session = builders.make_session(study, moderator=study.owner, status=SessionStatus.COMPLETED,
