@@ -26,7 +26,7 @@ from usabtest.analysis.models import Finding, Screenshot
 from usabtest.core.forms import Form
 from usabtest.core.schemas import InputModel, control_character_problem
 from usabtest.core.urls import IdConverter
-from usabtest.demo import DEMO_USERS, load_demo
+from usabtest.demo import demo_sign_in, load_demo
 from usabtest.extensions import db as _db
 from usabtest.observe.models import Note, TaskAttempt
 from usabtest.planning import csv_import
@@ -40,7 +40,7 @@ STREAMS = {"api.stream_session_events", "observe.events"}
 
 
 def _sign_in(client, role: Role) -> None:
-    email, _name, _role, password = next(u for u in DEMO_USERS if u[2] == role)
+    email, password = demo_sign_in(role)
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 302
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from usabtest.accounts.models import Role, User
 from usabtest.analysis.models import Finding
-from usabtest.demo import DEMO_USERS, load_demo
+from usabtest.demo import demo_sign_in, load_demo
 from usabtest.observe.models import Note
 from usabtest.planning.models import Study
 from usabtest.reports import services as report_services
@@ -78,7 +78,7 @@ def _sign_in(client, email, password):
 @pytest.mark.parametrize("role", [None, *Role])
 def test_every_get_route_answers_without_error_for_each_role(app, client, demo, role):
     if role is not None:
-        email, _name, _role, password = next(u for u in DEMO_USERS if u[2] == role)
+        email, password = demo_sign_in(role)
         _sign_in(client, email, password)
     visited = 0
     for endpoint, path in _get_routes(app, demo):
@@ -101,7 +101,7 @@ def test_every_get_route_answers_without_error_for_each_role(app, client, demo, 
 def test_team_pages_answer_each_role_as_the_policy_says(client, db, demo, role, team_page, remove_owner,
                                                         remove_observer, api_team):
     """The demo's researcher owns the study (removing them is refused); its observer is on the team."""
-    email, _name, _role, password = next(u for u in DEMO_USERS if u[2] == role)
+    email, password = demo_sign_in(role)
     _sign_in(client, email, password)
     study_id = demo["study_id"]
     observer_id = db.session.scalar(sa.select(User.id).where(User.role == Role.OBSERVER))
@@ -120,7 +120,7 @@ SAME_KIND_FOLLOWED = 3  # links differing only in their ids: /sessions/1, /sessi
 @pytest.mark.parametrize("role", list(Role))
 def test_every_link_shown_to_a_role_leads_to_a_page_it_may_open(client, demo, role):
     """Following every link from the home page: none answers 403, 404 or an error."""
-    email, _name, _role, password = next(u for u in DEMO_USERS if u[2] == role)
+    email, password = demo_sign_in(role)
     _sign_in(client, email, password)
     queue, seen, dead, kinds = ["/"], {"/"}, [], Counter()
     while queue:

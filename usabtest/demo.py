@@ -74,6 +74,12 @@ NOTE_LINES = [
 ]
 
 
+def demo_sign_in(role: Role) -> tuple[str, str]:
+    """The email and password of the demo account with this role."""
+    email, _name, _role, password = next(user for user in DEMO_USERS if user[2] == role)
+    return email, password
+
+
 @click.command("demo")
 def demo_command() -> None:
     """Load demo data (once) and print the demo sign-ins."""

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from tests.browser.axe import audit, blocking, describe
 from usabtest.accounts.models import Role, User
-from usabtest.demo import load_demo
+from usabtest.demo import demo_sign_in, load_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.ui_audit]
 
@@ -82,7 +82,7 @@ def _check(page) -> list[str]:
 @pytest.mark.parametrize("role", list(Role))
 def test_every_page_is_accessible_and_fits_a_phone(page, demo_site, browser_login, db, role):
     user = db.session.scalar(sa.select(User).where(User.role == role).order_by(User.id))
-    browser_login(page, demo_site, user, password=_demo_password(role))
+    browser_login(page, demo_site, user, password=demo_sign_in(role)[1])
     queue, kinds, problems, visited = deque([page.url[len(demo_site):]]), set(), {}, 0
     while queue:
         path = queue.popleft()
@@ -99,8 +99,3 @@ def test_every_page_is_accessible_and_fits_a_phone(page, demo_site, browser_logi
     assert visited > 1
     assert not problems, "\n".join(f"{path}\n  " + "\n  ".join(found) for path, found in problems.items())
 
-
-def _demo_password(role: Role) -> str:
-    from usabtest.demo import DEMO_USERS
-
-    return next(password for _email, _name, demo_role, password in DEMO_USERS if demo_role == role)

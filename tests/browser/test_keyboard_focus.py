@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from usabtest.accounts.models import Role, User
-from usabtest.demo import DEMO_USERS, load_demo
+from usabtest.demo import demo_sign_in, load_demo
 from usabtest.planning.models import SessionStatus, Study, StudySession
 
 pytestmark = [pytest.mark.browser, pytest.mark.ui_audit]
@@ -26,10 +26,6 @@ FOCUS_SHOWN = """() => {
 }"""
 
 
-def _password(role: Role) -> str:
-    return next(password for _email, _name, demo_role, password in DEMO_USERS if demo_role == role)
-
-
 def _pages(db) -> list[tuple[Role, str]]:
     study_id = db.session.scalar(sa.select(Study.id))
     scheduled = StudySession.status == SessionStatus.SCHEDULED
@@ -48,7 +44,7 @@ def test_every_control_reached_by_tab_shows_its_focus(page, live_server, db, bro
     for role, path in _pages(db):
         user = db.session.scalar(sa.select(User).where(User.role == role).order_by(User.id))
         page.context.clear_cookies()
-        browser_login(page, live_server, user, password=_password(role))
+        browser_login(page, live_server, user, password=demo_sign_in(role)[1])
         page.goto(live_server + path)
         page.locator("body").focus()
         for _ in range(MAX_TABS):

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from usabtest.accounts.models import Role, User
-from usabtest.demo import DEMO_USERS, load_demo
+from usabtest.demo import demo_sign_in, load_demo
 from usabtest.planning.models import Study
 
 pytestmark = [pytest.mark.browser, pytest.mark.ui_audit]
@@ -15,8 +15,7 @@ def test_results_page_prints_without_chrome_and_with_whole_tables(page, live_ser
     load_demo()
     db.session.commit()
     researcher = db.session.scalar(sa.select(User).where(User.role == Role.RESEARCHER))
-    password = next(p for _e, _n, role, p in DEMO_USERS if role == Role.RESEARCHER)
-    browser_login(page, live_server, researcher, password=password)
+    browser_login(page, live_server, researcher, password=demo_sign_in(Role.RESEARCHER)[1])
     page.goto(f"{live_server}/studies/{db.session.scalar(sa.select(Study.id))}/results")
     page.emulate_media(media="print")
     assert not page.locator(".site-header").is_visible()
