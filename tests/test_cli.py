@@ -179,3 +179,13 @@ def test_first_interval_imports_no_scipy():
         "print(mean_ci([40, 55, 61]), any(m.startswith('scipy') for m in sys.modules))\n"
     )
     assert output.strip().endswith("False")
+
+
+def test_app_start_up_leaves_the_document_libraries_until_a_document_is_asked_for():
+    output = _python(
+        "import sys\n"
+        "from usabtest import create_app\n"
+        "create_app({'TESTING': True})\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'docx', 'pptx', 'scipy', 'lxml'}))\n"
+    )
+    assert output.strip() == "[]"

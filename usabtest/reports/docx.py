@@ -22,7 +22,6 @@ from usabtest.reports import charts, fonts, markdown, outline, pdf, raster
 from usabtest.reports.document import FindingItem, ReportData, TaskSection
 from usabtest.reports.outline import clean
 
-MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 TEXT_WIDTH = Cm(16)
 LINK_COLOUR = RGBColor(0x1F, 0x4E, 0x6B)
 MUTED = RGBColor(0x61, 0x6E, 0x7C)

@@ -20,7 +20,6 @@ from usabtest.reports import fonts, markdown, outline, raster
 from usabtest.reports.document import FindingItem, ReportData
 from usabtest.reports.outline import clean, shorten
 
-MIMETYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)
 MARGIN = Inches(0.6)
 ACCENT = RGBColor(0x1F, 0x4E, 0x6B)

@@ -263,7 +263,7 @@ def version_file(report_id: int, file_format: str):
     """A published version as Word document or findings slides, for the study's researchers."""
     report = policy.get_or_404(PublishedReport, report_id,
                                lambda user, r: policy.can_manage_study(user, r.study))
-    data = formats.RENDERERS[file_format](services.version_document(report))
+    data = formats.render(file_format, services.version_document(report))
     return _file_response(data, services.download_name(report, file_format), formats.MIMETYPES[file_format])
 
 
@@ -283,7 +283,7 @@ def draft_view(study_id: int):
 def draft_file(study_id: int, file_format: str):
     """The current draft as Word document or findings slides."""
     study = _managed_study(study_id)
-    data = formats.RENDERERS[file_format](services.draft_document(study))
+    data = formats.render(file_format, services.draft_document(study))
     return _file_response(data, services.draft_name(study, file_format), formats.MIMETYPES[file_format])
 
 
