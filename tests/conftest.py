@@ -204,7 +204,7 @@ def _base_config() -> dict:
 # Settings the app reads only while it is built (engines, rate-limit hooks, derived settings): a
 # test asking for other values of these gets an app of its own. Any other setting is read during
 # requests, so the shared app takes it for the test and gets its own value back afterwards.
-BUILD_SETTINGS = ("SQLALCHEMY_", "RATELIMIT_", "DATABASE_URL", "SECRET_KEY", "ENV_NAME", "REDIS_URL")
+BUILD_SETTINGS = ("SQLALCHEMY_", "RATELIMIT_", "DATABASE_", "SECRET_KEY", "ENV_NAME", "REDIS_URL")
 
 
 def _test_config(request: pytest.FixtureRequest) -> tuple[dict, dict]:

@@ -143,7 +143,7 @@ WRITERS, NOTES_PER_WRITER = 20, 20
 
 
 @pytest.mark.skipif(not PG_URL, reason="the concurrency test runs on PostgreSQL (USABTEST_TEST_DATABASE_URL)")
-@pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 10, "pool_pre_ping": True},
+@pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 10},
                     OBSERVE_HEARTBEAT_SECONDS=0.2)
 def test_twenty_writers_with_duplicates_store_every_note_exactly_once(db, live_server, make_user,
                                                                           make_session):

@@ -17,7 +17,7 @@ from usabtest.core import operations, uploads
 from usabtest.core.errors import DomainError, InvalidInput, changes_discarded, changes_kept
 from usabtest.core.schemas import control_character_problem
 from usabtest.core.urls import IdConverter
-from usabtest.db import configure_sqlite, utcnow
+from usabtest.db import configure_server_pool, configure_sqlite, utcnow
 from usabtest.extensions import babel, csrf, db, limiter, login_manager, migrate
 from usabtest.timefmt import format_clock, format_local, format_relative
 
@@ -68,6 +68,8 @@ def register_extensions(app: Flask) -> None:
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
                 configure_sqlite(engine)
+            else:
+                configure_server_pool(engine, float(app.config["DATABASE_PING_IDLE_SECONDS"]))
 
 
 def _locale() -> str:

@@ -19,7 +19,10 @@ class Config:
     DATABASE_URL: str | None = None  # default: sqlite file in the instance folder
     SECRET_KEY: str | None = None
 
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # A pooled PostgreSQL connection idle longer than this is pinged before use (and one the server
+    # closed meanwhile is replaced whatever its idle time): `db.configure_server_pool`.
+    DATABASE_PING_IDLE_SECONDS = 5.0
     WTF_CSRF_TIME_LIMIT = 3600 * 8  # a long test day on one page
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

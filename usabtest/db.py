@@ -1,6 +1,7 @@
 """Declarative base, UTC time handling and small column helpers shared by every model."""
 
 import enum
+import select
 import sys
 import time
 from datetime import UTC, datetime
@@ -150,3 +151,66 @@ def configure_sqlite(engine: sa.Engine) -> None:
             _begin_immediate(connection)
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# When a pooled connection is checked out (see `configure_server_pool`); absent on a new connection.
+_IDLE_SINCE = "usabtest_idle_since"
+
+
+def _original_poll():
+    """`select.poll` itself, also under gevent (whose `poll` only sees readiness by running the loop)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("select"):
+        return monkey.get_original("select", "poll")
+    return select.poll
+
+
+def _server_spoke(dbapi_connection) -> bool:
+    """True when the server sent something to a connection that sat in the pool with nothing asked.
+
+    An idle PostgreSQL connection hears from its server only when the server closes it (a restart,
+    `pg_terminate_backend`, `idle_session_timeout`): the goodbye and the end of the stream are
+    already waiting in the socket. Looking is one non-blocking `poll` system call, no round trip.
+    """
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:
+        return False
+    try:
+        poller = _original_poll()()
+        poller.register(fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except Exception:  # a socket psycopg already knows lost: the ping will say so
+        return True
+
+
+def configure_server_pool(engine: sa.Engine, ping_after_idle: float) -> None:
+    """Ping a pooled connection of a database server only when it may have died on the way.
+
+    `pool_pre_ping` pings on every checkout: a round trip before every request's first statement,
+    about a fifth of a note write's waits on a busy machine. This is SQLAlchemy's pessimistic
+    disconnect handling on the checkout event, done when it can matter: a connection that sat idle
+    longer than `ping_after_idle` seconds (a firewall or the server may have dropped it silently),
+    or one the server wrote to while it sat in the pool (it closed it). A failed ping raises
+    `DisconnectionError`, so the pool throws the connection away and hands out a fresh one: the
+    request never sees the dead one. A connection just checked in and silent is used as it is; if
+    it still fails mid-statement, SQLAlchemy invalidates the pool's older connections at once.
+    """
+    if engine.dialect.name == "sqlite":
+        return  # a file opened in this process: there is no server to lose
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None:
+            return  # connected for this checkout
+        if time.monotonic() - idle_since <= ping_after_idle and not _server_spoke(dbapi_connection):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError(f"pooled connection lost: {exc}") from exc
