@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 
 import pytest
@@ -12,21 +13,61 @@ from usabtest.accounts.services import issue_token
 from usabtest.extensions import db as _db
 
 
+def _post(client, session_id: int, token: str) -> None:
+    response = client.post(f"/api/v1/sessions/{session_id}/notes", headers={"Authorization": f"Bearer {token}"},
+                           json={"id": str(uuid.uuid4()), "body": "Hesitates at the coupon field"})
+    assert response.status_code == 201
+
+
 def _statements_of_one_note(client, session_id: int, token: str) -> list[str]:
+    """The statements one note POST runs, each by its first two words."""
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args):
         statements.append(" ".join(statement.split()[:2]).upper())
 
-    headers = {"Authorization": f"Bearer {token}"}
     sa.event.listen(_db.engine, "before_cursor_execute", count)
     try:
-        response = client.post(f"/api/v1/sessions/{session_id}/notes", headers=headers,
-                               json={"id": str(uuid.uuid4()), "body": "Hesitates at the coupon field"})
+        _post(client, session_id, token)
     finally:
         sa.event.remove(_db.engine, "before_cursor_execute", count)
-    assert response.status_code == 201
     return statements
+
+
+def _round_trips_of_one_note(client, session_id: int, token: str, trace_file) -> list[str]:
+    """What one note POST waits for PostgreSQL for: each exchange (it ends with the server's
+    ReadyForQuery) by the first two words the app sent in it. Unlike the statements, this sees
+    the pool's ping and the driver's BEGIN and COMMIT (libpq's own protocol trace)."""
+    from psycopg import pq
+
+    traced = []
+
+    def trace(dbapi_connection, _record, _proxy):
+        dbapi_connection.pgconn.trace(trace_file.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        traced.append(dbapi_connection)
+
+    trace_file.seek(0)
+    trace_file.truncate()
+    sa.event.listen(_db.engine, "checkout", trace)
+    try:
+        _post(client, session_id, token)
+    finally:
+        sa.event.remove(_db.engine, "checkout", trace)
+        for dbapi_connection in traced:
+            dbapi_connection.pgconn.untrace()
+    trace_file.seek(0)
+    exchanges, sent = [], None
+    for line in trace_file.read().decode().splitlines():
+        if not line.startswith(("F\t", "B\t")):
+            continue  # a statement's own line breaks
+        direction, _length, message, *text = line.split("\t")
+        if direction == "F" and sent is None and message in ("Query", "Parse"):
+            sent = " ".join(text[0].replace('"', " ").split()[:2]).upper()
+        elif direction == "B" and message == "ReadyForQuery":
+            exchanges.append(sent)
+            sent = None
+    return exchanges
 
 
 @pytest.mark.committed  # counts the statements of a real request's own transaction
@@ -46,10 +87,17 @@ def test_a_note_costs_the_same_few_statements_however_busy_the_session(
 
     quiet, crowded = (_statements_of_one_note(client, session_id, token) for session_id in ids)
     assert len(quiet) == len(crowded)
-    # One query finds the token's holder, checks they observe the session, reads its running task
-    # and (PostgreSQL) locks its row; then the note and its event are written, nothing else, and
-    # nothing is read afterwards: no second transaction.
     if db.engine.dialect.name == "sqlite":
+        # One query finds the token's holder, checks they observe the session and reads its running
+        # task; then the note and its event are written, nothing else, and nothing is read afterwards:
+        # no second transaction.
         assert crowded == ["BEGIN IMMEDIATE", "SELECT STUDY_SESSION.STUDY_ID,", "INSERT INTO", "INSERT INTO"]
-    else:  # one statement writes both (WITH new_note AS (INSERT ...), new_event AS (INSERT ...))
-        assert crowded == ["SELECT STUDY_SESSION.STUDY_ID,", "WITH NEW_NOTE"], crowded
+        return
+    # PostgreSQL: one statement checks the token, the permission and the references, locks the
+    # session row and writes the note and its event (WITH target AS (SELECT ... FOR UPDATE),
+    # new_note AS (INSERT ...), new_event AS (INSERT ...)), in autocommit: one round trip in all,
+    # no ping of the pooled connection, no BEGIN, no COMMIT.
+    assert crowded == ["WITH TARGET"], crowded
+    with tempfile.TemporaryFile() as trace_file:
+        for session_id in ids:
+            assert _round_trips_of_one_note(client, session_id, token, trace_file) == ["WITH TARGET"]

@@ -2,6 +2,8 @@
 
 import hashlib
 
+import sqlalchemy as sa
+
 from usabtest import policy
 from usabtest.accounts.models import Role
 from usabtest.planning.models import TeamRole
@@ -102,3 +104,19 @@ def test_leaving_the_team_ends_access_even_to_past_sessions(db, make_user, make_
     assert olive in past.observers  # the record of who was there stays
     assert not policy.can_observe_session(olive, past) and not policy.can_run_session(olive, moderated)
     assert not policy.can_view_study(olive, past.study) and _visible(db, olive) == set()
+
+
+def test_the_sql_observing_rule_answers_as_the_python_one_for_every_case(db):
+    cases = [(role, team_role, takes_part) for role in Role for team_role in (None, *TeamRole)
+             for takes_part in (False, True)]
+    rows = sa.union_all(*(
+        sa.select(sa.literal(n).label("n"), sa.literal(role.value).label("role"),
+                  sa.cast(sa.literal(team_role and team_role.value), sa.String).label("team_role"),
+                  sa.literal(takes_part).label("takes_part"))
+        for n, (role, team_role, takes_part) in enumerate(cases))).subquery()
+    clause = policy.may_observe_clause(rows.c.role, rows.c.team_role, rows.c.takes_part)
+    answers = dict(db.session.execute(sa.select(rows.c.n, clause)).all())
+    expected = {n: policy.may_observe(role, team_role, lambda part=part: part)
+                for n, (role, team_role, part) in enumerate(cases)}
+    assert answers == expected
+    assert sum(expected.values()) not in (0, len(cases))  # the rule says yes and no

@@ -144,6 +144,20 @@ def may_observe(role: Role, role_on_team: TeamRole | None, takes_part: Callable[
     return role_on_team is not None and role != Role.CLIENT and takes_part()
 
 
+def may_observe_clause(role: sa.ColumnElement, role_on_team: sa.ColumnElement,
+                       takes_part: sa.ColumnElement) -> sa.ColumnElement[bool]:
+    """`may_observe` as a SQL condition, for a write that checks and stores in one statement.
+
+    The same rule in the same order; tests/test_policy.py holds the two to the same answer for
+    every role, team role and part in the session.
+    """
+    return sa.or_(
+        role == Role.ADMIN.value,
+        sa.and_(role == Role.RESEARCHER.value, role_on_team.is_not_distinct_from(TeamRole.RESEARCHER.value)),
+        sa.and_(role_on_team.is_not(None), role != Role.CLIENT.value, takes_part),
+    )
+
+
 def observing_columns(user_id: sa.ColumnElement, session_id: sa.ColumnElement, study_id: sa.ColumnElement
                       ) -> tuple[sa.ColumnElement, sa.ColumnElement]:
     """What `may_observe` reads, as two columns for the caller's own query of a session (the user's

@@ -90,9 +90,28 @@ class _Plugin(FlaskPlugin):
         request.context = Context(args, body, None, None, None)
 
 
+def valid_body(model: type[BaseModel]) -> BaseModel | None:
+    """The JSON body as `model` when it is one, else None (validation refuses it later, in order).
+
+    For a loader that acts on the body before `spec.validate` runs (the note write): the parse is
+    kept for the validation, so the body is still parsed once.
+    """
+    if not request.is_json:
+        return None
+    try:
+        body = model.model_validate_json(request.get_data())
+    except ValidationError:
+        return None
+    g.valid_body = body
+    return body
+
+
 def _body(model: type[BaseModel]) -> BaseModel:
     """The JSON body as `model`, parsed once by pydantic; a body it refuses is looked at again to
     say what is wrong with it (not JSON, not an object, nested too deeply) before naming fields."""
+    parsed = g.pop("valid_body", None)
+    if type(parsed) is model:
+        return parsed
     if request.is_json:
         try:
             return model.model_validate_json(request.get_data())

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, request, url_for
 from flask_login import current_user
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import joinedload, selectinload
 
 from usabtest import policy
@@ -28,14 +30,16 @@ from usabtest.api import (
     refuse_token,
     showing_current,
     spec,
+    valid_body,
     writes,
 )
 from usabtest.core.errors import InvalidInput, NotFound
 from usabtest.core.schemas import MAX_ID
 from usabtest.core.uploads import large_upload
+from usabtest.db import UTCDateTime, utcnow
 from usabtest.extensions import db
 from usabtest.observe import events, live, questions, recordings, services
-from usabtest.observe.models import Note, SessionRecording, SusResponse, TaskAttempt
+from usabtest.observe.models import Note, SessionEvent, SessionRecording, SusResponse, TaskAttempt
 from usabtest.observe.schemas import (
     MAX_CURSOR,
     AttemptConflict,
@@ -63,7 +67,8 @@ from usabtest.observe.schemas import NoteRevision as NoteRevisionOut
 from usabtest.observe.schemas import Recording as RecordingOut
 from usabtest.observe.schemas import ScreenQuestion as ScreenQuestionOut
 from usabtest.observe.schemas import TaskAttempt as TaskAttemptOut
-from usabtest.planning.models import StudySession, TeamRole
+from usabtest.planning import tagset
+from usabtest.planning.models import StudySession, StudyTag, Task, TeamRole
 
 TAGS = ["observe"]
 
@@ -215,11 +220,146 @@ def _note_target_query(dialect: str, by_token: bool) -> sa.Select:
     return query
 
 
+# --- the note write in one statement (PostgreSQL) -------------------------------------------------
+
+def stored_or_target(session_id: int) -> services.StoredNote | services.NoteTarget:
+    """On PostgreSQL, the note stored by one statement when everything allows it; else `note_target`.
+
+    The statement checks what `note_target` and `services.create_note` check (the token, the
+    permission, the task, the tags, the moment), locks the session row, and writes the note and its
+    event, or writes nothing. Then the usual path runs and finds out why (a refused token, a hidden
+    session, a resent or clashing UUID, a bad reference, a token whose use is due to be noted): every
+    refusal keeps its answer, and only the common case is shortened. The body must be valid first,
+    since a hidden session answers 404 before a bad body's 422.
+    """
+    if 1 <= session_id <= MAX_ID and db.session.get_bind().dialect.name == "postgresql":
+        data = valid_body(NoteCreate)
+        if data is not None:
+            stored = _store_at_once(session_id, data)
+            if stored is not None:
+                return stored
+    return note_target(session_id)
+
+
+def _store_at_once(session_id: int, data: NoteCreate) -> services.StoredNote | None:
+    token = bearer_token()
+    by_token = token is not None
+    now = utcnow()
+    tag_keys = list(dict.fromkeys(tagset.name_key(tag) for tag in data.tags))
+    params = {"session_id": session_id, "now": now, "elapsed_ms": data.elapsed_ms,
+              "task_given": "task_id" in data.model_fields_set, "task_id": data.task_id, "tag_keys": tag_keys,
+              "client_uuid": data.id, "body": data.body, "severity": data.severity, "kind": data.kind.value}
+    if by_token:
+        params["digest"] = account_services.token_digest(token)
+        # A use due to be noted goes the usual way, which notes it (once a minute at most).
+        params["used_since"] = now - timedelta(seconds=account_services.TOKEN_USE_WRITE_SECONDS)
+    else:
+        params["user_id"], params["role"] = current_user.id, current_user.role.value
+    statement = _at_once_statement(by_token)
+    bind = db.session.get_bind()
+    if isinstance(bind, sa.Engine) and not db.session().in_transaction():
+        # Autocommit: the statement is its own transaction, so the note costs one round trip
+        # instead of three (BEGIN, the statement, COMMIT). It keeps every guarantee: a statement
+        # is atomic (note and event are both stored or neither); the session row's lock is taken
+        # before either id is drawn and held until the statement commits, so the session's events
+        # still commit in id order; a resent UUID is still decided by the unique constraint. Once
+        # it returns, the note is committed: what is left is building the answer from the values
+        # written (no database), and a client that never gets it resends and is answered 200.
+        with bind.connect() as connection:
+            row = connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                statement, params).first()
+        if row is not None:
+            events.wake_now(session_id, services.redis_url())
+    else:  # a request that read already (signed in by its cookie): inside its transaction
+        row = db.session.connection().execute(statement, params).first()
+        if row is not None:
+            events.wake_after_commit(session_id, services.redis_url())
+    if row is None:
+        return None
+    writer = services.Writer(row.user_id, row.name) if by_token else current_user
+    return services.StoredNote(row.id, data.id, session_id, row.task_id, writer, data.body, list(row.tags),
+                               data.severity, data.kind, row.elapsed_ms, now)
+
+
+_AT_ONCE: dict[bool, sa.Select] = {}
+
+
+def _at_once_statement(by_token: bool) -> sa.Select:
+    """The one statement of `stored_or_target`, built once per process (by token, by signed-in user).
+
+    WITH target AS (`note_target`'s query, FOR UPDATE OF study_session), new_note AS (INSERT INTO
+    note SELECT ... FROM target WHERE <every check> ON CONFLICT DO NOTHING RETURNING ...),
+    new_event AS (INSERT INTO session_event SELECT ... FROM new_note) SELECT ... FROM new_note.
+    """
+    statement = _AT_ONCE.get(by_token)
+    if statement is not None:
+        return statement
+    target = _note_target_query("postgresql", by_token).cte("target")
+    t = target.c
+    now = sa.bindparam("now", type_=UTCDateTime)
+    user_id = t.user_id if by_token else sa.bindparam("user_id", type_=sa.Integer)
+    role = t.role if by_token else sa.bindparam("role", type_=sa.String)
+    checks = [policy.may_observe_clause(role, t.role_on_team, sa.or_(t.moderator_id == user_id, t.observes))]
+    if by_token:  # `account_services.accept_token`
+        checks += [t.revoked_at.is_(None), sa.or_(t.expires_at.is_(None), t.expires_at > now), t.active,
+                   t.last_used_at > sa.bindparam("used_since", type_=UTCDateTime)]
+    # `services.note_moment`: the session's clock in ms, the client's moment at most that (and
+    # refused beyond the allowed skew).
+    clock_ms = sa.case((t.started_at.is_(None), 0), else_=sa.cast(sa.func.greatest(0, sa.func.floor(
+        sa.extract("epoch", sa.func.coalesce(t.ended_at, now) - t.started_at) * 1000)), sa.BigInteger))
+    elapsed = sa.cast(sa.bindparam("elapsed_ms"), sa.BigInteger)
+    checks.append(sa.or_(elapsed.is_(None), elapsed <= clock_ms + services.NOTE_CLOCK_SKEW_MS))
+    # `services.check_note_references`: a task of the study, and tags of its set (stored as the
+    # set spells them, in the order given).
+    task_given = sa.cast(sa.bindparam("task_given"), sa.Boolean)
+    task_id = sa.cast(sa.bindparam("task_id"), sa.Integer)
+    checks.append(sa.or_(~task_given, task_id.is_(None),
+                         sa.exists().where(Task.id == task_id, Task.study_id == t.study_id)))
+    keys = sa.cast(sa.bindparam("tag_keys"), postgresql.ARRAY(sa.String))
+    of_study = (StudyTag.study_id == t.study_id, StudyTag.name_key == sa.any_(keys))
+    checks.append(sa.select(sa.func.count()).where(*of_study).scalar_subquery() == sa.func.cardinality(keys))
+    tag_names = sa.select(sa.func.json_agg(postgresql.aggregate_order_by(
+        StudyTag.name, sa.func.array_position(keys, StudyTag.name_key)))).where(*of_study).scalar_subquery()
+    notes = Note.__table__
+    columns = {
+        "session_id": sa.cast(sa.bindparam("session_id"), sa.Integer),
+        "task_id": sa.case((task_given, task_id), else_=t.running_task_id),
+        "author_id": user_id,
+        "client_uuid": sa.cast(sa.bindparam("client_uuid", type_=sa.Uuid), sa.Uuid),
+        "body": sa.cast(sa.bindparam("body"), sa.Text),
+        "tags": sa.func.coalesce(tag_names, sa.cast(sa.literal_column("'[]'"), postgresql.JSON)),
+        "severity": sa.cast(sa.bindparam("severity"), sa.Integer),
+        "kind": sa.cast(sa.bindparam("kind"), sa.String),
+        "elapsed_ms": sa.case((elapsed.is_(None), clock_ms), else_=sa.func.least(elapsed, clock_ms)),
+        "created_at": sa.cast(now, UTCDateTime),
+        "version": sa.literal(1),
+    }
+    new_note = (postgresql.insert(notes)
+                .from_select(list(columns), sa.select(*columns.values()).select_from(target).where(*checks))
+                .on_conflict_do_nothing(index_elements=[notes.c.session_id, notes.c.client_uuid])
+                .returning(notes.c.id, notes.c.task_id, notes.c.tags, notes.c.elapsed_ms)
+                .cte("new_note"))
+    events_table = SessionEvent.__table__
+    new_event = sa.insert(events_table).from_select(
+        ["session_id", "kind", "payload", "created_at"],
+        sa.select(columns["session_id"], sa.literal("note.created"),
+                  sa.func.json_build_object("note_id", new_note.c.id), columns["created_at"])
+    ).cte("new_event")
+    statement = sa.select(new_note.c.id, new_note.c.task_id, new_note.c.tags, new_note.c.elapsed_ms)
+    if by_token:  # the writer as the answer shows them
+        statement = statement.add_columns(t.user_id, t.name).join_from(new_note, target, sa.true())
+    statement = statement.add_cte(new_event)
+    _AT_ONCE[by_token] = statement
+    return statement
+
+
 @bp.post("/sessions/<int:session_id>/notes")
-@loads("session_id", note_target, "target")
+@loads("session_id", stored_or_target, "target")
 @spec.validate(json=NoteCreate, resp=writes({201: NoteOut, 200: NoteOut}, 404, 409), tags=TAGS)
-def create_note(target: services.NoteTarget, json: NoteCreate):
+def create_note(target: services.StoredNote | services.NoteTarget, json: NoteCreate):
     """Store a note once per client UUID: 201 when new, 200 for a resent copy, 409 for a different note."""
+    if isinstance(target, services.StoredNote):  # stored by `stored_or_target`'s one statement
+        return NoteOut.of(target), 201
     note, created = services.create_note(target, json)
     return NoteOut.of(note), 201 if created else 200
 

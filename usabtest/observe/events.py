@@ -107,17 +107,23 @@ def redis_client(url: str):
     return client
 
 
+def wake_now(session_id: int, redis_url: str | None) -> None:
+    """Tell the streams of the session about an event committed already (a statement run in
+    autocommit: the note write's one statement), as `wake_after_commit` does after a commit."""
+    for listener in _local_listeners:
+        listener(session_id)
+    if not redis_url:
+        return
+    try:
+        redis_client(redis_url).publish(channel(session_id), "1")
+    except Exception as exc:  # a missed wake only costs one poll interval
+        log.warning("could not publish live wake-up to Redis: %s", exc)
+
+
 @sa.event.listens_for(Session, "after_commit")
 def _publish_wakes(orm_session: Session) -> None:
     for url, session_id in orm_session.info.pop(_WAKE_KEY, ()):
-        for listener in _local_listeners:
-            listener(session_id)
-        if not url:
-            continue
-        try:
-            redis_client(url).publish(channel(session_id), "1")
-        except Exception as exc:  # a missed wake only costs one poll interval
-            log.warning("could not publish live wake-up to Redis: %s", exc)
+        wake_now(session_id, url)
 
 
 @sa.event.listens_for(Session, "after_rollback")
