@@ -1,5 +1,10 @@
 """The note POST finds a bearer token's holder in its own query: the same refusals and the same
-permission rule as every other API request (tests/test_accounts_tokens.py for the generic path)."""
+permission rule as every other API request (tests/test_accounts_tokens.py for the generic path).
+
+On PostgreSQL each test runs twice: inside the test's transaction (the note write's one statement
+joins a transaction begun before it), and committed, where a request that read nothing before runs
+that statement in autocommit.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,29 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import PG_URL
 from usabtest.accounts import services
 from usabtest.accounts.models import ApiToken, Role
+from usabtest.api import observe as observe_api
 from usabtest.db import utcnow
 from usabtest.observe.models import Note, SessionEvent
 from usabtest.planning.models import TeamRole
 
 
-def _post(app, session_id: int, token: str, note_id: str | None = None, body: str = "Misses the coupon"):
+@pytest.fixture(autouse=True, params=[
+    pytest.param("transaction", id="in-transaction"),
+    *([pytest.param("autocommit", id="autocommit", marks=pytest.mark.committed)] if PG_URL else []),
+])
+def write_path(request) -> str:
+    """How the request's note write runs (see the module's docstring)."""
+    return request.param
+
+
+def _post(app, session_id: int, token: str, note_id: str | None = None, body: str = "Misses the coupon",
+          **fields):
     return app.test_client().post(
         f"/api/v1/sessions/{session_id}/notes", headers={"Authorization": f"Bearer {token}"},
-        json={"id": note_id or str(uuid.uuid4()), "body": body})
+        json={"id": note_id or str(uuid.uuid4()), "body": body, **fields})
 
 
 def _token(db, user) -> str:
@@ -127,3 +144,44 @@ def test_a_token_names_the_writer_even_beside_a_signed_in_browser_session(db, cl
     refused = client.post(f"/api/v1/sessions/{study_session.id}/notes", headers={
         "Authorization": "Bearer not-a-token"}, json={"id": str(uuid.uuid4()), "body": "Nobody's"})
     assert refused.status_code == 401 and _stored(db) == 1
+
+
+def test_tags_task_and_moment_are_checked_and_stored_as_the_study_spells_them(app, db, observed, make_tag,
+                                                                             make_study, monkeypatch):
+    study_session, _, token = observed
+    study = study_session.study
+    for name in ("Navigation", "Pricing page"):
+        make_tag(study, name)
+    task_id = make_study(tasks=1).tasks[0].id  # another study's task
+    db.session.commit()
+    assert _post(app, study_session.id, token).status_code == 201  # notes the token's first use
+    with monkeypatch.context() as patched:
+        if PG_URL:  # the one statement stores it: the usual path is not needed
+            patched.setattr(observe_api, "note_target", None)
+        written = _post(app, study_session.id, token, tags=["pricing  PAGE", "navigation", "Navigation"],
+                        severity=3, kind="quote", elapsed_ms=0)
+    assert written.status_code == 201, written.get_json()
+    note = written.get_json()
+    assert (note["tags"], note["severity"], note["kind"], note["elapsed_ms"], note["task_id"]) == (
+        ["Pricing page", "Navigation"], 3, "quote", 0, None)
+    stored = db.session.scalar(sa.select(Note).where(Note.client_uuid == uuid.UUID(note["id"])))
+    assert (stored.tags, stored.severity, stored.kind.value) == (["Pricing page", "Navigation"], 3, "quote")
+    for fields, field in [({"tags": ["Navigation", "nowhere"]}, "tags"), ({"task_id": task_id}, "task_id"),
+                          ({"elapsed_ms": 60_000}, "elapsed_ms")]:
+        refused = _post(app, study_session.id, token, **fields)
+        assert refused.status_code == 422 and field in refused.get_json()["error"]["fields"], fields
+    assert _stored(db) == 2
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SessionEvent)) == 2
+
+
+def test_a_tokens_use_is_noted_again_once_a_minute_has_passed(app, db, observed):
+    study_session, _, token = observed
+    assert _post(app, study_session.id, token).status_code == 201
+    api_token = db.session.scalar(sa.select(ApiToken))
+    long_ago = utcnow() - timedelta(seconds=services.TOKEN_USE_WRITE_SECONDS + 5)
+    api_token.last_used_at = long_ago
+    db.session.commit()
+    assert _post(app, study_session.id, token).status_code == 201
+    db.session.refresh(api_token)
+    assert api_token.last_used_at > long_ago + timedelta(seconds=5)
+    assert _stored(db) == 2
