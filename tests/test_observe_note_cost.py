@@ -7,14 +7,17 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from usabtest.accounts.models import Role
 from usabtest.accounts.services import issue_token
+from usabtest.api import observe as observe_api
 from usabtest.extensions import db as _db
 
 
 def _post(client, session_id: int, token: str) -> None:
-    response = client.post(f"/api/v1/sessions/{session_id}/notes", headers={"Authorization": f"Bearer {token}"},
+    response = client.post(f"/api/v1/sessions/{session_id}/notes",
+                           headers={"Authorization": f"Bearer {token}"},
                            json={"id": str(uuid.uuid4()), "body": "Hesitates at the coupon field"})
     assert response.status_code == 201
 
@@ -34,10 +37,10 @@ def _statements_of_one_note(client, session_id: int, token: str) -> list[str]:
     return statements
 
 
-def _round_trips_of_one_note(client, session_id: int, token: str, trace_file) -> list[str]:
+def _round_trips_of_one_note(client, session_id: int, token: str, trace_file) -> tuple[list[str], list]:
     """What one note POST waits for PostgreSQL for: each exchange (it ends with the server's
-    ReadyForQuery) by the first two words the app sent in it. Unlike the statements, this sees
-    the pool's ping and the driver's BEGIN and COMMIT (libpq's own protocol trace)."""
+    ReadyForQuery) by the first two words the app sent in it, and the connections it used. Unlike
+    the statements, this sees the pool's ping and the driver's BEGIN and COMMIT (libpq's trace)."""
     from psycopg import pq
 
     traced = []
@@ -67,7 +70,7 @@ def _round_trips_of_one_note(client, session_id: int, token: str, trace_file) ->
         elif direction == "B" and message == "ReadyForQuery":
             exchanges.append(sent)
             sent = None
-    return exchanges
+    return exchanges, traced
 
 
 @pytest.mark.committed  # counts the statements of a real request's own transaction
@@ -100,4 +103,18 @@ def test_a_note_costs_the_same_few_statements_however_busy_the_session(
     assert crowded == ["WITH TARGET"], crowded
     with tempfile.TemporaryFile() as trace_file:
         for session_id in ids:
-            assert _round_trips_of_one_note(client, session_id, token, trace_file) == ["WITH TARGET"]
+            exchanges, used = _round_trips_of_one_note(client, session_id, token, trace_file)
+            assert exchanges == ["WITH TARGET"]
+            # The pool took the connection back in transactions again: autocommit was the note's alone.
+            assert [dbapi_connection.autocommit for dbapi_connection in used] == [False]
+
+
+def test_the_one_note_statement_stays_short_enough_for_the_drivers_cache():
+    # A longer statement has its placeholders converted again at every execution by psycopg.
+    from psycopg import _queries
+
+    assert observe_api.STATEMENT_CACHE_LIMIT == _queries.MAX_CACHED_STATEMENT_LENGTH
+    dialect = postgresql_psycopg.dialect()
+    for by_token in (True, False):
+        statement = str(observe_api._at_once_statement(by_token).compile(dialect=dialect))
+        assert len(statement.encode()) <= observe_api.STATEMENT_CACHE_LIMIT

@@ -282,14 +282,19 @@ def _store_at_once(session_id: int, data: NoteCreate) -> services.StoredNote | N
 
 
 _AT_ONCE: dict[bool, sa.Select] = {}
+# psycopg converts a statement's placeholders once and keeps the result for statements up to this
+# long (`psycopg._queries.MAX_CACHED_STATEMENT_LENGTH`); a longer one is converted at every execution,
+# which cost about a third of the request's own CPU. tests/test_observe_note_cost.py holds to it.
+STATEMENT_CACHE_LIMIT = 4096
 
 
 def _at_once_statement(by_token: bool) -> sa.Select:
     """The one statement of `stored_or_target`, built once per process (by token, by signed-in user).
 
-    WITH target AS (`note_target`'s query, FOR UPDATE OF study_session), new_note AS (INSERT INTO
-    note SELECT ... FROM target WHERE <every check> ON CONFLICT DO NOTHING RETURNING ...),
-    new_event AS (INSERT INTO session_event SELECT ... FROM new_note) SELECT ... FROM new_note.
+    WITH target AS (`note_target`'s query, FOR UPDATE OF study_session), allowed AS (its row when
+    every check passes, with the session's clock), new_note AS (INSERT INTO note SELECT ... FROM
+    allowed ON CONFLICT DO NOTHING RETURNING ...), new_event AS (INSERT INTO session_event SELECT
+    ... FROM new_note) SELECT ... FROM new_note.
     """
     statement = _AT_ONCE.get(by_token)
     if statement is not None:
@@ -303,47 +308,52 @@ def _at_once_statement(by_token: bool) -> sa.Select:
     if by_token:  # `account_services.accept_token`
         checks += [t.revoked_at.is_(None), sa.or_(t.expires_at.is_(None), t.expires_at > now), t.active,
                    t.last_used_at > sa.bindparam("used_since", type_=UTCDateTime)]
-    # `services.note_moment`: the session's clock in ms, the client's moment at most that (and
-    # refused beyond the allowed skew).
-    clock_ms = sa.case((t.started_at.is_(None), 0), else_=sa.cast(sa.func.greatest(0, sa.func.floor(
-        sa.extract("epoch", sa.func.coalesce(t.ended_at, now) - t.started_at) * 1000)), sa.BigInteger))
-    elapsed = sa.cast(sa.bindparam("elapsed_ms"), sa.BigInteger)
-    checks.append(sa.or_(elapsed.is_(None), elapsed <= clock_ms + services.NOTE_CLOCK_SKEW_MS))
     # `services.check_note_references`: a task of the study, and tags of its set (stored as the
     # set spells them, in the order given).
-    task_given = sa.cast(sa.bindparam("task_given"), sa.Boolean)
-    task_id = sa.cast(sa.bindparam("task_id"), sa.Integer)
+    task_given = sa.bindparam("task_given", type_=sa.Boolean)
+    task_id = sa.bindparam("task_id", type_=sa.Integer)
     checks.append(sa.or_(~task_given, task_id.is_(None),
                          sa.exists().where(Task.id == task_id, Task.study_id == t.study_id)))
-    keys = sa.cast(sa.bindparam("tag_keys"), postgresql.ARRAY(sa.String))
+    keys = sa.bindparam("tag_keys", type_=postgresql.ARRAY(sa.String))
     of_study = (StudyTag.study_id == t.study_id, StudyTag.name_key == sa.any_(keys))
     checks.append(sa.select(sa.func.count()).where(*of_study).scalar_subquery() == sa.func.cardinality(keys))
     tag_names = sa.select(sa.func.json_agg(postgresql.aggregate_order_by(
         StudyTag.name, sa.func.array_position(keys, StudyTag.name_key)))).where(*of_study).scalar_subquery()
+    # `services.note_moment`: the session's clock in ms (0 before it starts).
+    clock_ms = sa.case((t.started_at.is_(None), 0), else_=sa.cast(sa.func.greatest(0, sa.func.floor(
+        sa.extract("epoch", sa.func.coalesce(t.ended_at, now) - t.started_at) * 1000)), sa.BigInteger))
+    allowed = (sa.select(user_id.label("user_id"), t.running_task_id, clock_ms.label("clock_ms"),
+                         sa.func.coalesce(tag_names, sa.cast(sa.literal_column("'[]'"), postgresql.JSON))
+                         .label("tags"))
+               .select_from(target).where(*checks).cte("allowed"))
+    a = allowed.c
+    # The client's moment, at most the session's clock, and refused beyond the allowed skew.
+    elapsed = sa.bindparam("elapsed_ms", type_=sa.BigInteger)
+    session_id = sa.bindparam("session_id", type_=sa.Integer)
     notes = Note.__table__
     columns = {
-        "session_id": sa.cast(sa.bindparam("session_id"), sa.Integer),
-        "task_id": sa.case((task_given, task_id), else_=t.running_task_id),
-        "author_id": user_id,
-        "client_uuid": sa.cast(sa.bindparam("client_uuid", type_=sa.Uuid), sa.Uuid),
-        "body": sa.cast(sa.bindparam("body"), sa.Text),
-        "tags": sa.func.coalesce(tag_names, sa.cast(sa.literal_column("'[]'"), postgresql.JSON)),
-        "severity": sa.cast(sa.bindparam("severity"), sa.Integer),
-        "kind": sa.cast(sa.bindparam("kind"), sa.String),
-        "elapsed_ms": sa.case((elapsed.is_(None), clock_ms), else_=sa.func.least(elapsed, clock_ms)),
-        "created_at": sa.cast(now, UTCDateTime),
+        "session_id": session_id,
+        "task_id": sa.case((task_given, task_id), else_=a.running_task_id),
+        "author_id": a.user_id,
+        "client_uuid": sa.bindparam("client_uuid", type_=sa.Uuid),
+        "body": sa.bindparam("body", type_=sa.Text),
+        "tags": a.tags,
+        "severity": sa.bindparam("severity", type_=sa.Integer),
+        "kind": sa.bindparam("kind", type_=sa.String),
+        "elapsed_ms": sa.func.least(sa.func.coalesce(elapsed, a.clock_ms), a.clock_ms),
+        "created_at": now,
         "version": sa.literal(1),
     }
-    new_note = (postgresql.insert(notes)
-                .from_select(list(columns), sa.select(*columns.values()).select_from(target).where(*checks))
+    rows = sa.select(*columns.values()).where(
+        sa.or_(elapsed.is_(None), elapsed <= a.clock_ms + services.NOTE_CLOCK_SKEW_MS))
+    new_note = (postgresql.insert(notes).from_select(list(columns), rows)
                 .on_conflict_do_nothing(index_elements=[notes.c.session_id, notes.c.client_uuid])
                 .returning(notes.c.id, notes.c.task_id, notes.c.tags, notes.c.elapsed_ms)
                 .cte("new_note"))
-    events_table = SessionEvent.__table__
-    new_event = sa.insert(events_table).from_select(
+    new_event = sa.insert(SessionEvent.__table__).from_select(
         ["session_id", "kind", "payload", "created_at"],
-        sa.select(columns["session_id"], sa.literal("note.created"),
-                  sa.func.json_build_object("note_id", new_note.c.id), columns["created_at"])
+        sa.select(session_id, sa.literal("note.created"), sa.func.json_build_object("note_id", new_note.c.id),
+                  now)
     ).cte("new_event")
     statement = sa.select(new_note.c.id, new_note.c.task_id, new_note.c.tags, new_note.c.elapsed_ms)
     if by_token:  # the writer as the answer shows them

@@ -110,13 +110,18 @@ def redis_client(url: str):
 def wake_now(session_id: int, redis_url: str | None) -> None:
     """Tell the streams of the session about an event committed already (a statement run in
     autocommit: the note write's one statement), as `wake_after_commit` does after a commit."""
+    # A missed wake only costs one poll interval; a failed one must not fail the write that was
+    # committed (a stored note is never answered with an error).
     for listener in _local_listeners:
-        listener(session_id)
+        try:
+            listener(session_id)
+        except Exception:
+            log.exception("could not wake this process's live streams")
     if not redis_url:
         return
     try:
         redis_client(redis_url).publish(channel(session_id), "1")
-    except Exception as exc:  # a missed wake only costs one poll interval
+    except Exception as exc:
         log.warning("could not publish live wake-up to Redis: %s", exc)
 
 
