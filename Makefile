@@ -5,10 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export USABTEST_ENV_NAME ?= development
 
-# One pass alone: two workers, since the suite spends much of its time waiting on browsers and
-# servers. Both passes side by side (`make test` with PostgreSQL): one process each, which keeps the
-# two cores about as busy without the extra workers' start-up (measured: about 10 % faster).
-PYTEST_ARGS ?= -n 2
+# One pass alone: two workers, the browser tests kept together on one of them (`--dist loadgroup`,
+# the group is set in tests/conftest.py), so one Chromium runs at a time as in a serial run while the
+# other worker computes. Both passes side by side (`make test` with PostgreSQL): one process each.
+# Measured on the shared 2-core machine (other jobs running, load 5-10), alternating the two:
+# one process per pass 394-398 s, two workers per pass with loadgroup 413-458 s. The extra
+# workers' start-up, collection and messaging cost about 50 s of CPU, and the passes are CPU-bound
+# there; on an idle machine `make test PAIRED_PYTEST_ARGS="-n 2 --dist loadgroup"` may win.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 PAIRED_PYTEST_ARGS ?= -p no:xdist
 # pytest with compiled modules kept under the venv, even where PYTHONDONTWRITEBYTECODE is set:
 # otherwise each pytest process (a controller and two workers per pass) and each server the

@@ -70,16 +70,28 @@ def pytest_report_header(config) -> str:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark `pure` every test that needs no app and no database; put the long ones first.
+    """Mark `pure` every test that needs no app and no database; keep the browser tests together;
+    put the long ones first.
 
-    pytest-xdist hands out tests in collection order: starting the long ones (marked `slow`, then
-    those waiting on servers and browsers) first keeps one worker from finishing alone on them.
+    Under pytest-xdist with `--dist loadgroup` (as `make test` runs) the browser tests form one group
+    that a single worker runs, one Chromium at a time as in a serial run, while the other workers take
+    the rest: the browser tests mostly wait (on the browser, the pages' timers, live streams), the
+    others mostly compute, so the two overlap well. Two browsers side by side per pass made the
+    timing-sensitive console tests fail on a loaded machine. Workers get the remaining tests in
+    collection order: starting the long ones (marked `slow`, then those waiting on servers) first
+    keeps one worker from finishing alone on them.
     """
     for item in items:
         uses_database = "app" in getattr(item, "fixturenames", ()) or item.get_closest_marker("database")
         if not uses_database:
             item.add_marker(pytest.mark.pure)
+        if _is_browser_test(item):
+            item.add_marker(pytest.mark.xdist_group("browser"))
     items.sort(key=_start_order)
+
+
+def _is_browser_test(item) -> bool:
+    return item.get_closest_marker("browser") is not None or "browser" in getattr(item, "fixturenames", ())
 
 
 def _start_order(item) -> int:

@@ -7,7 +7,7 @@ On PostgreSQL (USABTEST_TEST_DATABASE_URL) a NUL character once reached the data
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_observe_queue import _notes, observer_console  # noqa: F401
+from tests.browser.test_observe_queue import _notes, assert_refused_once, observer_console  # noqa: F401
 from tests.observe_fixtures import streams_closed  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.config(OBSERVE_HEARTBEAT_SECONDS=0.3),
@@ -28,8 +28,7 @@ def test_a_note_with_a_nul_character_is_refused_shown_and_the_next_notes_are_sav
     expect(console.entry("Finds the coupon field")).to_contain_text("Saved")
     expect(console.page.locator("#queue-status")).to_have_text("1 not accepted by the server (see below)")
     console.page.wait_for_timeout(2000)  # long enough for more tries if the refusal were retried
-    posts = [body["body"] for method, _, body in console.sent if method == "POST"]
-    assert sum("the banner" in body for body in posts) == 1
+    assert_refused_once(console.posts_answered("the banner"))
 
     console.page.once("dialog", lambda dialog: dialog.accept())
     refused.get_by_role("button", name="Discard note").click()

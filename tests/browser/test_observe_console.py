@@ -88,6 +88,10 @@ def test_participant_screen_follows_the_moderator_and_closes_at_the_end(
     with page.expect_popup() as popup:
         page.get_by_role("button", name="Open participant screen").click()
     screen = popup.value
+    # The popup opens as the window in front; the console behind it would get no animation frames,
+    # and each click there waits about two seconds for its button to be "stable". Side by side, as a
+    # moderator has them on two screens, both render.
+    page.bring_to_front()
     expect(screen.locator("#screen-text")).to_have_text("Welcome, and thank you for coming.")
 
     page.get_by_role("button", name="Start task 1").click()
