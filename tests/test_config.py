@@ -32,6 +32,17 @@ def test_postgres_urls_use_psycopg3(tmp_path):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
 
 
+def test_postgres_keeps_its_pool_of_connections_open_unless_engine_options_say_otherwise():
+    app = create_app({"DATABASE_URL": "postgresql://u@h/db", "SECRET_KEY": "k", "DATABASE_POOL_SIZE": 12})
+    with app.app_context():
+        pool = db.engine.pool
+        assert (pool.size(), pool._max_overflow) == (12, 0)
+    own = create_app({"DATABASE_URL": "postgresql://u@h/db", "SECRET_KEY": "k",
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 3, "max_overflow": 2}})
+    with own.app_context():
+        assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (3, 2)
+
+
 def test_default_database_is_sqlite_in_instance_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("USABTEST_DATABASE_URL", raising=False)
     app = create_app({"SECRET_KEY": "k"})

@@ -157,12 +157,16 @@ def configure_sqlite(engine: sa.Engine) -> None:
 _IDLE_SINCE = "usabtest_idle_since"
 
 
+_POLL: list = []  # `select.poll` as found at the first checkout (gevent patches before the app loads)
+
+
 def _original_poll():
     """`select.poll` itself, also under gevent (whose `poll` only sees readiness by running the loop)."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("select"):
-        return monkey.get_original("select", "poll")
-    return select.poll
+    if not _POLL:
+        monkey = sys.modules.get("gevent.monkey")
+        patched = monkey is not None and monkey.is_module_patched("select")
+        _POLL.append(monkey.get_original("select", "poll") if patched else select.poll)
+    return _POLL[0]
 
 
 def _server_spoke(dbapi_connection) -> bool:
