@@ -27,6 +27,8 @@ def test_console_has_no_serious_violation_in_any_state(db, page, live_server, br
     expect(page.locator("#start-next")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#end-task-form")).to_be_visible()
+    # The focus reaches the note box a moment after the form shows: keys typed before then are lost.
+    expect(page.locator("#note-input")).to_be_focused()
     page.keyboard.type("Looks for the basket")
     page.keyboard.press("Enter")
     expect(page.locator("#log li", has_text="Looks for the basket")).to_contain_text("Saved")
