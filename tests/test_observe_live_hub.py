@@ -17,7 +17,8 @@ from tests.observe_fixtures import wait_for_streams_to_end
 from usabtest.accounts import services as account_services
 from usabtest.accounts.models import Role
 from usabtest.extensions import db as _db
-from usabtest.observe import live
+from usabtest.observe import events, live
+from usabtest.observe.models import SessionEvent
 
 # Quick polls and keep-alives: a closed stream is noticed at its next keep-alive.
 FAST = {"OBSERVE_POLL_SECONDS": 0.05, "OBSERVE_HEARTBEAT_SECONDS": 0.2}
@@ -146,3 +147,126 @@ def test_a_note_reaches_the_streams_of_its_own_process_without_waiting_for_the_p
     assert urllib.request.urlopen(request, timeout=10).status == 201
     stream.wait_for("Heard at once", timeout=5)
     assert time.monotonic() - posted < 5  # not the 30 s poll: the commit woke this process's watcher
+
+
+# --- delivery in batches: the watcher's reads and each stream's writes grow with bursts, not events
+
+
+class _Reader:
+    """A stream's body read in a thread, as the server sends it: each chunk is one socket write."""
+
+    def __init__(self, hub: live.LiveHub, session_id: int, user, expected: int, after: int = 0):
+        self.expected = expected
+        self.chunks: list[tuple[float, str]] = []
+        self.finished = threading.Event()
+        body = live.stream(hub, session_id, user, after, heartbeat=0.2, lifetime=20)
+        threading.Thread(target=self._read, args=(body,), daemon=True).start()
+        deadline = time.monotonic() + 10
+        while not self.chunks and time.monotonic() < deadline:  # ": connected": it has joined the hub
+            time.sleep(0.01)
+
+    def _read(self, body) -> None:
+        try:
+            for chunk in body:
+                self.chunks.append((time.monotonic(), chunk))
+                if len(self.events()) >= self.expected:
+                    break
+        finally:
+            body.close()
+            self.finished.set()
+
+    def events(self) -> list[dict]:
+        return [json.loads(line.removeprefix("data: ")) for _at, chunk in list(self.chunks)
+                for line in chunk.splitlines() if line.startswith("data: ")]
+
+    def event_writes(self) -> list[float]:
+        """When each chunk carrying events was sent."""
+        return [at for at, chunk in list(self.chunks) if "\ndata: " in chunk]
+
+    def wait(self, timeout: float = 10) -> None:
+        assert self.finished.wait(timeout), f"{len(self.events())} of {self.expected} events arrived"
+
+
+@pytest.fixture
+def hub(db):
+    """This process's hub with a 30 s poll: only commits wake it during a test."""
+    yield live.hub_for(db.engine, poll=30, redis_url=None, per_user=8)
+    wait_for_streams_to_end()
+
+
+@pytest.fixture
+def watcher_reads(monkeypatch) -> list[float]:
+    """When the watcher read a session's events (streams reading history are not counted)."""
+    reads: list[float] = []
+    read_events = events.read_events
+
+    def counted(*args, **kwargs):
+        if threading.current_thread().name == "usabtest-live":
+            reads.append(time.monotonic())
+        return read_events(*args, **kwargs)
+
+    monkeypatch.setattr(events, "read_events", counted)
+    return reads
+
+
+def _commit_events(study_session, count: int, pause: float = 0.0) -> None:
+    for number in range(count):
+        events.append(study_session, "probe", {"n": number}, None)
+        if pause:
+            _db.session.commit()
+            time.sleep(pause)
+    _db.session.commit()
+
+
+def test_a_burst_within_the_read_window_is_read_and_sent_in_two_goes(
+        db, make_user, make_session, hub, watcher_reads, monkeypatch):
+    monkeypatch.setattr(live, "READ_WINDOW_SECONDS", 0.6)  # wide enough for a loaded machine
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    reader = _Reader(hub, study_session.id, observer, expected=10)
+    _commit_events(study_session, 10, pause=0.02)
+    reader.wait()
+    assert [event["n"] for event in reader.events()] == list(range(10))
+    # The first commit is read at once; the nine that follow within the window in one more read.
+    # A read per commit would make ten reads and ten writes.
+    assert 2 <= len(watcher_reads) <= 3, watcher_reads
+    assert 2 <= len(reader.event_writes()) <= 3
+
+
+def test_a_lone_event_after_a_quiet_spell_arrives_at_once(db, make_user, make_session, hub, monkeypatch):
+    monkeypatch.setattr(live, "READ_WINDOW_SECONDS", 1.0)
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    reader = _Reader(hub, study_session.id, observer, expected=2)
+    for sent in (1, 2):  # the stream's first event, then one after the window has passed
+        if sent == 2:
+            time.sleep(1.1)
+        committed = time.monotonic()
+        _commit_events(study_session, 1)
+        deadline = committed + 5
+        while len(reader.event_writes()) < sent and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert reader.event_writes()[sent - 1] - committed < 0.5  # not held back for the window
+    reader.wait()
+
+
+@pytest.mark.parametrize("window", [live.READ_WINDOW_SECONDS, 0.3])
+def test_a_burst_larger_than_a_batch_arrives_whole_once_and_in_order(
+        db, make_user, make_session, hub, monkeypatch, window):
+    monkeypatch.setattr(live, "READ_WINDOW_SECONDS", window)
+    monkeypatch.setattr(live, "RECENT_EVENTS", 100)  # fewer kept than a batch: streams read the log too
+    watching, late = make_user(Role.OBSERVER), make_user(Role.OBSERVER)
+    study_session = make_session(observers=[watching, late])
+    total = events.BATCH + 60
+    reader = _Reader(hub, study_session.id, watching, expected=total)
+    _commit_events(study_session, events.BATCH + 50)  # one transaction: more than one read holds
+    _commit_events(study_session, 10, pause=0.005)
+    behind = _Reader(hub, study_session.id, late, expected=total)  # starts from the first event
+    reader.wait()
+    behind.wait()
+    stored = db.session.scalars(sa.select(SessionEvent.id).where(SessionEvent.session_id == study_session.id)
+                                .order_by(SessionEvent.id)).all()
+    assert len(stored) == total
+    for stream in (reader, behind):
+        assert [event["id"] for event in stream.events()] == stored
+        assert len(stream.event_writes()) < 15  # batches, not one write per event

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +48,18 @@ def count_stream(delta: int) -> None:
 def channel(session_id: int) -> str:
     """The Redis channel announcing new events of one session."""
     return f"usabtest:session:{session_id}"
+
+
+_origin: tuple[int, bytes] = (0, b"")
+
+
+def origin() -> bytes:
+    """This process's name, the body of its Redis wake-ups: its own streams were woken at commit
+    (`on_commit`), so its watcher skips what it published itself instead of reading again."""
+    global _origin
+    if _origin[0] != os.getpid():  # a forked worker names itself anew
+        _origin = (os.getpid(), uuid.uuid4().hex.encode())
+    return _origin[1]
 
 
 def lock_session(session_id: int) -> StudySession | None:
@@ -120,7 +134,7 @@ def wake_now(session_id: int, redis_url: str | None) -> None:
     if not redis_url:
         return
     try:
-        redis_client(redis_url).publish(channel(session_id), "1")
+        redis_client(redis_url).publish(channel(session_id), origin())
     except Exception as exc:
         log.warning("could not publish live wake-up to Redis: %s", exc)
 

@@ -7,6 +7,10 @@ streams) or hears it from Redis at once; it reads each such session's new events
 them once, keeps the recent ones, and wakes that session's streams, which send them on. A stream
 that starts further back reads its history itself, once, before it joins.
 
+Delivery costs batches, not notes: a woken session is read at once, but at most once per
+`READ_WINDOW_SECONDS`, so wake-ups during a burst are gathered into one read, and each stream
+sends everything it has in one write.
+
 The watcher also ends the streams of users who signed out, changed their password or were
 deactivated, and a user's oldest stream in this process when they open more than the cap.
 Events of one session commit in id order (see `events.lock_session`), so reading each session
@@ -35,6 +39,11 @@ log = logging.getLogger(__name__)
 RECENT_EVENTS = 500  # kept per watched session for streams that are a little behind
 USER_CHECK_SECONDS = 2.0  # how soon a stream ends after its user signs out or is deactivated
 REDIS_FALLBACK_POLL_SECONDS = 5.0  # with Redis, the database is still asked now and then
+# A session read less than this long ago waits out the rest before it is read again. The first
+# note after a quiet spell is read at once; under load each read carries several events, so the
+# reads, renders and socket writes per note fall. Each cost a delivery up to this much later.
+# Measured with bench/load_notes.py (docs/performance.md): 500 streams, 50 writers.
+READ_WINDOW_SECONDS = 0.025
 
 
 @dataclass(eq=False)
@@ -59,6 +68,7 @@ class _SessionFeed:
     def __init__(self, last_id: int):
         self.base = last_id  # every event after `base` is in `recent` or was dropped from its front
         self.last_id = last_id
+        self.read_at = float("-inf")  # when the watcher last began reading this session
         self.recent: deque[tuple[int, str]] = deque(maxlen=RECENT_EVENTS)
         self.subscribers: set[Subscription] = set()
 
@@ -73,7 +83,14 @@ class _SessionFeed:
         """Events after `cursor`, or None when some of them are no longer kept here."""
         if cursor < self.base:
             return None
-        return [item for item in self.recent if item[0] > cursor]
+        # From the newest back: a stream is usually a few events behind, and hundreds ask per read.
+        newer = []
+        for item in reversed(self.recent):
+            if item[0] <= cursor:
+                break
+            newer.append(item)
+        newer.reverse()
+        return newer
 
 
 class LiveHub:
@@ -166,19 +183,34 @@ class LiveHub:
                     self._changed.wait()
                 self._reading = True
                 next_check = min(last_full_check + interval, self._users_checked + USER_CHECK_SECONDS)
-                self._changed.wait_for(lambda: self._dirty, timeout=max(0.0, next_check - time.monotonic()))
-                dirty, self._dirty = self._dirty, set()
+                due = self._wait_for_due(next_check)
                 watched = {sid: feed.last_id for sid, feed in self._feeds.items()}
             try:
                 if watched and time.monotonic() - last_full_check >= interval:
                     last_full_check = time.monotonic()
-                    dirty |= self._sessions_with_news(watched)
-                for session_id in dirty & watched.keys():
+                    due |= self._sessions_with_news(watched)
+                for session_id in due & watched.keys():
                     self._read(session_id)
                 self._check_users()
             except sa.exc.SQLAlchemyError as exc:
                 log.warning("live watcher could not read the database: %s", exc)
                 time.sleep(interval)
+
+    def _wait_for_due(self, until: float) -> set[int]:
+        """Wait (lock held) until a woken session may be read again, or `until`; take those sessions.
+
+        A session woken within `READ_WINDOW_SECONDS` of its last read stays in `_dirty` until the
+        window has passed: the wake-ups arriving meanwhile are then answered by that one read.
+        """
+        while True:
+            now = time.monotonic()
+            ready_at = {sid: self._feeds[sid].read_at + READ_WINDOW_SECONDS if sid in self._feeds else now
+                        for sid in self._dirty}
+            due = {sid for sid, moment in ready_at.items() if moment <= now}
+            if due or now >= until or not self._feeds:
+                self._dirty -= due
+                return due
+            self._changed.wait(min([until, *ready_at.values()]) - now)
 
     def _sessions_with_news(self, watched: dict[int, int]) -> set[int]:
         query = (sa.select(SessionEvent.session_id, sa.func.max(SessionEvent.id))
@@ -195,6 +227,7 @@ class LiveHub:
                 if feed is None:
                     return
                 cursor = feed.last_id
+                feed.read_at = time.monotonic()
             with Session(self.engine) as orm_session:
                 batch = events.read_events(orm_session, session_id, cursor)
             with self._lock:
@@ -239,13 +272,13 @@ class LiveHub:
                 pubsub = events.redis_client(self.redis_url).pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(events.channel("*"))
                 for message in pubsub.listen():
-                    self._heard(message.get("channel"))
+                    self._heard(message.get("channel"), message.get("data"))
             except Exception as exc:  # the database poll still delivers, a little later
                 log.warning("live wake-ups from Redis interrupted: %s", exc)
                 time.sleep(REDIS_FALLBACK_POLL_SECONDS)
 
-    def _heard(self, channel: bytes | str | None) -> None:
-        if channel is None:
+    def _heard(self, channel: bytes | str | None, sender: bytes | str | None) -> None:
+        if channel is None or sender == events.origin():  # our own commit woke us already
             return
         name = channel.decode() if isinstance(channel, bytes) else channel
         try:
@@ -257,7 +290,9 @@ class LiveHub:
     def wake(self, session_id: int) -> None:
         """The session has new events: read them now if it is watched here."""
         with self._lock:
-            if session_id in self._feeds:
+            # Already woken: the read to come answers this wake-up too (and the watcher, waiting out
+            # the session's window, need not be woken once per commit).
+            if session_id in self._feeds and session_id not in self._dirty:
                 self._dirty.add(session_id)
                 self._changed.notify_all()
 
@@ -319,12 +354,12 @@ def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, a
             batch = hub.recent(subscription.session_id, after)
             if batch is None:
                 batch = _from_the_log(hub.engine, subscription.session_id, after)
-            for event_id, text in batch:
-                yield text
-                after = event_id
             now = time.monotonic()
             if batch:
-                last_sent = now
+                # One write for all of it: with hundreds of streams, a socket write per event
+                # per stream cost more CPU than the note's own write.
+                yield "".join(text for _event_id, text in batch)
+                after, last_sent = batch[-1][0], now
                 if len(batch) >= events.BATCH:
                     continue
             elif now - last_sent >= heartbeat:
