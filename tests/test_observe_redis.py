@@ -1,14 +1,17 @@
 """With Redis configured, a committed note wakes every process's waiting streams at once."""
 
 import os
+import threading
+import time
 import uuid
 
 import pytest
 import redis as redis_lib
 
 from tests.conftest import IN_CI
+from tests.observe_fixtures import wait_for_streams_to_end
 from usabtest.accounts.models import Role
-from usabtest.observe import events
+from usabtest.observe import events, live
 
 REDIS_URL = os.environ.get("USABTEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -52,3 +55,44 @@ def test_note_commit_publishes_a_wake_up_and_rollback_does_not(app, client, make
     assert created.status_code == 201
     message = _next_message(redis_channel_listener)
     assert message is not None and message["channel"].decode() == events.channel(study_session.id)
+
+
+@pytest.mark.committed
+def test_a_process_reads_again_for_other_processes_wake_ups_not_its_own(
+        db, make_user, make_session, redis_channel_listener, monkeypatch):
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    reads: list[str] = []
+    read_events = events.read_events
+
+    def counted(*args, **kwargs):
+        reads.append(threading.current_thread().name)
+        return read_events(*args, **kwargs)
+
+    monkeypatch.setattr(events, "read_events", counted)
+    hub = live.hub_for(db.engine, poll=30, redis_url=REDIS_URL, per_user=8)
+    body = live.stream(hub, study_session.id, observer, 0, heartbeat=0.2, lifetime=3)
+    assert next(body).endswith(": connected\n\n")
+    publisher = redis_lib.Redis.from_url(REDIS_URL)
+    try:
+        _heard_from_another_process(publisher, study_session.id, reads)  # the hub listens now
+        time.sleep(2 * live.READ_WINDOW_SECONDS)
+        reads.clear()
+        # Its own commit woke this process at commit: the message it published is nothing new.
+        publisher.publish(events.channel(study_session.id), events.origin())
+        time.sleep(0.3)
+        assert "usabtest-live" not in reads
+        _heard_from_another_process(publisher, study_session.id, reads)  # and others' it hears
+    finally:
+        publisher.close()
+        body.close()
+        wait_for_streams_to_end()
+
+
+def _heard_from_another_process(publisher, session_id: int, reads: list[str]) -> None:
+    """Publish as another process would until the watcher reads (its subscription takes a moment)."""
+    deadline = time.monotonic() + 5
+    while "usabtest-live" not in reads and time.monotonic() < deadline:
+        publisher.publish(events.channel(session_id), b"another process")
+        time.sleep(0.2)
+    assert "usabtest-live" in reads
