@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from usabtest.db import utcnow
 from usabtest.extensions import db
@@ -175,7 +175,8 @@ def read_events(orm_session: Session, session_id: int, after: int, limit: int = 
     notes: dict[int, Note] = {}
     if note_ids:
         found = orm_session.scalars(
-            sa.select(Note).where(Note.id.in_(note_ids)).options(selectinload(Note.author))
+            # The authors in the same query: the live watcher runs this for every read it makes.
+            sa.select(Note).where(Note.id.in_(note_ids)).options(joinedload(Note.author))
         )
         notes = {note.id: note for note in found}
     out = []

@@ -185,13 +185,16 @@ class LiveHub:
                 next_check = min(last_full_check + interval, self._users_checked + USER_CHECK_SECONDS)
                 due = self._wait_for_due(next_check)
                 watched = {sid: feed.last_id for sid, feed in self._feeds.items()}
+            if not watched:
+                continue
             try:
-                if watched and time.monotonic() - last_full_check >= interval:
-                    last_full_check = time.monotonic()
-                    due |= self._sessions_with_news(watched)
-                for session_id in due & watched.keys():
-                    self._read(session_id)
-                self._check_users()
+                with self._connection() as connection:
+                    if time.monotonic() - last_full_check >= interval:
+                        last_full_check = time.monotonic()
+                        due |= self._sessions_with_news(connection, watched)
+                    for session_id in due & watched.keys():
+                        self._read(connection, session_id)
+                    self._check_users(connection)
             except sa.exc.SQLAlchemyError as exc:
                 log.warning("live watcher could not read the database: %s", exc)
                 time.sleep(interval)
@@ -212,15 +215,23 @@ class LiveHub:
                 return due
             self._changed.wait(min([until, *ready_at.values()]) - now)
 
-    def _sessions_with_news(self, watched: dict[int, int]) -> set[int]:
+    def _connection(self) -> sa.Connection:
+        """One connection (one checkout) for a round of reads instead of one per read."""
+        connection = self.engine.connect()
+        if connection.dialect.name == "postgresql":
+            # Each read on its own, without a BEGIN and a ROLLBACK round trip around it. (SQLite's
+            # cost no round trip, and its transaction control stays as `db.configure_sqlite` set it.)
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
+    def _sessions_with_news(self, connection: sa.Connection, watched: dict[int, int]) -> set[int]:
         query = (sa.select(SessionEvent.session_id, sa.func.max(SessionEvent.id))
                  .where(SessionEvent.session_id.in_(list(watched)))
                  .group_by(SessionEvent.session_id))
-        with Session(self.engine) as orm_session:
-            newest = orm_session.execute(query).all()
+        newest = connection.execute(query).all()
         return {session_id for session_id, last in newest if last > watched[session_id]}
 
-    def _read(self, session_id: int) -> None:
+    def _read(self, connection: sa.Connection, session_id: int) -> None:
         while True:
             with self._lock:
                 feed = self._feeds.get(session_id)
@@ -228,7 +239,7 @@ class LiveHub:
                     return
                 cursor = feed.last_id
                 feed.read_at = time.monotonic()
-            with Session(self.engine) as orm_session:
+            with Session(connection) as orm_session:  # its own: a note edited since is read anew
                 batch = events.read_events(orm_session, session_id, cursor)
             with self._lock:
                 if feed.last_id == cursor:
@@ -238,7 +249,7 @@ class LiveHub:
             if len(batch) < events.BATCH:
                 return
 
-    def _check_users(self) -> None:
+    def _check_users(self, connection: sa.Connection) -> None:
         if time.monotonic() - self._users_checked < USER_CHECK_SECONDS:
             return
         self._users_checked = time.monotonic()
@@ -246,10 +257,9 @@ class LiveHub:
             user_ids = list(self._by_user)
         if not user_ids:
             return
-        with Session(self.engine) as orm_session:
-            rows = orm_session.execute(
-                sa.select(User.id, User.active, User.session_version).where(User.id.in_(user_ids))
-            ).all()
+        rows = connection.execute(
+            sa.select(User.id, User.active, User.session_version).where(User.id.in_(user_ids))
+        ).all()
         state = {user_id: (active, version) for user_id, active, version in rows}
         with self._lock:
             for user_id, subscriptions in self._by_user.items():
