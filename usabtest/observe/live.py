@@ -39,10 +39,12 @@ log = logging.getLogger(__name__)
 RECENT_EVENTS = 500  # kept per watched session for streams that are a little behind
 USER_CHECK_SECONDS = 2.0  # how soon a stream ends after its user signs out or is deactivated
 REDIS_FALLBACK_POLL_SECONDS = 5.0  # with Redis, the database is still asked now and then
-# A session read less than this long ago waits out the rest before it is read again. The first
-# note after a quiet spell is read at once; under load each read carries several events, so the
-# reads, renders and socket writes per note fall. Each cost a delivery up to this much later.
-# Measured with bench/load_notes.py (docs/performance.md): 500 streams, 50 writers.
+# A session read less than this long ago waits out the rest before it is read again: the first
+# note after a quiet spell is read at once, and in a busy session each read (and each stream's
+# write) carries every event of the window. The window is added to a busy session's delivery
+# delay: measured with bench/load_notes.py (docs/performance.md), 50 and 100 ms saved little more
+# CPU than 25 ms but doubled and quadrupled the delay, and 25 ms leaves half of the 50 ms goal
+# with Redis for the read and the fan-out.
 READ_WINDOW_SECONDS = 0.025
 
 
