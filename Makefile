@@ -48,13 +48,14 @@ test: $(STAMP)
 
 test-sqlite: $(STAMP)
 	@echo "=== test suite on SQLite ==="
-	env -u USABTEST_TEST_DATABASE_URL $(PYTEST) -q -rs $(PYTEST_ARGS)
+	env -u USABTEST_TEST_DATABASE_URL USABTEST_TEST_REDIS_URL=redis://127.0.0.1:6379/15 $(PYTEST) -q -rs $(PYTEST_ARGS)
 
 # Tests marked `pure` (no app, no database) and `ui_audit` (page audits, the same on any database)
-# already ran in the SQLite pass.
+# already ran in the SQLite pass. Each pass has its own Redis database (and so its own wake-up
+# channels): the passes run side by side with the same session ids.
 test-postgres: $(STAMP)
 	@echo "=== test suite on PostgreSQL ($$USABTEST_TEST_DATABASE_URL), tests that use the database ==="
-	$(PYTEST) -q -rs -m "not pure and not ui_audit" $(PYTEST_ARGS)
+	USABTEST_TEST_REDIS_URL=redis://127.0.0.1:6379/14 $(PYTEST) -q -rs -m "not pure and not ui_audit" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check usabtest tests bench

@@ -41,7 +41,7 @@ def test_note_commit_publishes_a_wake_up_and_rollback_does_not(app, client, make
     app.config["REDIS_URL"] = REDIS_URL
     observer = make_user(Role.OBSERVER)
     study_session = make_session(observers=[observer])
-    redis_channel_listener.subscribe(events.channel(study_session.id))
+    redis_channel_listener.subscribe(events.channel(study_session.id, REDIS_URL))
     _next_message(redis_channel_listener, 0.2)  # drain the subscription confirmation
     login(observer)
 
@@ -54,7 +54,7 @@ def test_note_commit_publishes_a_wake_up_and_rollback_does_not(app, client, make
                           json={"id": str(uuid.uuid4()), "body": "Hesitated at the coupon box"})
     assert created.status_code == 201
     message = _next_message(redis_channel_listener)
-    assert message is not None and message["channel"].decode() == events.channel(study_session.id)
+    assert message is not None and message["channel"].decode() == events.channel(study_session.id, REDIS_URL)
 
 
 @pytest.mark.committed
@@ -79,7 +79,7 @@ def test_a_process_reads_again_for_other_processes_wake_ups_not_its_own(
         time.sleep(2 * live.READ_WINDOW_SECONDS)
         reads.clear()
         # Its own commit woke this process at commit: the message it published is nothing new.
-        publisher.publish(events.channel(study_session.id), events.origin())
+        publisher.publish(events.channel(study_session.id, REDIS_URL), events.origin())
         time.sleep(0.3)
         assert "usabtest-live" not in reads
         _heard_from_another_process(publisher, study_session.id, reads)  # and others' it hears
@@ -93,6 +93,12 @@ def _heard_from_another_process(publisher, session_id: int, reads: list[str]) ->
     """Publish as another process would until the watcher reads (its subscription takes a moment)."""
     deadline = time.monotonic() + 5
     while "usabtest-live" not in reads and time.monotonic() < deadline:
-        publisher.publish(events.channel(session_id), b"another process")
+        publisher.publish(events.channel(session_id, REDIS_URL), b"another process")
         time.sleep(0.2)
     assert "usabtest-live" in reads
+
+
+def test_deployments_on_other_redis_databases_do_not_wake_each_other():
+    # Redis shares publish/subscribe across its database numbers; the channel name must not.
+    assert events.channel(7, "redis://127.0.0.1:6379/14") != events.channel(7, "redis://127.0.0.1:6379/15")
+    assert events.channel(7, "redis://cache.internal") == events.channel(7, "redis://cache.internal/0")

@@ -14,6 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
@@ -45,9 +46,14 @@ def count_stream(delta: int) -> None:
         _open_streams += delta
 
 
-def channel(session_id: int) -> str:
-    """The Redis channel announcing new events of one session."""
-    return f"usabtest:session:{session_id}"
+def channel(session_id: int | str, redis_url: str) -> str:
+    """The Redis channel announcing new events of one session.
+
+    Publish/subscribe ignores Redis's database numbers: the number is part of the name, so that
+    deployments (or test runs) given different databases of one Redis server do not wake each other.
+    """
+    database = urlsplit(redis_url).path.strip("/") or "0"
+    return f"usabtest:{database}:session:{session_id}"
 
 
 _origin: tuple[int, bytes] = (0, b"")
@@ -134,7 +140,7 @@ def wake_now(session_id: int, redis_url: str | None) -> None:
     if not redis_url:
         return
     try:
-        redis_client(redis_url).publish(channel(session_id), origin())
+        redis_client(redis_url).publish(channel(session_id, redis_url), origin())
     except Exception as exc:
         log.warning("could not publish live wake-up to Redis: %s", exc)
 

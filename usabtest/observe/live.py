@@ -282,7 +282,7 @@ class LiveHub:
         while True:
             try:
                 pubsub = events.redis_client(self.redis_url).pubsub(ignore_subscribe_messages=True)
-                pubsub.psubscribe(events.channel("*"))
+                pubsub.psubscribe(events.channel("*", self.redis_url))
                 for message in pubsub.listen():
                     self._heard(message.get("channel"), message.get("data"))
             except Exception as exc:  # the database poll still delivers, a little later
