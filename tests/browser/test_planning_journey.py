@@ -38,6 +38,8 @@ def test_researcher_plans_a_study_and_sees_the_session_in_the_agenda(page, live_
         page.get_by_label("Title").fill(title)
         page.get_by_label("Scenario (read to the participant)").fill(f"Please {title.lower()}.")
         page.get_by_role("button", name="Save task", exact=True).click()
+        # Back on the study page with the task listed: a click sent while it loads can be lost.
+        expect(page.locator(".task-list .task-title", has_text=title)).to_be_visible()
     tasks = page.locator(".task-list .task-title")
     expect(tasks).to_have_text(["Find a gift", "Pay with a voucher"])  # waits for the page to load
 
