@@ -267,6 +267,17 @@ def probe_sign_in(server: Server, stop: threading.Event, latencies: list[float])
         stop.wait(0.2)
 
 
+def last_event_ids(url: str) -> dict[int, int]:
+    """Each session's newest event id: where an observer who opens the console now starts."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return dict(connection.execute(sa.text(
+                "SELECT session_id, MAX(id) FROM session_event GROUP BY session_id")).all())
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Streams:
     """Many live streams read by one thread; records when each note first arrives."""
@@ -283,12 +294,14 @@ class Streams:
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
-    def open(self, watchers: list[tuple[int, str]], count: int) -> None:
-        """Open `count` streams, spread over the watchers (and so over the sessions)."""
+    def open(self, watchers: list[tuple[int, str]], count: int, cursors: dict[int, int]) -> None:
+        """Open `count` streams, spread over the watchers (and so over the sessions), each after its
+        session's `cursors` entry, as a console does with the cursor of the page it has just loaded."""
         for index in range(count):
             session_id, token = watchers[index % len(watchers)]
             sock = socket.create_connection(("127.0.0.1", self.port))
-            sock.sendall(f"GET /api/v1/sessions/{session_id}/stream HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+            path = f"/api/v1/sessions/{session_id}/stream?after={cursors.get(session_id, 0)}"
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n"
                          f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n".encode())
             sock.setblocking(False)
             self._selector.register(sock, selectors.EVENT_READ, {"buffer": b"", "answered": False})
@@ -455,7 +468,7 @@ def main() -> int:
         try:
             for count in args.streams:
                 streams = Streams(product.port)
-                streams.open(cast.watchers, count)
+                streams.open(cast.watchers, count, last_event_ids(product_url))
                 streams.wait_answered(count, timeout=60)
                 time.sleep(2)  # past the burst of stream starts: the streams now sit idle
                 idle = idle_cpu_share(product)

@@ -270,3 +270,35 @@ def test_a_burst_larger_than_a_batch_arrives_whole_once_and_in_order(
     for stream in (reader, behind):
         assert [event["id"] for event in stream.events()] == stored
         assert len(stream.event_writes()) < 15  # batches, not one write per event
+
+
+def test_streams_starting_behind_read_the_log_a_few_at_a_time(db, make_user, make_session, hub,
+                                                              monkeypatch):
+    # Hundreds of consoles reconnecting at once must leave pooled connections for note writes.
+    monkeypatch.setattr(hub, "history_reads", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(live, "RECENT_EVENTS", 5)  # fewer kept than the history: each reads the log
+    observers = [make_user(Role.OBSERVER) for _ in range(6)]
+    study_session = make_session(observers=observers)
+    _commit_events(study_session, 30)
+    reading, most = 0, 0
+    lock = threading.Lock()
+    from_the_log = live._from_the_log
+
+    def counted(*args):
+        nonlocal reading, most
+        with lock:
+            reading += 1
+            most = max(most, reading)
+        time.sleep(0.05)  # long enough for the streams' reads to overlap if nothing held them back
+        try:
+            return from_the_log(*args)
+        finally:
+            with lock:
+                reading -= 1
+
+    monkeypatch.setattr(live, "_from_the_log", counted)
+    readers = [_Reader(hub, study_session.id, observer, expected=30) for observer in observers]
+    for reader in readers:
+        reader.wait()
+        assert [event["n"] for event in reader.events()] == list(range(30))
+    assert most == 2

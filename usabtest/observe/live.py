@@ -46,6 +46,10 @@ REDIS_FALLBACK_POLL_SECONDS = 5.0  # with Redis, the database is still asked now
 # CPU than 25 ms but doubled and quadrupled the delay, and 25 ms leaves half of the 50 ms goal
 # with Redis for the read and the fan-out.
 READ_WINDOW_SECONDS = 0.025
+# Streams that start further back than the kept events read the log themselves; when hundreds of
+# consoles reconnect at once, this many at a time per process, so that their reads cannot take every
+# pooled connection from note writes and page requests (nor make them wait out the pool's timeout).
+HISTORY_READS = 4
 
 
 @dataclass(eq=False)
@@ -112,6 +116,7 @@ class LiveHub:
         self._listener: threading.Thread | None = None
         self._users_checked = 0.0
         self._reading = False  # the watcher is between its wait and its next wait (queries)
+        self.history_reads = threading.BoundedSemaphore(HISTORY_READS)
 
     # --- streams join and leave ------------------------------------------------------------------
 
@@ -365,7 +370,8 @@ def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, a
             subscription.news.clear()
             batch = hub.recent(subscription.session_id, after)
             if batch is None:
-                batch = _from_the_log(hub.engine, subscription.session_id, after)
+                with hub.history_reads:
+                    batch = _from_the_log(hub.engine, subscription.session_id, after)
             now = time.monotonic()
             if batch:
                 # One write for all of it: with hundreds of streams, a socket write per event
