@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import selectors
@@ -297,8 +298,13 @@ class Streams:
     def open(self, watchers: list[tuple[int, str]], count: int, cursors: dict[int, int]) -> None:
         """Open `count` streams, spread over the watchers (and so over the sessions), each after its
         session's `cursors` entry, as a console does with the cursor of the page it has just loaded."""
+        by_session: dict[int, list[tuple[int, str]]] = {}
+        for watcher in watchers:
+            by_session.setdefault(watcher[0], []).append(watcher)
+        # One session after another, so that any number of streams covers every session.
+        spread = [w for round_ in itertools.zip_longest(*by_session.values()) for w in round_ if w]
         for index in range(count):
-            session_id, token = watchers[index % len(watchers)]
+            session_id, token = spread[index % len(spread)]
             sock = socket.create_connection(("127.0.0.1", self.port))
             path = f"/api/v1/sessions/{session_id}/stream?after={cursors.get(session_id, 0)}"
             sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n"
