@@ -46,6 +46,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_TIMEOUT = 10.0
 PROBE_TIMEOUT = 5.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+NOTE_ID_MARK = b'"note":{"id":"'  # in a note event's compact JSON, before the note's UUID
 
 
 # --- databases ----------------------------------------------------------------------------------
@@ -356,14 +357,15 @@ class Streams:
             self.answered += 1
         *lines, state["buffer"] = (state["buffer"] + chunk).split(b"\n")
         for line in lines:
-            if line.startswith(b"data: "):
-                try:
-                    note_id = json.loads(line[6:]).get("note", {}).get("id")
-                except (ValueError, AttributeError):
-                    continue
-                if note_id:
-                    self.arrivals.setdefault(note_id, now)
-                    self.last_arrivals[note_id] = now
+            # The note's id found in the bytes, not by parsing the event's JSON: at 50 writers the
+            # streams carry tens of thousands of events a second, and parsing them made this
+            # thread, not the server, the delay being measured.
+            start = line.find(NOTE_ID_MARK) if line.startswith(b"data: ") else -1
+            if start >= 0:
+                start += len(NOTE_ID_MARK)
+                note_id = line[start:start + 36].decode()
+                self.arrivals.setdefault(note_id, now)
+                self.last_arrivals[note_id] = now
 
 
 # --- one phase and its figures ------------------------------------------------------------------

@@ -69,7 +69,7 @@ class Config:
     # Live console streams: how often each process looks for new events of the sessions it
     # streams (one query for all of them), keep-alive comments, and how long one stream lives
     # before the browser reconnects.
-    OBSERVE_POLL_SECONDS = 0.25
+    OBSERVE_POLL_SECONDS = 0.1
     OBSERVE_HEARTBEAT_SECONDS = 15
     OBSERVE_STREAM_SECONDS = 300
     # Open live streams per user and app process; a newer one ends the oldest (tabs left open).
