@@ -14,7 +14,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from zxcvbn import zxcvbn
 
 from usabtest.accounts.models import ApiToken, Organisation, Role, User, organisation_key, tidy_name
 from usabtest.core.audit import record
@@ -64,6 +63,8 @@ def password_problem(password: str, *, email: str = "", name: str = "") -> str |
         return f"Use at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    from zxcvbn import zxcvbn  # its word lists load on the first password set, not at start-up
+
     estimate = zxcvbn(password[:_ESTIMATED_LENGTH], user_inputs=_personal_words(email, name))
     if estimate["score"] >= MIN_PASSWORD_SCORE:
         return None

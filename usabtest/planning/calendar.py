@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import icalendar
+from typing import TYPE_CHECKING
 
 from usabtest.db import utcnow
 from usabtest.planning.models import SessionStatus, StudySession
+
+if TYPE_CHECKING:
+    import icalendar
 
 PRODID = "-//usabtest//Study sessions//EN"
 
@@ -32,6 +34,8 @@ class EventText:
 def session_event(study_session: StudySession, text: EventText, stamp: datetime | None = None,
                   cancelled: bool | None = None) -> icalendar.Event:
     """The VEVENT for `study_session`, worded by `text`; `cancelled` overrides the session's status."""
+    import icalendar  # loaded with the first calendar asked for: every process need not pay for it
+
     event = icalendar.Event()
     event.add("uid", study_session.ics_uid)
     event.add("sequence", study_session.ics_sequence)
@@ -57,6 +61,8 @@ def session_event(study_session: StudySession, text: EventText, stamp: datetime 
 
 
 def _address(name: str, email: str, attendee: bool = False) -> icalendar.vCalAddress:
+    import icalendar
+
     address = icalendar.vCalAddress(f"mailto:{email}")
     address.params["cn"] = icalendar.vText(name)
     if attendee:
@@ -67,6 +73,8 @@ def _address(name: str, email: str, attendee: bool = False) -> icalendar.vCalAdd
 def build_calendar(events: Iterable[icalendar.Event], *, method: str | None = None,
                    name: str | None = None) -> bytes:
     """A VCALENDAR holding `events`, serialised; `method` is REQUEST/CANCEL/PUBLISH or None (feeds)."""
+    import icalendar
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
