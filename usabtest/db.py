@@ -1,6 +1,7 @@
 """Declarative base, UTC time handling and small column helpers shared by every model."""
 
 import enum
+import functools
 import select
 import sys
 import time
@@ -157,16 +158,13 @@ def configure_sqlite(engine: sa.Engine) -> None:
 _IDLE_SINCE = "usabtest_idle_since"
 
 
-_POLL: list = []  # `select.poll` as found at the first checkout (gevent patches before the app loads)
-
-
+@functools.cache  # found at the first checkout: gevent patches before the app loads
 def _original_poll():
     """`select.poll` itself, also under gevent (whose `poll` only sees readiness by running the loop)."""
-    if not _POLL:
-        monkey = sys.modules.get("gevent.monkey")
-        patched = monkey is not None and monkey.is_module_patched("select")
-        _POLL.append(monkey.get_original("select", "poll") if patched else select.poll)
-    return _POLL[0]
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("select"):
+        return monkey.get_original("select", "poll")
+    return select.poll
 
 
 def _server_spoke(dbapi_connection) -> bool:

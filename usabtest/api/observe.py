@@ -7,8 +7,8 @@ researchers, and is deleted only by its author (403 otherwise).
 
 from __future__ import annotations
 
+import functools
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -140,12 +140,13 @@ def note_target(session_id: int) -> services.NoteTarget:
     """
     token = bearer_token()
     connection = db.session.connection()
-    queries = _note_target_queries(connection.dialect.name)
+    dialect = connection.dialect.name
     row = None
     if token is not None:
         if 1 <= session_id <= MAX_ID:
             digest = account_services.token_digest(token)
-            row = connection.execute(queries.by_token, {"session_id": session_id, "digest": digest}).first()
+            row = connection.execute(_note_target_query(dialect, by_token=True),
+                                     {"session_id": session_id, "digest": digest}).first()
         if row is None:  # an unknown or refused token (401), else no such session (404 below)
             _token_holder(token)
         else:
@@ -154,7 +155,7 @@ def note_target(session_id: int) -> services.NoteTarget:
     else:
         writer, role = current_user, current_user.role
         if 1 <= session_id <= MAX_ID:
-            row = connection.execute(queries.by_user,
+            row = connection.execute(_note_target_query(dialect, by_token=False),
                                      {"session_id": session_id, "user_id": writer.id}).first()
     if row is None or not policy.may_observe(
             Role(role), row.role_on_team and TeamRole(row.role_on_team),
@@ -179,25 +180,10 @@ def _accept_token(row) -> None:
         raise refuse_token(str(refused)) from None
 
 
-@dataclass(frozen=True)
-class _NoteTargetQueries:
-    by_token: sa.Select
-    by_user: sa.Select
-
-
-_NOTE_TARGET_QUERIES: dict[str, _NoteTargetQueries] = {}
-
-
-def _note_target_queries(dialect: str) -> _NoteTargetQueries:
-    """`note_target`'s queries, built once per dialect (building one costs about as much as running it)."""
-    queries = _NOTE_TARGET_QUERIES.get(dialect)
-    if queries is None:
-        queries = _NOTE_TARGET_QUERIES[dialect] = _NoteTargetQueries(
-            _note_target_query(dialect, by_token=True), _note_target_query(dialect, by_token=False))
-    return queries
-
-
+@functools.cache
 def _note_target_query(dialect: str, by_token: bool) -> sa.Select:
+    """`note_target`'s query, built once per dialect and kind (building one costs about as much as
+    running it)."""
     sessions, users, tokens = StudySession.__table__, User.__table__, ApiToken.__table__
     user_id = users.c.id if by_token else sa.bindparam("user_id")
     role_on_team, observes = policy.observing_columns(user_id, sessions.c.id, sessions.c.study_id)
@@ -281,13 +267,13 @@ def _store_at_once(session_id: int, data: NoteCreate) -> services.StoredNote | N
                                data.severity, data.kind, row.elapsed_ms, now)
 
 
-_AT_ONCE: dict[bool, sa.Select] = {}
 # psycopg converts a statement's placeholders once and keeps the result for statements up to this
 # long (`psycopg._queries.MAX_CACHED_STATEMENT_LENGTH`); a longer one is converted at every execution,
 # which cost about a third of the request's own CPU. tests/test_observe_note_cost.py holds to it.
 STATEMENT_CACHE_LIMIT = 4096
 
 
+@functools.cache
 def _at_once_statement(by_token: bool) -> sa.Select:
     """The one statement of `stored_or_target`, built once per process (by token, by signed-in user).
 
@@ -296,9 +282,6 @@ def _at_once_statement(by_token: bool) -> sa.Select:
     allowed ON CONFLICT DO NOTHING RETURNING ...), new_event AS (INSERT INTO session_event SELECT
     ... FROM new_note) SELECT ... FROM new_note.
     """
-    statement = _AT_ONCE.get(by_token)
-    if statement is not None:
-        return statement
     target = _note_target_query("postgresql", by_token).cte("target")
     t = target.c
     now = sa.bindparam("now", type_=UTCDateTime)
@@ -358,9 +341,7 @@ def _at_once_statement(by_token: bool) -> sa.Select:
     statement = sa.select(new_note.c.id, new_note.c.task_id, new_note.c.tags, new_note.c.elapsed_ms)
     if by_token:  # the writer as the answer shows them
         statement = statement.add_columns(t.user_id, t.name).join_from(new_note, target, sa.true())
-    statement = statement.add_cte(new_event)
-    _AT_ONCE[by_token] = statement
-    return statement
+    return statement.add_cte(new_event)
 
 
 @bp.post("/sessions/<int:session_id>/notes")
