@@ -13,6 +13,9 @@ How tests share the database:
 - Tests whose data must be seen by other connections (live servers, browsers, threads, the live
   event stream) are marked `committed` (`live_server` and `page` imply it): they commit for real
   and the tables are emptied afterwards.
+- Data that many tests of a module read (the demo, say) can be built once per module: a builder
+  decorated with `shared_data` is a fixture whose rows are built in an outer transaction kept open
+  while the module's tests run, each test in a savepoint rolled back to them (see `SharedData`).
 - Tests that use no app are marked `pure` at collection; the PostgreSQL pass leaves them out
   (`-m "not pure"`), since they would only repeat the SQLite pass. Mark `database` a test that
   reaches the test database without the `app` fixture.
@@ -199,6 +202,8 @@ def _apps(_database_url, tmp_path_factory) -> Iterator[_Apps]:
     apps = _Apps(_database_url, tmp_path_factory.mktemp("instances"))
     apps.default = apps.get(_split_settings(_base_config())[0])
     yield apps
+    with apps.default.app_context():
+        SharedData.close_open()
     apps.close()
 
 
@@ -277,11 +282,29 @@ def _restart_ids(connection: sa.Connection) -> None:
 
 
 @contextmanager
-def _rolled_back_database() -> Iterator[None]:
-    """Run the block inside one transaction that is rolled back afterwards."""
-    connection = _db.engine.connect()
-    outer = connection.begin()
-    _restart_ids(connection)
+def _rolled_back_database(shared: SharedData | None = None) -> Iterator[None]:
+    """Run the block inside one transaction that is rolled back afterwards: a new connection's, or a
+    savepoint on the connection holding a module's shared data."""
+    if shared is None:
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        _restart_ids(connection)
+    else:
+        connection = shared.connection
+        outer = connection.begin_nested()
+    try:
+        with _sessions_on(connection):
+            yield
+    finally:
+        outer.rollback()
+        if shared is None:
+            connection.close()
+
+
+@contextmanager
+def _sessions_on(connection: sa.Connection) -> Iterator[None]:
+    """Every `db.session` of the block (the test's, each request's) joins `connection`'s
+    transaction through savepoints."""
     shared_session = _db.session
     _db.session = _db._make_scoped_session({
         "class_": _ConnectionSession, "bind": connection, "join_transaction_mode": "create_savepoint",
@@ -292,8 +315,72 @@ def _rolled_back_database() -> Iterator[None]:
     finally:
         _db.session.remove()
         _db.session = shared_session
-        outer.rollback()
-        connection.close()
+
+
+class SharedData:
+    """Rows built once for the tests of one module that ask for them, kept in an open transaction.
+
+    Only one is open at a time: a test that does not use it (another module's, a committed one)
+    closes it first, since an open write transaction would lock SQLite for everybody else and the
+    next test's id restart on PostgreSQL would collide with its rows. It is built again when a test
+    asks for it after that.
+    """
+
+    open: SharedData | None = None
+    builds: dict[tuple[str, str], Callable[[], object]] = {}  # (module, fixture name) -> builder
+
+    def __init__(self, key: tuple[str, str]):
+        self.key = key
+        self.connection: sa.Connection | None = None
+        self.values: object = None
+        self.numbers_taken: dict[str, int] = {}
+
+    @classmethod
+    def for_test(cls, request: pytest.FixtureRequest) -> SharedData | None:
+        """The shared data this test asks for, built if it is not open; any other closed first."""
+        module = request.node.module.__name__ if request.node.module else ""
+        key = next(((module, name) for name in request.fixturenames if (module, name) in cls.builds), None)
+        if cls.open is not None and cls.open.key != key:
+            cls.close_open()
+        if key is None:
+            return None
+        if cls.open is None:
+            cls.open = cls(key)
+            cls.open._build()
+        return cls.open
+
+    @classmethod
+    def close_open(cls) -> None:
+        """Roll the open shared data back, if any."""
+        if cls.open is not None:
+            cls.open.connection.close()  # closing rolls the outer transaction back
+            cls.open = None
+
+    def _build(self) -> None:
+        self.connection = _db.engine.connect()
+        self.connection.begin()
+        _restart_ids(self.connection)
+        builders.reset_numbering()
+        with _sessions_on(self.connection):
+            self.values = self.builds[self.key]()
+            _db.session.commit()
+        self.numbers_taken = builders.numbers_taken()
+
+
+def shared_data(build: Callable[[], object]):
+    """Make a module's builder a fixture whose value is what `build()` returned, built once.
+
+    The builder runs in an app context with `db.session` on the shared transaction; it returns plain
+    values (ids, tokens), not ORM objects, which would belong to the builder's session.
+    """
+    SharedData.builds[(build.__module__, build.__name__)] = build
+
+    @pytest.fixture(name=build.__name__)
+    def values(app):
+        return SharedData.open.values
+
+    values.__doc__ = build.__doc__
+    return values
 
 
 @contextmanager
@@ -346,9 +433,16 @@ def app(request, _apps, tmp_path) -> Iterator[Flask]:
     if limiter.enabled:
         limiter.reset()
     builders.reset_numbering()
-    database = _committed_database if _wants_committed(request) else _rolled_back_database
     with application.app_context():
-        with database():
+        if _wants_committed(request):
+            SharedData.close_open()
+            database = _committed_database()
+        else:
+            shared = SharedData.for_test(request)
+            if shared is not None:  # its rows keep their numbered names: new ones follow them
+                builders.reset_numbering(shared.numbers_taken)
+            database = _rolled_back_database(shared)
+        with database:
             yield application
         if application is not _apps.default:
             for engine in _db.engines.values():

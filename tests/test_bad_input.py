@@ -21,6 +21,7 @@ from werkzeug.test import encode_multipart
 from wtforms import StringField, TextAreaField
 from wtforms.fields.core import UnboundField
 
+from tests.conftest import shared_data
 from usabtest.accounts.models import Role, User
 from usabtest.analysis.models import Finding, Screenshot
 from usabtest.core.forms import Form
@@ -45,18 +46,17 @@ def _sign_in(client, role: Role) -> None:
     assert response.status_code == 302
 
 
-@pytest.fixture
-def demo(db):
+@shared_data
+def demo():
     """The demo data, and a value for every kind of URL argument it offers."""
     load_demo()
-    db.session.commit()
-    study = db.session.scalar(sa.select(Study))
+    study = _db.session.scalar(sa.select(Study))
     study_session = study.sessions[0]
-    note = db.session.scalar(sa.select(Note).where(Note.session_id == study_session.id))
-    researcher = db.session.scalar(sa.select(User).where(User.role == Role.RESEARCHER))
+    note = _db.session.scalar(sa.select(Note).where(Note.session_id == study_session.id))
+    researcher = _db.session.scalar(sa.select(User).where(User.role == Role.RESEARCHER))
     return {
         "study_id": study.id, "session_id": study_session.id, "task_id": study.tasks[0].id,
-        "finding_id": db.session.scalar(sa.select(Finding.id)), "user_id": researcher.id,
+        "finding_id": _db.session.scalar(sa.select(Finding.id)), "user_id": researcher.id,
         "participant_id": study_session.participant_id, "note_id": note.client_uuid,
         "org_id": study.organisation_id, "kind": "notes", "direction": "up", "filename": "css/app.css",
     }

@@ -11,9 +11,11 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import shared_data
 from usabtest.accounts.models import Role, User
 from usabtest.analysis.models import Finding
 from usabtest.demo import demo_sign_in, load_demo
+from usabtest.extensions import db as _db
 from usabtest.observe.models import Note
 from usabtest.planning.models import Study
 from usabtest.reports import services as report_services
@@ -28,22 +30,22 @@ NOT_READY = {"operations.readyz"}
 STUDY_SCOPED_PREFIXES = ("/studies", "/sessions", "/tasks", "/api/v1/studies", "/api/v1/sessions")
 
 
-@pytest.fixture
-def demo(db):
+@shared_data
+def demo():
     """The demo data plus one published report, one share link and live tokens."""
     load_demo()
-    study = db.session.scalar(sa.select(Study))
+    study = _db.session.scalar(sa.select(Study))
     study_session = study.sessions[0]
     study_session.screen_token = "screen-token-for-smoke-test"
-    researcher = db.session.scalar(sa.select(User).where(User.role == Role.RESEARCHER))
+    researcher = _db.session.scalar(sa.select(User).where(User.role == Role.RESEARCHER))
     researcher.calendar_token = "calendar-token-for-smoke-test"
     report = report_services.publish(study, researcher)
     link = report_services.create_share_link(report, researcher, days=7)
-    db.session.commit()
-    note = db.session.scalar(sa.select(Note).where(Note.session_id == study_session.id))
+    _db.session.commit()
+    note = _db.session.scalar(sa.select(Note).where(Note.session_id == study_session.id))
     return {
         "study_id": study.id, "session_id": study_session.id, "task_id": study.tasks[0].id,
-        "finding_id": db.session.scalar(sa.select(Finding.id)), "report_id": report.id,
+        "finding_id": _db.session.scalar(sa.select(Finding.id)), "report_id": report.id,
         "user_id": researcher.id, "note_uuid": str(note.client_uuid), "link_id": link.id,
         "org_id": study.organisation_id,
         "kind": "notes", "direction": "up", "filename": "css/app.css",

@@ -40,9 +40,19 @@ DEFAULT_PASSWORD = "correct-horse-battery"
 _numbers: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
 
 
-def reset_numbering() -> None:
-    """Start every kind's default numbering at 1 again (tests do this before each test)."""
+def reset_numbering(taken: dict[str, int] | None = None) -> None:
+    """Start every kind's default numbering at 1 again (tests do this before each test), or after
+    the numbers `taken` (from `numbers_taken()`, when rows made earlier are still there)."""
     _numbers.clear()
+    for kind, last in (taken or {}).items():
+        _numbers[kind] = itertools.count(last + 1)
+
+
+def numbers_taken() -> dict[str, int]:
+    """The last default number given to each kind so far."""
+    taken = {kind: next(counter) - 1 for kind, counter in _numbers.items()}
+    reset_numbering(taken)  # reading a count moved it on
+    return taken
 
 
 def _next(kind: str) -> int:
