@@ -118,11 +118,12 @@ def test_idle_streams_share_one_query_loop_per_process(app, db, make_user, make_
         for study_session in study_sessions:
             streams(study_session.id, token)
     time.sleep(0.5)  # each stream reads its history once as it starts
-    sa.event.listen(_db.engine, "before_cursor_execute", count)
+    # Every engine's statements: the app's, and the watcher's own (`live.reader_engine`).
+    sa.event.listen(sa.Engine, "before_cursor_execute", count)
     try:
         time.sleep(1.0)
     finally:
-        sa.event.remove(_db.engine, "before_cursor_execute", count)
+        sa.event.remove(sa.Engine, "before_cursor_execute", count)
     # 12 idle streams polling every 0.05 s each would make about 240 queries in that second; the
     # process's watcher makes one every 0.05 s (fewer on a busy machine), the streams none.
     event_reads = [thread for thread, text in statements if "session_event" in text]
@@ -302,3 +303,24 @@ def test_streams_starting_behind_read_the_log_a_few_at_a_time(db, make_user, mak
         reader.wait()
         assert [event["n"] for event in reader.events()] == list(range(30))
     assert most == 2
+
+
+@pytest.mark.config(**FAST, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": 0})
+def test_the_watcher_delivers_while_requests_hold_every_pooled_connection(db, make_user, make_session, hub):
+    observer = make_user(Role.OBSERVER)
+    session_id = make_session(observers=[observer]).id
+    cursor = events.last_event_id(db.session, session_id)
+    reader = _Reader(hub, session_id, observer, expected=1, after=cursor)
+    db.session.commit()
+    # Requests at saturation hold the whole pool of the app's engine (two here); one of them writes.
+    held = [db.engine.connect() for _ in range(2)]
+    try:
+        events.insert_event(held[0], session_id, "probe", {"n": 1})
+        held[0].commit()
+        events.wake_now(session_id, None)
+        reader.wait(timeout=5)  # sharing the app's pool, the watcher would wait out its 30 s timeout
+        assert [event["n"] for event in reader.events()] == [1]
+        assert db.engine.pool.checkedout() == 2
+    finally:
+        for connection in held:
+            connection.close()

@@ -7,6 +7,7 @@ Redis pub/sub (optional, `REDIS_URL`) only tells other processes sooner than the
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -17,12 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
+from usabtest.accounts.models import User
 from usabtest.db import utcnow
 from usabtest.extensions import db
 from usabtest.observe.models import Note, SessionEvent
-from usabtest.observe.schemas import Note as NoteOut
 from usabtest.planning.models import StudySession
 
 log = logging.getLogger(__name__)
@@ -156,39 +157,57 @@ def _forget_wakes(orm_session: Session) -> None:
     orm_session.info.pop(_WAKE_KEY, None)
 
 
-def _event_json(event: SessionEvent, notes: dict[int, Note]) -> dict[str, Any]:
-    payload = dict(event.payload or {})
-    body: dict[str, Any] = {"id": event.id, "kind": event.kind, "at": event.created_at.isoformat()}
-    note_id = payload.pop("note_id", None)
-    if note_id is not None:
-        note = notes.get(note_id)
-        if note is None:
-            return {}
-        body["note"] = NoteOut.of(note).model_dump(mode="json")
-    body.update(payload)
-    return body
+@functools.cache
+def _read_query() -> sa.Select:
+    """`read_events`' one query, built once per process: a page of the session's events, each with
+    its note and the note's author (NULLs for an event without a note, or whose note is gone).
+
+    Core rows, not mapped objects: the live watcher runs this for every read of a busy session,
+    and loading ORM objects and validating each note through its pydantic model cost more CPU than
+    the read itself. `_note_json` gives the same JSON as `schemas.Note` (held by a test).
+    """
+    events_, notes, users = SessionEvent.__table__, Note.__table__, User.__table__
+    page = (sa.select(events_.c.id, events_.c.kind, events_.c.created_at, events_.c.payload,
+                      events_.c.payload["note_id"].as_integer().label("note_id"))
+            .where(events_.c.session_id == sa.bindparam("session_id"), events_.c.id > sa.bindparam("after"))
+            .order_by(events_.c.id).limit(sa.bindparam("limit")).subquery("page"))
+    return (sa.select(page.c.id, page.c.kind, page.c.created_at, page.c.payload, notes.c.id.label("seq"),
+                      notes.c.client_uuid, notes.c.version, notes.c.session_id, notes.c.task_id,
+                      users.c.id.label("author_id"), users.c.name.label("author_name"), notes.c.body,
+                      notes.c.tags, notes.c.severity, notes.c.kind.label("note_kind"), notes.c.elapsed_ms,
+                      notes.c.created_at.label("note_created_at"), notes.c.edited_at, notes.c.deleted_at)
+            .select_from(page.outerjoin(notes, notes.c.id == page.c.note_id)
+                         .outerjoin(users, users.c.id == notes.c.author_id))
+            .order_by(page.c.id))
 
 
-def read_events(orm_session: Session, session_id: int, after: int, limit: int = BATCH) -> list[dict]:
-    """Events of a session with id > `after`, oldest first; note events carry the note as it is now."""
-    events = orm_session.scalars(
-        sa.select(SessionEvent)
-        .where(SessionEvent.session_id == session_id, SessionEvent.id > after)
-        .order_by(SessionEvent.id)
-        .limit(limit)
-    ).all()
-    note_ids = {e.payload["note_id"] for e in events if (e.payload or {}).get("note_id") is not None}
-    notes: dict[int, Note] = {}
-    if note_ids:
-        found = orm_session.scalars(
-            # The authors in the same query: the live watcher runs this for every read it makes.
-            sa.select(Note).where(Note.id.in_(note_ids)).options(joinedload(Note.author))
-        )
-        notes = {note.id: note for note in found}
+def _note_json(row: sa.Row) -> dict[str, Any]:
+    """The note of `row` as `schemas.Note.of(note).model_dump(mode="json")` gives it, keys in its order."""
+    deleted = row.deleted_at is not None
+    return {"id": str(row.client_uuid), "version": row.version, "seq": row.seq, "session_id": row.session_id,
+            "task_id": row.task_id, "author": {"id": row.author_id, "name": row.author_name},
+            "body": "" if deleted else row.body, "tags": [] if deleted else list(row.tags or []),
+            "severity": None if deleted else row.severity, "kind": row.note_kind.value,
+            "elapsed_ms": row.elapsed_ms, "created_at": row.note_created_at.isoformat(),
+            "edited_at": row.edited_at.isoformat() if row.edited_at is not None else None,
+            "deleted": deleted}
+
+
+def read_events(reader: Session | sa.Connection, session_id: int, after: int,
+                limit: int = BATCH) -> list[dict]:
+    """Events of a session with id > `after`, oldest first; note events carry the note as it is now
+    (one whose note is gone is a "gap")."""
+    rows = reader.execute(_read_query(), {"session_id": session_id, "after": after, "limit": limit})
     out = []
-    for event in events:
-        item = _event_json(event, notes)
-        out.append(item or {"id": event.id, "kind": "gap", "at": event.created_at.isoformat()})
+    for row in rows:
+        at = row.created_at.isoformat()
+        payload = dict(row.payload or {})
+        if payload.pop("note_id", None) is None:
+            out.append({"id": row.id, "kind": row.kind, "at": at, **payload})
+        elif row.seq is None or row.author_id is None:
+            out.append({"id": row.id, "kind": "gap", "at": at})
+        else:
+            out.append({"id": row.id, "kind": row.kind, "at": at, "note": _note_json(row), **payload})
     return out
 
 

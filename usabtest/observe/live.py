@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from usabtest.accounts.models import User
+from usabtest.db import configure_server_pool, configure_sqlite
 from usabtest.observe import events
 from usabtest.observe.models import SessionEvent
 
@@ -50,6 +51,9 @@ READ_WINDOW_SECONDS = 0.025
 # consoles reconnect at once, this many at a time per process, so that their reads cannot take every
 # pooled connection from note writes and page requests (nor make them wait out the pool's timeout).
 HISTORY_READS = 4
+# The watcher's own connections (`reader_engine`) are pinged before use after this long idle, as
+# the app's are (`Config.DATABASE_PING_IDLE_SECONDS`); the watcher uses one every poll.
+READER_PING_IDLE_SECONDS = 5.0
 
 
 @dataclass(eq=False)
@@ -68,6 +72,20 @@ class Subscription:
         self.news.set()
 
 
+@dataclass(frozen=True)
+class Pending:
+    """What a stream has to send: the newest event's id, how many events, and their text joined."""
+
+    last_id: int | None
+    count: int
+    text: str
+
+    @classmethod
+    def of(cls, batch: list[tuple[int, str]]) -> Pending:
+        """`batch` ((id, SSE text) pairs, oldest first) as one write."""
+        return cls(batch[-1][0] if batch else None, len(batch), "".join(text for _id, text in batch))
+
+
 class _SessionFeed:
     """The recent events of one watched session, each rendered once for every stream."""
 
@@ -77,33 +95,42 @@ class _SessionFeed:
         self.read_at = float("-inf")  # when the watcher last began reading this session
         self.recent: deque[tuple[int, str]] = deque(maxlen=RECENT_EVENTS)
         self.subscribers: set[Subscription] = set()
+        # What `after` gave since the last batch, by cursor: a session's streams are mostly at the
+        # same cursor, so one text is joined per batch, not one per stream.
+        self._sent: dict[int, Pending] = {}
 
     def add(self, batch: list[dict[str, Any]]) -> None:
+        if batch:
+            self._sent.clear()
         for event in batch:
             if len(self.recent) == self.recent.maxlen:
                 self.base = self.recent[0][0]
             self.recent.append((event["id"], events.sse_format(event)))
             self.last_id = event["id"]
 
-    def after(self, cursor: int) -> list[tuple[int, str]] | None:
+    def after(self, cursor: int) -> Pending | None:
         """Events after `cursor`, or None when some of them are no longer kept here."""
         if cursor < self.base:
             return None
-        # From the newest back: a stream is usually a few events behind, and hundreds ask per read.
-        newer = []
-        for item in reversed(self.recent):
-            if item[0] <= cursor:
-                break
-            newer.append(item)
-        newer.reverse()
-        return newer
+        pending = self._sent.get(cursor)
+        if pending is None:
+            # From the newest back: a stream is usually a few events behind, and hundreds ask per read.
+            newer = []
+            for item in reversed(self.recent):
+                if item[0] <= cursor:
+                    break
+                newer.append(item)
+            newer.reverse()
+            pending = self._sent[cursor] = Pending.of(newer)
+        return pending
 
 
 class LiveHub:
     """The watcher of one process and one database: see the module's docstring."""
 
     def __init__(self, engine: sa.Engine, *, poll: float, redis_url: str | None, per_user: int):
-        self.engine = engine
+        self.engine = engine  # the app's: a stream's first look at the log, as part of opening it
+        self.reader = reader_engine(engine)  # the watcher's and the history reads'
         self.poll = poll
         self.redis_url = redis_url
         self.per_user = per_user
@@ -163,7 +190,7 @@ class LiveHub:
         with self._lock:
             return self._changed.wait_for(lambda: not self._feeds and not self._reading, timeout)
 
-    def recent(self, session_id: int, cursor: int) -> list[tuple[int, str]] | None:
+    def recent(self, session_id: int, cursor: int) -> Pending | None:
         """The session's kept events after `cursor` (None: read the log instead)."""
         with self._lock:
             feed = self._feeds.get(session_id)
@@ -195,7 +222,7 @@ class LiveHub:
             if not watched:
                 continue
             try:
-                with self._connection() as connection:
+                with _connect(self.reader) as connection:
                     if time.monotonic() - last_full_check >= interval:
                         last_full_check = time.monotonic()
                         due |= self._sessions_with_news(connection, watched)
@@ -222,14 +249,6 @@ class LiveHub:
                 return due
             self._changed.wait(min([until, *ready_at.values()]) - now)
 
-    def _connection(self) -> sa.Connection:
-        """One connection (one checkout) for a round of reads instead of one per read."""
-        connection = self.engine.connect()
-        if connection.dialect.name == "postgresql":
-            # Each read on its own, without a BEGIN and a ROLLBACK round trip around it. (SQLite's
-            # cost no round trip, and its transaction control stays as `db.configure_sqlite` set it.)
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-        return connection
 
     def _sessions_with_news(self, connection: sa.Connection, watched: dict[int, int]) -> set[int]:
         query = (sa.select(SessionEvent.session_id, sa.func.max(SessionEvent.id))
@@ -246,8 +265,7 @@ class LiveHub:
                     return
                 cursor = feed.last_id
                 feed.read_at = time.monotonic()
-            with Session(connection) as orm_session:  # its own: a note edited since is read anew
-                batch = events.read_events(orm_session, session_id, cursor)
+            batch = events.read_events(connection, session_id, cursor)
             with self._lock:
                 if feed.last_id == cursor:
                     feed.add(batch)
@@ -314,6 +332,36 @@ class LiveHub:
                 self._changed.notify_all()
 
 
+def reader_engine(engine: sa.Engine) -> sa.Engine:
+    """A small engine of the watcher's own on the database of `engine`: one connection for the
+    watcher, one for each history read (`HISTORY_READS`), none shared with requests.
+
+    Sharing the app's pool, the watcher waited for a connection behind every note request once the
+    pool was all taken (at 50 writers, 25 requests a process against 15 connections), and so did
+    delivery to every stream. A database only this process sees (SQLite in memory) keeps the app's
+    engine: a second one would open another, empty, database.
+    """
+    url = engine.url
+    if engine.dialect.name == "sqlite" and url.database in (None, "", ":memory:"):
+        return engine
+    reader = sa.create_engine(url, pool_size=1 + HISTORY_READS, max_overflow=0, hide_parameters=True)
+    if reader.dialect.name == "sqlite":
+        configure_sqlite(reader)
+    else:
+        configure_server_pool(reader, READER_PING_IDLE_SECONDS)
+    return reader
+
+
+def _connect(reader: sa.Engine) -> sa.Connection:
+    """A connection for reads only; on a database server in autocommit, so that each read is its
+    statement alone, without a BEGIN and a ROLLBACK round trip around it. (SQLite's cost no round
+    trip, and its transaction control stays as `db.configure_sqlite` set it.)"""
+    connection = reader.connect()
+    if connection.dialect.name != "sqlite":
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
 _hubs: dict[tuple[str, str | None], LiveHub] = {}
 _hubs_lock = threading.Lock()
 
@@ -342,6 +390,8 @@ def hub_for(engine: sa.Engine, *, poll: float, redis_url: str | None, per_user: 
     with _hubs_lock:
         hub = _hubs.get(key)
         if hub is None or hub.engine is not engine:
+            if hub is not None and hub.reader is not hub.engine:
+                hub.reader.dispose()  # its app's engine is gone (tests build several apps)
             hub = _hubs[key] = LiveHub(engine, poll=poll, redis_url=redis_url, per_user=per_user)
         hub.poll, hub.per_user = poll, per_user  # settings may change while the process runs (tests)
         return hub
@@ -368,17 +418,17 @@ def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, a
         yield "retry: 1500\n: connected\n\n"
         while subscription.ended is None and time.monotonic() - started < lifetime:
             subscription.news.clear()
-            batch = hub.recent(subscription.session_id, after)
-            if batch is None:
+            pending = hub.recent(subscription.session_id, after)
+            if pending is None:
                 with hub.history_reads:
-                    batch = _from_the_log(hub.engine, subscription.session_id, after)
+                    pending = Pending.of(_from_the_log(hub.reader, subscription.session_id, after))
             now = time.monotonic()
-            if batch:
+            if pending.last_id is not None:
                 # One write for all of it: with hundreds of streams, a socket write per event
                 # per stream cost more CPU than the note's own write.
-                yield "".join(text for _event_id, text in batch)
-                after, last_sent = batch[-1][0], now
-                if len(batch) >= events.BATCH:
+                yield pending.text
+                after, last_sent = pending.last_id, now
+                if pending.count >= events.BATCH:
                     continue
             elif now - last_sent >= heartbeat:
                 yield ": keep-alive\n\n"
@@ -392,7 +442,7 @@ def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, a
         events.count_stream(-1)
 
 
-def _from_the_log(engine: sa.Engine, session_id: int, after: int) -> list[tuple[int, str]]:
-    with Session(engine) as orm_session:
+def _from_the_log(reader: sa.Engine, session_id: int, after: int) -> list[tuple[int, str]]:
+    with _connect(reader) as connection:
         return [(event["id"], events.sse_format(event))
-                for event in events.read_events(orm_session, session_id, after)]
+                for event in events.read_events(connection, session_id, after)]
