@@ -1,6 +1,7 @@
 """With Redis configured, a committed note wakes every process's waiting streams at once."""
 
 import os
+import socket
 import threading
 import time
 import uuid
@@ -102,3 +103,47 @@ def test_deployments_on_other_redis_databases_do_not_wake_each_other():
     # Redis shares publish/subscribe across its database numbers; the channel name must not.
     assert events.channel(7, "redis://127.0.0.1:6379/14") != events.channel(7, "redis://127.0.0.1:6379/15")
     assert events.channel(7, "redis://cache.internal") == events.channel(7, "redis://cache.internal/0")
+
+
+def test_a_burst_of_wake_ups_goes_to_redis_as_a_few_messages(redis_channel_listener):
+    # Ids no test database has: nothing but the messages is looked at.
+    session_ids = [990_001, 990_002, 990_003]
+    redis_channel_listener.psubscribe(events.channel("99000*", REDIS_URL))
+    _next_message(redis_channel_listener, 0.2)  # the subscription confirmation
+    for _ in range(100):
+        for session_id in session_ids:
+            events.wake_now(session_id, REDIS_URL)
+    heard: list[str] = []
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        message = _next_message(redis_channel_listener, 0.1)
+        if message is not None:
+            heard.append(message["channel"].decode())
+    # Every woken session is announced, with this process as the sender; 300 wake-ups made 300
+    # publishes (a round trip each, on the note's request) before they were gathered.
+    assert set(heard) == {events.channel(session_id, REDIS_URL) for session_id in session_ids}
+    assert len(heard) <= 15, len(heard)
+
+
+def test_a_redis_that_does_not_answer_neither_delays_nor_fails_a_note(
+        app, client, make_user, make_session, login, caplog):
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    login(observer)
+    try:
+        began = time.monotonic()
+        created = client.post(f"/api/v1/sessions/{study_session.id}/notes",
+                              json={"id": str(uuid.uuid4()), "body": "Stored whatever Redis does"})
+        took = time.monotonic() - began
+        assert created.status_code == 201
+        assert took < 0.8  # publishing on the request would wait out the client's 1 s timeout
+        deadline = time.monotonic() + 5
+        while "could not publish" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "could not publish live wake-ups to Redis" in caplog.text
+    finally:
+        silent.close()
+    assert client.get(f"/api/v1/sessions/{study_session.id}/notes").get_json()["items"][0]["body"] == (
+        "Stored whatever Redis does")

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -138,12 +139,64 @@ def wake_now(session_id: int, redis_url: str | None) -> None:
             listener(session_id)
         except Exception:
             log.exception("could not wake this process's live streams")
-    if not redis_url:
-        return
-    try:
-        redis_client(redis_url).publish(channel(session_id, redis_url), origin())
-    except Exception as exc:
-        log.warning("could not publish live wake-up to Redis: %s", exc)
+    if redis_url:
+        _publisher.add(redis_url, session_id)
+
+
+# How long the publisher gathers wake-ups before it sends them: a few milliseconds on the other
+# processes' delivery, against a Redis round trip on every note's request.
+PUBLISH_GATHER_SECONDS = 0.002
+
+
+class _Publisher:
+    """This process's Redis wake-ups, sent off the request path: the sessions woken within
+    `PUBLISH_GATHER_SECONDS` go out together, one message per session, in one pipeline (one round
+    trip), however many notes were written meanwhile.
+
+    A note's request only adds its session to a set: a slow or absent Redis never delays or fails a
+    write, and a wake-up that is lost costs the other processes one poll (`live`).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, set[int]] = {}  # by Redis URL
+        self._due = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, redis_url: str, session_id: int) -> None:
+        """Publish a wake-up for the session soon."""
+        with self._lock:
+            self._pending.setdefault(redis_url, set()).add(session_id)
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                # Started on first use, in the process that publishes (a forked worker starts its own).
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="usabtest-publish", daemon=True)
+                self._thread.start()
+        self._due.set()
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            time.sleep(PUBLISH_GATHER_SECONDS)
+            with self._lock:
+                self._due.clear()
+                pending, self._pending = self._pending, {}
+            for redis_url, session_ids in pending.items():
+                self._send(redis_url, session_ids)
+
+    @staticmethod
+    def _send(redis_url: str, session_ids: set[int]) -> None:
+        try:
+            pipeline = redis_client(redis_url).pipeline(transaction=False)
+            for session_id in sorted(session_ids):
+                pipeline.publish(channel(session_id, redis_url), origin())
+            pipeline.execute()
+        except Exception as exc:
+            log.warning("could not publish live wake-ups to Redis: %s", exc)
+
+
+_publisher = _Publisher()
 
 
 @sa.event.listens_for(Session, "after_commit")
