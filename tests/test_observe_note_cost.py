@@ -8,6 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlalchemy.orm import Session
 
 from usabtest.accounts.models import Role
 from usabtest.accounts.services import issue_token
@@ -107,6 +108,20 @@ def test_a_note_costs_the_same_few_statements_however_busy_the_session(
             assert exchanges == ["WITH TARGET"]
             # The pool took the connection back in transactions again: autocommit was the note's alone.
             assert [dbapi_connection.autocommit for dbapi_connection in used] == [False]
+    # The request's unit of work has nothing to end: no session transaction is begun for it.
+    began: list[object] = []
+    own = db.session()  # the test's (the test client commits it before each request)
+
+    def begun(session, transaction):
+        if transaction.parent is None and session is not own:
+            began.append(transaction)
+
+    sa.event.listen(Session, "after_transaction_create", begun)
+    try:
+        _post(client, ids[1], token)
+    finally:
+        sa.event.remove(Session, "after_transaction_create", begun)
+    assert began == []
 
 
 def test_the_one_note_statement_stays_short_enough_for_the_drivers_cache():

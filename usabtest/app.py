@@ -199,7 +199,10 @@ def register_unit_of_work(app: Flask) -> None:
     @app.after_request
     def _finish_unit_of_work(response):
         if (response.status_code < 400 or changes_kept()) and not changes_discarded():
-            db.session.commit()
+            # A request that never used the session (a note stored by its one statement in
+            # autocommit) has nothing to commit: committing would begin a transaction to end it.
+            if db.session().in_transaction():
+                db.session.commit()
         else:
             db.session.rollback()
         return response
