@@ -64,3 +64,32 @@ def test_streamed_events_are_byte_for_byte_the_api_models_json(db, make_user, ma
         paged = (events.read_events(connection, study_session.id, 0, limit=3)
                  + events.read_events(connection, study_session.id, stored[2].id))
     assert paged == streamed
+
+
+@pytest.mark.committed
+def test_several_sessions_are_read_at_once_as_each_alone(db, make_user, make_session, make_note):
+    author = make_user(Role.OBSERVER)
+    study_sessions = [make_session(observers=[author]) for _ in range(events.READ_MANY_SESSIONS + 2)]
+    for number, study_session in enumerate(study_sessions):
+        for _ in range(number % 3 + 1):
+            note = make_note(study_session, author, f"Note in session {number}")
+            db.session.add(SessionEvent(session_id=study_session.id, kind="note.created",
+                                        payload={"note_id": note.id}))
+        db.session.add(SessionEvent(session_id=study_session.id, kind="probe", payload={"n": number}))
+    db.session.commit()
+    cursors = {study_session.id: 0 for study_session in study_sessions}
+    cursors[study_sessions[0].id] = events.last_event_id(db.session, study_sessions[0].id)  # nothing new
+    queries: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "session_event" in statement:
+            queries.append(statement)
+
+    with db.engine.connect() as connection:
+        sa.event.listen(connection, "before_cursor_execute", count)
+        together = events.read_many(connection, cursors, limit=2)
+        sa.event.remove(connection, "before_cursor_execute", count)
+        alone = {sid: events.read_events(connection, sid, after, limit=2) for sid, after in cursors.items()}
+    assert together == alone
+    assert together[study_sessions[0].id] == [] and all(len(found) <= 2 for found in together.values())
+    assert len(queries) == 2  # READ_MANY_SESSIONS sessions a query

@@ -199,14 +199,14 @@ def hub(db):
 def watcher_reads(monkeypatch) -> list[float]:
     """When the watcher read a session's events (streams reading history are not counted)."""
     reads: list[float] = []
-    read_events = events.read_events
+    read_many = events.read_many
 
     def counted(*args, **kwargs):
         if threading.current_thread().name == "usabtest-live":
             reads.append(time.monotonic())
-        return read_events(*args, **kwargs)
+        return read_many(*args, **kwargs)
 
-    monkeypatch.setattr(events, "read_events", counted)
+    monkeypatch.setattr(events, "read_many", counted)
     return reads
 
 
@@ -324,3 +324,30 @@ def test_the_watcher_delivers_while_requests_hold_every_pooled_connection(db, ma
     finally:
         for connection in held:
             connection.close()
+
+
+def test_sessions_woken_together_are_read_in_one_query(db, make_user, make_session, hub, monkeypatch):
+    observer = make_user(Role.OBSERVER)
+    study_sessions = [make_session(observers=[observer]) for _ in range(3)]
+    readers = [_Reader(hub, study_session.id, observer, expected=1,
+                       after=events.last_event_id(db.session, study_session.id))
+               for study_session in study_sessions]
+    reads: list[list[int]] = []
+    read_many = events.read_many
+
+    def counted(reader, cursors, *args, **kwargs):
+        if threading.current_thread().name == "usabtest-live":
+            reads.append(sorted(cursors))
+        return read_many(reader, cursors, *args, **kwargs)
+
+    monkeypatch.setattr(events, "read_many", counted)
+    for study_session in study_sessions:  # one transaction: its commit wakes the three at once
+        events.append(study_session, "probe", {"n": study_session.id}, None)
+    db.session.commit()
+    for reader, study_session in zip(readers, study_sessions, strict=True):
+        reader.wait()
+        assert [event["n"] for event in reader.events()] == [study_session.id]
+    # One read for the three (two when the watcher woke between the first wake-up and the others),
+    # where it made one read per session, one after another.
+    assert sorted(sid for read in reads for sid in read) == sorted(s.id for s in study_sessions)
+    assert len(reads) <= 2, reads

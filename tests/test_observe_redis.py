@@ -64,13 +64,13 @@ def test_a_process_reads_again_for_other_processes_wake_ups_not_its_own(
     observer = make_user(Role.OBSERVER)
     study_session = make_session(observers=[observer])
     reads: list[str] = []
-    read_events = events.read_events
+    read_many = events.read_many
 
     def counted(*args, **kwargs):
         reads.append(threading.current_thread().name)
-        return read_events(*args, **kwargs)
+        return read_many(*args, **kwargs)
 
-    monkeypatch.setattr(events, "read_events", counted)
+    monkeypatch.setattr(events, "read_many", counted)
     hub = live.hub_for(db.engine, poll=30, redis_url=REDIS_URL, per_user=8)
     body = live.stream(hub, study_session.id, observer, 0, heartbeat=0.2, lifetime=3)
     assert next(body).endswith(": connected\n\n")

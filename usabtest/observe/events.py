@@ -210,21 +210,35 @@ def _forget_wakes(orm_session: Session) -> None:
     orm_session.info.pop(_WAKE_KEY, None)
 
 
+# Sessions read by one query of `read_many` at most: the query stays within psycopg's cache of
+# converted statements (4,096 bytes; a longer one is converted again at every execution).
+READ_MANY_SESSIONS = 5
+
+
 @functools.cache
-def _read_query() -> sa.Select:
-    """`read_events`' one query, built once per process: a page of the session's events, each with
-    its note and the note's author (NULLs for an event without a note, or whose note is gone).
+def _read_query(sessions: int = 1) -> sa.Select:
+    """`read_many`'s one query for `sessions` sessions, built once per process and number: a page of
+    each session's events, each event with its note and the note's author (NULLs for an event
+    without a note, or whose note is gone).
 
     Core rows, not mapped objects: the live watcher runs this for every read of a busy session,
     and loading ORM objects and validating each note through its pydantic model cost more CPU than
     the read itself. `_note_json` gives the same JSON as `schemas.Note` (held by a test).
     """
     events_, notes, users = SessionEvent.__table__, Note.__table__, User.__table__
-    page = (sa.select(events_.c.id, events_.c.kind, events_.c.created_at, events_.c.payload,
-                      events_.c.payload["note_id"].as_integer().label("note_id"))
-            .where(events_.c.session_id == sa.bindparam("session_id"), events_.c.id > sa.bindparam("after"))
-            .order_by(events_.c.id).limit(sa.bindparam("limit")).subquery("page"))
-    return (sa.select(page.c.id, page.c.kind, page.c.created_at, page.c.payload, notes.c.id.label("seq"),
+    pages = [sa.select(events_.c.id, events_.c.session_id.label("event_session_id"), events_.c.kind,
+                       events_.c.created_at, events_.c.payload,
+                       events_.c.payload["note_id"].as_integer().label("note_id"))
+             .where(events_.c.session_id == sa.bindparam(f"session_{number}"),
+                    events_.c.id > sa.bindparam(f"after_{number}"))
+             .order_by(events_.c.id).limit(sa.bindparam("limit")) for number in range(sessions)]
+    if sessions == 1:
+        page = pages[0].subquery("page")
+    else:  # each page its own subquery: SQLite takes no LIMIT on a term of a UNION
+        terms = [sa.select(one.subquery(f"page_{number}")) for number, one in enumerate(pages)]
+        page = sa.union_all(*terms).subquery("page")
+    return (sa.select(page.c.id, page.c.event_session_id, page.c.kind, page.c.created_at, page.c.payload,
+                      notes.c.id.label("seq"),
                       notes.c.client_uuid, notes.c.version, notes.c.session_id, notes.c.task_id,
                       users.c.id.label("author_id"), users.c.name.label("author_name"), notes.c.body,
                       notes.c.tags, notes.c.severity, notes.c.kind.label("note_kind"), notes.c.elapsed_ms,
@@ -250,18 +264,34 @@ def read_events(reader: Session | sa.Connection, session_id: int, after: int,
                 limit: int = BATCH) -> list[dict]:
     """Events of a session with id > `after`, oldest first; note events carry the note as it is now
     (one whose note is gone is a "gap")."""
-    rows = reader.execute(_read_query(), {"session_id": session_id, "after": after, "limit": limit})
-    out = []
-    for row in rows:
-        at = row.created_at.isoformat()
-        payload = dict(row.payload or {})
-        if payload.pop("note_id", None) is None:
-            out.append({"id": row.id, "kind": row.kind, "at": at, **payload})
-        elif row.seq is None or row.author_id is None:
-            out.append({"id": row.id, "kind": "gap", "at": at})
-        else:
-            out.append({"id": row.id, "kind": row.kind, "at": at, "note": _note_json(row), **payload})
-    return out
+    return read_many(reader, {session_id: after}, limit)[session_id]
+
+
+def read_many(reader: Session | sa.Connection, cursors: dict[int, int],
+              limit: int = BATCH) -> dict[int, list[dict]]:
+    """`read_events` for several sessions (session id: cursor) in one query per
+    `READ_MANY_SESSIONS`: the live watcher reads every session woken meanwhile in one round trip,
+    not one per session one after another."""
+    found: dict[int, list[dict]] = {session_id: [] for session_id in cursors}
+    order = list(cursors)
+    for start in range(0, len(order), READ_MANY_SESSIONS):
+        chunk = order[start:start + READ_MANY_SESSIONS]
+        params: dict[str, int] = {"limit": limit}
+        for number, session_id in enumerate(chunk):
+            params[f"session_{number}"], params[f"after_{number}"] = session_id, cursors[session_id]
+        for row in reader.execute(_read_query(len(chunk)), params):
+            found[row.event_session_id].append(_event_of(row))
+    return found
+
+
+def _event_of(row: sa.Row) -> dict[str, Any]:
+    at = row.created_at.isoformat()
+    payload = dict(row.payload or {})
+    if payload.pop("note_id", None) is None:
+        return {"id": row.id, "kind": row.kind, "at": at, **payload}
+    if row.seq is None or row.author_id is None:
+        return {"id": row.id, "kind": "gap", "at": at}
+    return {"id": row.id, "kind": row.kind, "at": at, "note": _note_json(row), **payload}
 
 
 def last_event_id(orm_session: Session, session_id: int) -> int:

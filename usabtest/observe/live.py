@@ -226,8 +226,7 @@ class LiveHub:
                     if time.monotonic() - last_full_check >= interval:
                         last_full_check = time.monotonic()
                         due |= self._sessions_with_news(connection, watched)
-                    for session_id in due & watched.keys():
-                        self._read(connection, session_id)
+                    self._read(connection, due & watched.keys())
                     self._check_users(connection)
             except sa.exc.SQLAlchemyError as exc:
                 log.warning("live watcher could not read the database: %s", exc)
@@ -257,22 +256,29 @@ class LiveHub:
         newest = connection.execute(query).all()
         return {session_id for session_id, last in newest if last > watched[session_id]}
 
-    def _read(self, connection: sa.Connection, session_id: int) -> None:
-        while True:
+    def _read(self, connection: sa.Connection, session_ids: set[int]) -> None:
+        """Read the new events of the sessions, all in one round trip (`events.read_many`): under
+        load a read waits for the database, and reading them one after another made the last
+        session of a round wait for all the others' reads. A session whose read filled a batch is
+        read again."""
+        while session_ids:
             with self._lock:
-                feed = self._feeds.get(session_id)
-                if feed is None:
-                    return
-                cursor = feed.last_id
-                feed.read_at = time.monotonic()
-            batch = events.read_events(connection, session_id, cursor)
-            with self._lock:
-                if feed.last_id == cursor:
-                    feed.add(batch)
-                for subscription in feed.subscribers:
-                    subscription.news.set()
-            if len(batch) < events.BATCH:
+                feeds = {sid: self._feeds[sid] for sid in session_ids if sid in self._feeds}
+                cursors = {sid: feed.last_id for sid, feed in feeds.items()}
+                now = time.monotonic()
+                for feed in feeds.values():
+                    feed.read_at = now
+            if not cursors:
                 return
+            batches = events.read_many(connection, cursors)
+            with self._lock:
+                for session_id, batch in batches.items():
+                    feed = feeds[session_id]
+                    if feed.last_id == cursors[session_id]:
+                        feed.add(batch)
+                    for subscription in feed.subscribers:
+                        subscription.news.set()
+            session_ids = {sid for sid, batch in batches.items() if len(batch) >= events.BATCH}
 
     def _check_users(self, connection: sa.Connection) -> None:
         if time.monotonic() - self._users_checked < USER_CHECK_SECONDS:
