@@ -222,7 +222,7 @@ class LiveHub:
             if not watched:
                 continue
             try:
-                with _connect(self.reader) as connection:
+                with self.reader.connect() as connection:
                     if time.monotonic() - last_full_check >= interval:
                         last_full_check = time.monotonic()
                         due |= self._sessions_with_news(connection, watched)
@@ -350,22 +350,16 @@ def reader_engine(engine: sa.Engine) -> sa.Engine:
     url = engine.url
     if engine.dialect.name == "sqlite" and url.database in (None, "", ":memory:"):
         return engine
-    reader = sa.create_engine(url, pool_size=1 + HISTORY_READS, max_overflow=0, hide_parameters=True)
-    if reader.dialect.name == "sqlite":
-        configure_sqlite(reader)
+    options: dict[str, Any] = {"pool_size": 1 + HISTORY_READS, "max_overflow": 0, "hide_parameters": True}
+    if engine.dialect.name == "sqlite":
+        reader = sa.create_engine(url, **options)
+        configure_sqlite(reader)  # its transaction control; a read there costs no round trip
     else:
+        # Reads only, so in autocommit: each read is its statement alone, without a BEGIN and a
+        # ROLLBACK round trip around it.
+        reader = sa.create_engine(url, isolation_level="AUTOCOMMIT", **options)
         configure_server_pool(reader, READER_PING_IDLE_SECONDS)
     return reader
-
-
-def _connect(reader: sa.Engine) -> sa.Connection:
-    """A connection for reads only; on a database server in autocommit, so that each read is its
-    statement alone, without a BEGIN and a ROLLBACK round trip around it. (SQLite's cost no round
-    trip, and its transaction control stays as `db.configure_sqlite` set it.)"""
-    connection = reader.connect()
-    if connection.dialect.name != "sqlite":
-        connection.execution_options(isolation_level="AUTOCOMMIT")
-    return connection
 
 
 _hubs: dict[tuple[str, str | None], LiveHub] = {}
@@ -449,6 +443,6 @@ def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, a
 
 
 def _from_the_log(reader: sa.Engine, session_id: int, after: int) -> list[tuple[int, str]]:
-    with _connect(reader) as connection:
+    with reader.connect() as connection:
         return [(event["id"], events.sse_format(event))
                 for event in events.read_events(connection, session_id, after)]
