@@ -126,7 +126,8 @@ def test_a_burst_of_wake_ups_goes_to_redis_as_a_few_messages(redis_channel_liste
 
 
 def test_a_redis_that_does_not_answer_neither_delays_nor_fails_a_note(
-        app, client, make_user, make_session, login, caplog):
+        app, client, make_user, make_session, login, caplog, monkeypatch):
+    monkeypatch.setattr(events.log, "disabled", False)  # a migration's logging setup disables it
     silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
     app.config["REDIS_URL"] = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
     observer = make_user(Role.OBSERVER)
