@@ -12,8 +12,10 @@ export USABTEST_ENV_NAME ?= development
 # one process per pass 394-398 s, two workers per pass with loadgroup 413-458 s. The extra
 # workers' start-up, collection and messaging cost about 50 s of CPU, and the passes are CPU-bound
 # there. On the idle machine (2026-12-01, load 1): one process per pass 262-273 s, two workers per
-# pass 244 s; `make test PAIRED_PYTEST_ARGS="-n 2 --dist loadgroup"` gains that tenth where the
-# machine is known to be idle, at the price of four pytest processes and a Chromium on two cores.
+# pass 244 s; in the afternoon, on the same machine running everything about 1.5x slower, 352 s
+# against 347 s (with the page audits in a group of their own). `make test PAIRED_PYTEST_ARGS="-n 2
+# --dist loadgroup"` gains at most that tenth where the machine is known to be idle, at the price of
+# four pytest processes and a Chromium on two cores.
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 PAIRED_PYTEST_ARGS ?= -p no:xdist
 # pytest with compiled modules kept under the venv, even where PYTHONDONTWRITEBYTECODE is set:
