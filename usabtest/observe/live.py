@@ -248,7 +248,6 @@ class LiveHub:
                 return due
             self._changed.wait(min([until, *ready_at.values()]) - now)
 
-
     def _sessions_with_news(self, connection: sa.Connection, watched: dict[int, int]) -> set[int]:
         query = (sa.select(SessionEvent.session_id, sa.func.max(SessionEvent.id))
                  .where(SessionEvent.session_id.in_(list(watched)))
