@@ -281,14 +281,20 @@ def _restart_ids(connection: sa.Connection) -> None:
         connection.exec_driver_sql(f"SELECT {restarts}")
 
 
+def _fresh_transaction() -> tuple[sa.Connection, sa.RootTransaction]:
+    """A new connection of the test database in a transaction begun with ids starting at 1."""
+    connection = _db.engine.connect()
+    outer = connection.begin()
+    _restart_ids(connection)
+    return connection, outer
+
+
 @contextmanager
 def _rolled_back_database(shared: SharedData | None = None) -> Iterator[None]:
     """Run the block inside one transaction that is rolled back afterwards: a new connection's, or a
     savepoint on the connection holding a module's shared data."""
     if shared is None:
-        connection = _db.engine.connect()
-        outer = connection.begin()
-        _restart_ids(connection)
+        connection, outer = _fresh_transaction()
     else:
         connection = shared.connection
         outer = connection.begin_nested()
@@ -357,9 +363,7 @@ class SharedData:
             cls.open = None
 
     def _build(self) -> None:
-        self.connection = _db.engine.connect()
-        self.connection.begin()
-        _restart_ids(self.connection)
+        self.connection, _outer = _fresh_transaction()
         builders.reset_numbering()
         with _sessions_on(self.connection):
             self.values = self.builds[self.key]()
