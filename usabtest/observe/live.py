@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,13 +63,14 @@ class Subscription:
     session_id: int
     user_id: int
     session_version: int
-    news: threading.Event = field(default_factory=threading.Event)
+    feed: _SessionFeed | None = None  # its session's, from when it joins the hub
     ended: str | None = None  # why the server ends the stream ("signed out", "replaced", ...)
 
     def end(self, reason: str) -> None:
-        """Ask the stream to finish after what it is sending now."""
+        """Ask the stream to finish after what it is sending now (the hub's lock held)."""
         self.ended = reason
-        self.news.set()
+        if self.feed is not None:
+            self.feed.announce()
 
 
 @dataclass(frozen=True)
@@ -86,42 +87,72 @@ class Pending:
         return cls(batch[-1][0] if batch else None, len(batch), "".join(text for _id, text in batch))
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """A session's kept events as they stood after one batch: streams read it without the hub's
+    lock while the watcher makes the next one."""
+
+    base: int  # every event after `base` is in `items` or was dropped from their front
+    items: tuple[tuple[int, str], ...]  # (id, SSE text), oldest first
+    # What `after` gave for this batch, by cursor: a session's streams are mostly at the same
+    # cursor, so one text is joined per batch, not one per stream.
+    joined: dict[int, Pending]
+
+
 class _SessionFeed:
-    """The recent events of one watched session, each rendered once for every stream."""
+    """The recent events of one watched session, each rendered once for every stream.
+
+    The session's streams wait on one event, `signal`, which the watcher sets (and replaces) once
+    per batch: a batch costs one wake-up call, not one per stream, and a woken stream reads the
+    batch from `kept` without taking the hub's lock, which hundreds of streams woken together
+    otherwise queue for.
+    """
 
     def __init__(self, last_id: int):
-        self.base = last_id  # every event after `base` is in `recent` or was dropped from its front
         self.last_id = last_id
         self.read_at = float("-inf")  # when the watcher last began reading this session
         self.recent: deque[tuple[int, str]] = deque(maxlen=RECENT_EVENTS)
+        self.kept = _Kept(last_id, (), {})
         self.subscribers: set[Subscription] = set()
-        # What `after` gave since the last batch, by cursor: a session's streams are mostly at the
-        # same cursor, so one text is joined per batch, not one per stream.
-        self._sent: dict[int, Pending] = {}
+        self.signal = threading.Event()
 
     def add(self, batch: list[dict[str, Any]]) -> None:
-        if batch:
-            self._sent.clear()
+        """Keep a batch read by the watcher (the hub's lock held); `announce` it next."""
+        if not batch:
+            return
+        base = self.kept.base
         for event in batch:
             if len(self.recent) == self.recent.maxlen:
-                self.base = self.recent[0][0]
+                base = self.recent[0][0]
             self.recent.append((event["id"], events.sse_format(event)))
-            self.last_id = event["id"]
+        self.last_id = batch[-1]["id"]
+        self.kept = _Kept(base, tuple(self.recent), {})
+
+    def announce(self) -> None:
+        """Wake every stream of the session (the hub's lock held).
+
+        A stream takes `signal` before it reads `kept`, and `add` replaces `kept` before this
+        replaces `signal`: a stream that read the batch before it was kept waits on the signal set
+        here, so no batch is left unsent until the next one.
+        """
+        signal, self.signal = self.signal, threading.Event()
+        signal.set()
 
     def after(self, cursor: int) -> Pending | None:
         """Events after `cursor`, or None when some of them are no longer kept here."""
-        if cursor < self.base:
+        kept = self.kept
+        if cursor < kept.base:
             return None
-        pending = self._sent.get(cursor)
+        pending = kept.joined.get(cursor)
         if pending is None:
             # From the newest back: a stream is usually a few events behind, and hundreds ask per read.
             newer = []
-            for item in reversed(self.recent):
+            for item in reversed(kept.items):
                 if item[0] <= cursor:
                     break
                 newer.append(item)
             newer.reverse()
-            pending = self._sent[cursor] = Pending.of(newer)
+            pending = kept.joined[cursor] = Pending.of(newer)
         return pending
 
 
@@ -158,6 +189,7 @@ class LiveHub:
                     feed = self._feeds[session_id] = _SessionFeed(last_id)
                 if feed is not None:
                     feed.subscribers.add(subscription)
+                    subscription.feed = feed
                     self._limit(self._by_user.setdefault(user_id, []), subscription)
                     self._start_threads()
                     self._changed.notify_all()
@@ -189,12 +221,6 @@ class LiveHub:
         is disposed, as tests do); False when `timeout` passed first."""
         with self._lock:
             return self._changed.wait_for(lambda: not self._feeds and not self._reading, timeout)
-
-    def recent(self, session_id: int, cursor: int) -> Pending | None:
-        """The session's kept events after `cursor` (None: read the log instead)."""
-        with self._lock:
-            feed = self._feeds.get(session_id)
-            return feed.after(cursor) if feed is not None else None
 
     # --- the watcher -----------------------------------------------------------------------------
 
@@ -273,10 +299,9 @@ class LiveHub:
             with self._lock:
                 for session_id, batch in batches.items():
                     feed = feeds[session_id]
-                    if feed.last_id == cursors[session_id]:
+                    if batch and feed.last_id == cursors[session_id]:
                         feed.add(batch)
-                    for subscription in feed.subscribers:
-                        subscription.news.set()
+                        feed.announce()
             session_ids = {sid for sid, batch in batches.items() if len(batch) >= events.BATCH}
 
     def _check_users(self, connection: sa.Connection) -> None:
@@ -411,13 +436,14 @@ def stream(hub: LiveHub, session_id: int, user: User, after: int, *, heartbeat: 
 def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, after: int,
             heartbeat: float, lifetime: float) -> Iterator[str]:
     subscription = hub.subscribe(session_id, user_id, session_version)
+    feed = subscription.feed
     events.count_stream(1)
     started = last_sent = time.monotonic()
     try:
         yield "retry: 1500\n: connected\n\n"
         while subscription.ended is None and time.monotonic() - started < lifetime:
-            subscription.news.clear()
-            pending = hub.recent(subscription.session_id, after)
+            signal = feed.signal  # before the read: see `_SessionFeed.announce`
+            pending = feed.after(after)
             if pending is None:
                 with hub.history_reads:
                     pending = Pending.of(_from_the_log(hub.reader, subscription.session_id, after))
@@ -433,7 +459,7 @@ def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, a
                 yield ": keep-alive\n\n"
                 last_sent = now
             remaining = lifetime - (now - started)
-            subscription.news.wait(max(0.0, min(heartbeat - (now - last_sent), remaining)))
+            signal.wait(max(0.0, min(heartbeat - (now - last_sent), remaining)))
         if subscription.ended:
             yield f": closed, {subscription.ended}\n\n"
     finally:
