@@ -156,11 +156,12 @@ def test_a_note_reaches_the_streams_of_its_own_process_without_waiting_for_the_p
 class _Reader:
     """A stream's body read in a thread, as the server sends it: each chunk is one socket write."""
 
-    def __init__(self, hub: live.LiveHub, session_id: int, user, expected: int, after: int = 0):
+    def __init__(self, hub: live.LiveHub, session_id: int, user, expected: int, after: int = 0,
+                 lifetime: float = 20):
         self.expected = expected
         self.chunks: list[tuple[float, str]] = []
         self.finished = threading.Event()
-        body = live.stream(hub, session_id, user, after, heartbeat=0.2, lifetime=20)
+        body = live.stream(hub, session_id, user, after, heartbeat=0.2, lifetime=lifetime)
         threading.Thread(target=self._read, args=(body,), daemon=True).start()
         deadline = time.monotonic() + 10
         while not self.chunks and time.monotonic() < deadline:  # ": connected": it has joined the hub
@@ -232,6 +233,22 @@ def test_a_burst_within_the_read_window_is_read_and_sent_in_two_goes(
     # A read per commit would make ten reads and ten writes.
     assert 2 <= len(watcher_reads) <= 3, watcher_reads
     assert 2 <= len(reader.event_writes()) <= 3
+
+
+def test_the_watcher_wakes_a_waiting_stream_for_its_keep_alives_and_its_end(db, make_user, make_session, hub):
+    # A stream waits for its session's batches without a timer of its own (`LiveHub.wait`): with
+    # no event and no poll (30 s), only the watcher can wake it, every 0.2 s, then at 1 s to end.
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    db.session.commit()
+    started = time.monotonic()
+    reader = _Reader(hub, study_session.id, observer, expected=1, lifetime=1.0)
+    reader.wait(timeout=5)
+    keep_alives = [at - started for at, chunk in reader.chunks if chunk == ": keep-alive\n\n"]
+    assert 3 <= len(keep_alives) <= 5, keep_alives
+    gaps = [later - earlier for earlier, later in zip(keep_alives, keep_alives[1:], strict=False)]
+    assert all(0.15 < gap < 0.6 for gap in gaps), keep_alives
+    assert 1.0 <= time.monotonic() - started < 2.5
 
 
 def test_a_lone_event_after_a_quiet_spell_arrives_at_once(db, make_user, make_session, hub, monkeypatch):

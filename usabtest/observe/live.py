@@ -64,6 +64,7 @@ class Subscription:
     user_id: int
     session_version: int
     feed: _SessionFeed | None = None  # its session's, from when it joins the hub
+    due: float = float("inf")  # when it must be woken without news (a keep-alive, its end)
     ended: str | None = None  # why the server ends the stream ("signed out", "replaced", ...)
 
     def end(self, reason: str) -> None:
@@ -173,6 +174,7 @@ class LiveHub:
         self._watcher: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self._users_checked = 0.0
+        self._next_due = float("inf")  # no later than the earliest `Subscription.due` (maybe earlier)
         self._reading = False  # the watcher is between its wait and its next wait (queries)
         self.history_reads = threading.BoundedSemaphore(HISTORY_READS)
 
@@ -244,35 +246,74 @@ class LiveHub:
                 self._reading = True
                 next_check = min(last_full_check + interval, self._users_checked + USER_CHECK_SECONDS)
                 due = self._wait_for_due(next_check)
+                self._wake_due_streams()
                 watched = {sid: feed.last_id for sid, feed in self._feeds.items()}
-            if not watched:
+            now = time.monotonic()
+            full_check = now - last_full_check >= interval
+            if not watched or not (due or full_check or now - self._users_checked >= USER_CHECK_SECONDS):
                 continue
             try:
                 with self.reader.connect() as connection:
-                    if time.monotonic() - last_full_check >= interval:
-                        last_full_check = time.monotonic()
+                    if full_check:
+                        last_full_check = now
                         due |= self._sessions_with_news(connection, watched)
                     self._read(connection, due & watched.keys())
                     self._check_users(connection)
-            except sa.exc.SQLAlchemyError as exc:
-                log.warning("live watcher could not read the database: %s", exc)
+            except Exception as exc:  # a stream waits for the watcher alone: it must go on
+                log.warning("live watcher could not read the database: %s", exc,
+                            exc_info=not isinstance(exc, sa.exc.SQLAlchemyError))
                 time.sleep(interval)
 
     def _wait_for_due(self, until: float) -> set[int]:
-        """Wait (lock held) until a woken session may be read again, or `until`; take those sessions.
+        """Wait (lock held) until a woken session may be read again, a stream is due to be woken,
+        or `until`; take the sessions to read.
 
         A session woken within `READ_WINDOW_SECONDS` of its last read stays in `_dirty` until the
         window has passed: the wake-ups arriving meanwhile are then answered by that one read.
         """
         while True:
             now = time.monotonic()
+            limit = min(until, self._next_due)
             ready_at = {sid: self._feeds[sid].read_at + READ_WINDOW_SECONDS if sid in self._feeds else now
                         for sid in self._dirty}
             due = {sid for sid, moment in ready_at.items() if moment <= now}
-            if due or now >= until or not self._feeds:
+            if due or now >= limit or not self._feeds:
                 self._dirty -= due
                 return due
-            self._changed.wait(min([until, *ready_at.values()]) - now)
+            self._changed.wait(min([limit, *ready_at.values()]) - now)
+
+    def wait(self, subscription: Subscription, signal: threading.Event, due: float) -> None:
+        """Let a stream wait for its session's next batch (`signal`), or until `due`
+        (`time.monotonic()`), when the watcher wakes it.
+
+        The stream waits without a timeout of its own: under gevent, a timer made, started and
+        closed for every wait was a third of a stream's CPU per batch
+        (`bench/bench_fanout.py`). The watcher wakes the streams whose moment has come instead.
+        """
+        subscription.due = due
+        if due < self._next_due:
+            with self._lock:
+                if due < self._next_due:
+                    self._next_due = due
+                    self._changed.notify_all()
+        signal.wait()
+
+    def _wake_due_streams(self) -> None:
+        """Wake the sessions of the streams whose `due` has passed (lock held)."""
+        now = time.monotonic()
+        if now < self._next_due:
+            return
+        next_due = float("inf")
+        for feed in self._feeds.values():
+            woken = False
+            for subscription in feed.subscribers:
+                if subscription.due <= now:
+                    woken = True
+                else:
+                    next_due = min(next_due, subscription.due)
+            if woken:
+                feed.announce()
+        self._next_due = next_due
 
     def _sessions_with_news(self, connection: sa.Connection, watched: dict[int, int]) -> set[int]:
         query = (sa.select(SessionEvent.session_id, sa.func.max(SessionEvent.id))
@@ -458,8 +499,7 @@ def _stream(hub: LiveHub, session_id: int, user_id: int, session_version: int, a
             elif now - last_sent >= heartbeat:
                 yield ": keep-alive\n\n"
                 last_sent = now
-            remaining = lifetime - (now - started)
-            signal.wait(max(0.0, min(heartbeat - (now - last_sent), remaining)))
+            hub.wait(subscription, signal, min(last_sent + heartbeat, started + lifetime))
         if subscription.ended:
             yield f": closed, {subscription.ended}\n\n"
     finally:
