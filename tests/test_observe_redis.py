@@ -1,10 +1,13 @@
 """With Redis configured, a committed note wakes every process's waiting streams at once."""
 
+import json
 import os
 import socket
 import threading
 import time
 import uuid
+from functools import partial
+from types import SimpleNamespace
 
 import pytest
 import redis as redis_lib
@@ -12,6 +15,7 @@ import redis as redis_lib
 from tests.conftest import IN_CI
 from tests.observe_fixtures import wait_for_streams_to_end
 from usabtest.accounts.models import Role
+from usabtest.extensions import db as _db
 from usabtest.observe import events, live
 
 REDIS_URL = os.environ.get("USABTEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -76,27 +80,102 @@ def test_a_process_reads_again_for_other_processes_wake_ups_not_its_own(
     assert next(body).endswith(": connected\n\n")
     publisher = redis_lib.Redis.from_url(REDIS_URL)
     try:
-        _heard_from_another_process(publisher, study_session.id, reads)  # the hub listens now
+        publish = partial(publisher.publish, events.channel(study_session.id, REDIS_URL))
+        _heard_from_another_process(publish, reads)  # the hub listens now
         time.sleep(2 * live.READ_WINDOW_SECONDS)
         reads.clear()
         # Its own commit woke this process at commit: the message it published is nothing new.
         publisher.publish(events.channel(study_session.id, REDIS_URL), events.origin())
         time.sleep(0.3)
         assert "usabtest-live" not in reads
-        _heard_from_another_process(publisher, study_session.id, reads)  # and others' it hears
+        _heard_from_another_process(publish, reads)  # and others' it hears
     finally:
         publisher.close()
         body.close()
         wait_for_streams_to_end()
 
 
-def _heard_from_another_process(publisher, session_id: int, reads: list[str]) -> None:
+def _heard_from_another_process(publish, reads: list[str]) -> None:
     """Publish as another process would until the watcher reads (its subscription takes a moment)."""
     deadline = time.monotonic() + 5
     while "usabtest-live" not in reads and time.monotonic() < deadline:
-        publisher.publish(events.channel(session_id, REDIS_URL), b"another process")
+        publish(b"another process")
         time.sleep(0.2)
     assert "usabtest-live" in reads
+
+
+@pytest.fixture
+def watching(db, make_user, make_session, monkeypatch):
+    """A hub announcing to Redis with one stream open on a new session, and the watcher's reads."""
+    observer = make_user(Role.OBSERVER)
+    study_session = make_session(observers=[observer])
+    db.session.commit()
+    reads: list[str] = []
+    read_many = events.read_many
+
+    def counted(*args, **kwargs):
+        reads.append(threading.current_thread().name)
+        return read_many(*args, **kwargs)
+
+    monkeypatch.setattr(events, "read_many", counted)
+    hub = live.hub_for(db.engine, poll=30, redis_url=REDIS_URL, per_user=8)
+    cursor = events.last_event_id(db.session, study_session.id)
+    body = live.stream(hub, study_session.id, observer, cursor, heartbeat=0.1, lifetime=10)
+    assert next(body).endswith(": connected\n\n")
+    publisher = redis_lib.Redis.from_url(REDIS_URL)
+    publish = partial(publisher.publish, events.channel(study_session.id, REDIS_URL))
+    yield SimpleNamespace(study_session=study_session, body=body, cursor=cursor, reads=reads, publish=publish)
+    publisher.close()
+    body.close()
+    wait_for_streams_to_end()
+
+
+def _stream_until(body, text: str, timeout: float = 5) -> str:
+    sent, deadline = "", time.monotonic() + timeout
+    while text not in sent and time.monotonic() < deadline:
+        sent += next(body)  # a keep-alive every 0.1 s at the latest
+    assert text in sent, sent
+    return sent
+
+
+@pytest.mark.committed
+def test_a_batch_another_process_read_reaches_the_streams_without_reading_the_log(
+        watching, redis_channel_listener):
+    _heard_from_another_process(watching.publish, watching.reads)  # the hub listens now
+    time.sleep(2 * live.READ_WINDOW_SECONDS)
+    watching.reads.clear()
+    text = f"id: {watching.cursor + 1}\ndata: {{\"kind\":\"probe\",\"from\":\"elsewhere\"}}\n\n"
+    batch = json.dumps([[watching.cursor + 1, text]]).encode()
+    watching.publish(b"another process\n%d\n%s" % (watching.cursor, batch))
+    _stream_until(watching.body, text)
+    assert "usabtest-live" not in watching.reads
+
+
+@pytest.mark.committed
+def test_a_batch_starting_after_events_not_seen_here_makes_the_process_read_the_log(db, watching,
+                                                                                     redis_channel_listener):
+    _heard_from_another_process(watching.publish, watching.reads)
+    with db.engine.begin() as connection:  # another process's note: no wake-up in this one
+        events.insert_event(connection, watching.study_session.id, "probe", {"n": 41})
+    watching.publish(b"another process\n%d\n[]" % (watching.cursor + 10**9))
+    _stream_until(watching.body, '"n":41')
+
+
+@pytest.mark.committed
+def test_a_process_watching_a_session_publishes_what_it_read_of_its_own_commit(watching,
+                                                                              redis_channel_listener):
+    redis_channel_listener.subscribe(events.channel(watching.study_session.id, REDIS_URL))
+    _next_message(redis_channel_listener, 0.2)  # the subscription confirmation
+    events.append(watching.study_session, "probe", {"n": 7}, REDIS_URL)
+    _db.session.commit()
+    _stream_until(watching.body, '"n":7')
+    message = _next_message(redis_channel_listener)
+    assert message is not None
+    sender, cursor, body = message["data"].split(b"\n", 2)
+    assert sender == events.origin() and int(cursor) == watching.cursor
+    [[event_id, text]] = json.loads(body)
+    assert event_id > watching.cursor and '"n":7' in text
+    assert _next_message(redis_channel_listener, 0.3) is None  # and no plain wake-up besides
 
 
 def test_deployments_on_other_redis_databases_do_not_wake_each_other():

@@ -106,13 +106,15 @@ def wake_after_commit(session_id: int, redis_url: str | None) -> None:
     db.session.info.setdefault(_WAKE_KEY, set()).add((redis_url, session_id))
 
 
-def on_commit(listener: Callable[[int], None]) -> None:
-    """Call `listener(session_id)` in this process whenever a transaction that added events to that
-    session commits (the live hub: its streams hear of a note written in their own process at once)."""
+def on_commit(listener: Callable[[int, str | None], bool]) -> None:
+    """Call `listener(session_id, redis_url)` in this process whenever a transaction that added
+    events to that session commits (the live hub: its streams hear of a note written in their own
+    process at once). A listener that answers True will publish the events to `redis_url` itself
+    (`relay`, with the events it reads), so no plain wake-up is sent for them."""
     _local_listeners.append(listener)
 
 
-_local_listeners: list[Callable[[int], None]] = []
+_local_listeners: list[Callable[[int, str | None], bool]] = []
 
 
 _INSERT_EVENT = sa.insert(SessionEvent.__table__)
@@ -134,13 +136,23 @@ def wake_now(session_id: int, redis_url: str | None) -> None:
     autocommit: the note write's one statement), as `wake_after_commit` does after a commit."""
     # A missed wake only costs one poll interval; a failed one must not fail the write that was
     # committed (a stored note is never answered with an error).
+    relayed = False
     for listener in _local_listeners:
         try:
-            listener(session_id)
+            relayed = listener(session_id, redis_url) or relayed
         except Exception:
             log.exception("could not wake this process's live streams")
-    if redis_url:
-        _publisher.add(redis_url, session_id)
+    if redis_url and not relayed:
+        relay(redis_url, session_id)
+
+
+def relay(redis_url: str, session_id: int, cursor: int = 0,
+          items: list[tuple[int, str]] | None = None) -> None:
+    """Tell the other processes, soon and off the caller's path, that the session has new events:
+    with `items`, the events read after `cursor` ((id, SSE text) pairs, oldest first), which a
+    process watching the session keeps without reading the log (`live.LiveHub._take`); without,
+    a plain wake-up, after which it reads the log."""
+    _publisher.add(redis_url, session_id, None if items is None else (cursor, items))
 
 
 # How long the publisher gathers wake-ups before it sends them: a few milliseconds on the other
@@ -149,25 +161,30 @@ PUBLISH_GATHER_SECONDS = 0.002
 
 
 class _Publisher:
-    """This process's Redis wake-ups, sent off the request path: the sessions woken within
-    `PUBLISH_GATHER_SECONDS` go out together, one message per session, in one pipeline (one round
-    trip), however many notes were written meanwhile.
+    """This process's Redis messages, sent off the request path: those due within
+    `PUBLISH_GATHER_SECONDS` go out together in one pipeline (one round trip), the batches in the
+    order they were read, and one plain wake-up per session however many notes asked for one.
 
     A note's request only adds its session to a set: a slow or absent Redis never delays or fails a
-    write, and a wake-up that is lost costs the other processes one poll (`live`).
+    write, and a message that is lost costs the other processes one poll (`live`).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[str, set[int]] = {}  # by Redis URL
+        self._wakes: dict[str, set[int]] = {}  # by Redis URL
+        self._batches: dict[str, list[tuple[int, int, list[tuple[int, str]]]]] = {}
         self._due = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def add(self, redis_url: str, session_id: int) -> None:
-        """Publish a wake-up for the session soon."""
+    def add(self, redis_url: str, session_id: int,
+            batch: tuple[int, list[tuple[int, str]]] | None = None) -> None:
+        """Publish a wake-up for the session soon, or the batch (cursor, items) read of it."""
         with self._lock:
-            self._pending.setdefault(redis_url, set()).add(session_id)
+            if batch is None:
+                self._wakes.setdefault(redis_url, set()).add(session_id)
+            else:
+                self._batches.setdefault(redis_url, []).append((session_id, *batch))
             if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
                 # Started on first use, in the process that publishes (a forked worker starts its own).
                 self._pid = os.getpid()
@@ -181,16 +198,22 @@ class _Publisher:
             time.sleep(PUBLISH_GATHER_SECONDS)
             with self._lock:
                 self._due.clear()
-                pending, self._pending = self._pending, {}
-            for redis_url, session_ids in pending.items():
-                self._send(redis_url, session_ids)
+                wakes, self._wakes = self._wakes, {}
+                batches, self._batches = self._batches, {}
+            for redis_url in wakes.keys() | batches.keys():
+                self._send(redis_url, wakes.get(redis_url, set()), batches.get(redis_url, []))
 
     @staticmethod
-    def _send(redis_url: str, session_ids: set[int]) -> None:
+    def _send(redis_url: str, session_ids: set[int],
+              batches: list[tuple[int, int, list[tuple[int, str]]]]) -> None:
+        sender = origin()
         try:
             pipeline = redis_client(redis_url).pipeline(transaction=False)
+            for session_id, cursor, items in batches:
+                body = json.dumps(items, separators=(",", ":")).encode()
+                pipeline.publish(channel(session_id, redis_url), b"%s\n%d\n%s" % (sender, cursor, body))
             for session_id in sorted(session_ids):
-                pipeline.publish(channel(session_id, redis_url), origin())
+                pipeline.publish(channel(session_id, redis_url), sender)
             pipeline.execute()
         except Exception as exc:
             log.warning("could not publish live wake-ups to Redis: %s", exc)

@@ -5,7 +5,9 @@ worker (it is a greenlet parked on an event). The process's watcher asks the dat
 the watched sessions have new events (one query per poll interval, whatever the number of
 streams) or hears it from Redis at once; it reads each such session's new events once, renders
 them once, keeps the recent ones, and wakes that session's streams, which send them on. A stream
-that starts further back reads its history itself, once, before it joins.
+that starts further back reads its history itself, once, before it joins. With Redis, the process
+that read a batch publishes it, rendered, and the other processes watching that session keep it
+as if they had read it: a note is read from the log once, not once per process.
 
 Delivery costs batches, not notes: a woken session is read at once, but at most once per
 `READ_WINDOW_SECONDS`, so wake-ups during a burst are gathered into one read, and each stream
@@ -19,6 +21,7 @@ after the last id seen never skips one.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -117,22 +120,34 @@ class _SessionFeed:
         self.subscribers: set[Subscription] = set()
         self.signal = threading.Event()
 
-    def add(self, batch: list[dict[str, Any]]) -> None:
-        """Keep a batch read by the watcher (the hub's lock held); `announce` it next."""
-        if not batch:
-            return
-        base = self.kept.base
-        for event in batch:
+    def extend(self, cursor: int, items: list[tuple[int, str]]) -> bool:
+        """Keep the events of a complete read of the log after `cursor` ((id, SSE text) pairs,
+        oldest first) and wake the streams (the hub's lock held); False when this feed has not
+        reached `cursor`: the events between would be missing.
+
+        Reads overlap (the watcher's own, and batches that other processes read and published), so
+        only the events after the newest kept one are added: each read holds every event after its
+        cursor, so nothing between is skipped.
+        """
+        if self.last_id < cursor:
+            return False
+        base, added = self.kept.base, False
+        for item in items:
+            if item[0] <= self.last_id:
+                continue
             if len(self.recent) == self.recent.maxlen:
                 base = self.recent[0][0]
-            self.recent.append((event["id"], events.sse_format(event)))
-        self.last_id = batch[-1]["id"]
-        self.kept = _Kept(base, tuple(self.recent), {})
+            self.recent.append(item)
+            self.last_id, added = item[0], True
+        if added:
+            self.kept = _Kept(base, tuple(self.recent), {})
+            self.announce()
+        return True
 
     def announce(self) -> None:
         """Wake every stream of the session (the hub's lock held).
 
-        A stream takes `signal` before it reads `kept`, and `add` replaces `kept` before this
+        A stream takes `signal` before it reads `kept`, and `extend` replaces `kept` before this
         replaces `signal`: a stream that read the batch before it was kept waits on the signal set
         here, so no batch is left unsent until the next one.
         """
@@ -252,6 +267,9 @@ class LiveHub:
             full_check = now - last_full_check >= interval
             if not watched or not (due or full_check or now - self._users_checked >= USER_CHECK_SECONDS):
                 continue
+            if self.redis_url:  # a commit here woke a session whose streams have all gone meanwhile
+                for session_id in due - watched.keys():
+                    events.relay(self.redis_url, session_id)
             try:
                 with self.reader.connect() as connection:
                     if full_check:
@@ -326,7 +344,8 @@ class LiveHub:
         """Read the new events of the sessions, all in one round trip (`events.read_many`): under
         load a read waits for the database, and reading them one after another made the last
         session of a round wait for all the others' reads. A session whose read filled a batch is
-        read again."""
+        read again. With Redis, each batch read is published as read, so that the other processes
+        watching the session add it without reading the log themselves (`_take`)."""
         while session_ids:
             with self._lock:
                 feeds = {sid: self._feeds[sid] for sid in session_ids if sid in self._feeds}
@@ -337,12 +356,15 @@ class LiveHub:
             if not cursors:
                 return
             batches = events.read_many(connection, cursors)
+            rendered = {sid: [(event["id"], events.sse_format(event)) for event in batch]
+                        for sid, batch in batches.items()}
             with self._lock:
-                for session_id, batch in batches.items():
-                    feed = feeds[session_id]
-                    if batch and feed.last_id == cursors[session_id]:
-                        feed.add(batch)
-                        feed.announce()
+                for session_id, items in rendered.items():
+                    feeds[session_id].extend(cursors[session_id], items)
+            if self.redis_url:
+                for session_id, items in rendered.items():
+                    if items:
+                        events.relay(self.redis_url, session_id, cursors[session_id], items)
             session_ids = {sid for sid, batch in batches.items() if len(batch) >= events.BATCH}
 
     def _check_users(self, connection: sa.Connection) -> None:
@@ -383,24 +405,49 @@ class LiveHub:
                 log.warning("live wake-ups from Redis interrupted: %s", exc)
                 time.sleep(REDIS_FALLBACK_POLL_SECONDS)
 
-    def _heard(self, channel: bytes | str | None, sender: bytes | str | None) -> None:
-        if channel is None or sender == events.origin():  # our own commit woke us already
+    def _heard(self, channel: bytes | str | None, data: bytes | str | None) -> None:
+        """A message of `events.relay`: the sender's name, then the session's events it read (or
+        nothing, a plain wake-up)."""
+        if channel is None or data is None:
+            return
+        sender, _, batch = (data.encode() if isinstance(data, str) else data).partition(b"\n")
+        if sender == events.origin():  # our own commit woke us already, and we read it
             return
         name = channel.decode() if isinstance(channel, bytes) else channel
         try:
             session_id = int(name.rsplit(":", 1)[1])
         except (IndexError, ValueError):
             return
-        self.wake(session_id)
+        if not (batch and self._take(session_id, batch)):
+            self.wake(session_id)
 
-    def wake(self, session_id: int) -> None:
-        """The session has new events: read them now if it is watched here."""
+    def _take(self, session_id: int, batch: bytes) -> bool:
+        """Add a batch another process read and published; False when it cannot be added here (it
+        starts after events this process has not seen, or is not one), and the log must be read."""
+        if session_id not in self._feeds:
+            return True  # not watched here
+        try:
+            cursor_text, _, body = batch.partition(b"\n")
+            cursor = int(cursor_text)
+            items = [(int(event_id), str(text)) for event_id, text in json.loads(body)]
+        except (ValueError, TypeError) as exc:
+            log.warning("live batch from Redis not understood: %s", exc)
+            return False
         with self._lock:
+            feed = self._feeds.get(session_id)
+            return feed is None or feed.extend(cursor, items)
+
+    def wake(self, session_id: int) -> bool:
+        """The session has new events: read them now if it is watched here (True then)."""
+        with self._lock:
+            if session_id not in self._feeds:
+                return False
             # Already woken: the read to come answers this wake-up too (and the watcher, waiting out
             # the session's window, need not be woken once per commit).
-            if session_id in self._feeds and session_id not in self._dirty:
+            if session_id not in self._dirty:
                 self._dirty.add(session_id)
                 self._changed.notify_all()
+            return True
 
 
 def reader_engine(engine: sa.Engine) -> sa.Engine:
@@ -431,12 +478,15 @@ _hubs: dict[tuple[str, str | None], LiveHub] = {}
 _hubs_lock = threading.Lock()
 
 
-def _wake_hubs(session_id: int) -> None:
-    """A transaction of this process added events to the session: its streams here hear at once."""
+def _wake_hubs(session_id: int, redis_url: str | None) -> bool:
+    """A transaction of this process added events to the session: its streams here hear at once.
+    True when a hub announcing to `redis_url` watches the session: its read is published."""
     with _hubs_lock:
         hubs = list(_hubs.values())
+    relayed = False
     for hub in hubs:
-        hub.wake(session_id)
+        relayed = hub.wake(session_id) and hub.redis_url == redis_url or relayed
+    return relayed
 
 
 events.on_commit(_wake_hubs)
