@@ -9,7 +9,8 @@ checks that every stream received every event, once and in order.
 
 Unlike `load_notes.py`, no server, client or second process shares the cores, so the figure moves
 little between runs: use it to compare two versions of `usabtest/observe/live.py` side by side.
-Run: `.venv/bin/python bench/bench_fanout.py [--streams 250] [--sessions 10] [--events 2000]`.
+Run: `.venv/bin/python bench/bench_fanout.py [--streams 250] [--sessions 10] [--events 2000]
+[--gap 0.002] [--window 0.025]`.
 """
 
 from gevent import monkey
@@ -84,8 +85,8 @@ def run(streams: int, sessions: int, count: int, gap: float) -> None:
     wall = time.perf_counter() - began
     complete = sum(1 for ids in received if len(ids) == per_session and ids == sorted(set(ids)))
     delivery = with_streams - alone
-    print(f"{streams} streams over {sessions} sessions, {count} events, one every {gap * 1000:.1f} ms "
-          f"({wall:.1f} s)")
+    print(f"{streams} streams over {sessions} sessions, {count} events, one every {gap * 1000:.1f} ms, "
+          f"read window {live.READ_WINDOW_SECONDS * 1000:.0f} ms ({wall:.1f} s)")
     per_stream = 1_000_000 * delivery / (count * streams / sessions)
     print(f"CPU per event: writing alone {1000 * alone / count:.3f} ms, "
           f"delivery {1000 * delivery / count:.3f} ms ({per_stream:.1f} µs per event per stream)")
@@ -100,7 +101,10 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--gap", type=float, default=0.002, help="seconds between two events")
+    parser.add_argument("--window", type=float, default=live.READ_WINDOW_SECONDS,
+                        help="the hub's read window in seconds (live.READ_WINDOW_SECONDS)")
     args = parser.parse_args()
+    live.READ_WINDOW_SECONDS = args.window
     with tempfile.TemporaryDirectory() as folder:
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(folder) / 'fanout.db'}",
                           "TESTING": False, "RATELIMIT_ENABLED": False})

@@ -178,6 +178,19 @@ def test_a_process_watching_a_session_publishes_what_it_read_of_its_own_commit(w
     assert _next_message(redis_channel_listener, 0.3) is None  # and no plain wake-up besides
 
 
+def test_a_batch_arriving_before_the_events_it_follows_waits_for_them():
+    # Under load this process's own read of notes 11-12 often ends after the other's batch of 13.
+    feed = live._SessionFeed(last_id=10)
+    assert not feed.extend(12, [(13, "c")])
+    feed.stash(12, [(13, "c")])
+    assert feed.extend(10, [(11, "a"), (12, "b")])
+    assert [event_id for event_id, _text in feed.kept.items] == [11, 12, 13] and not feed.stashed
+    assert feed.after(10).text == "abc"
+    feed.stash(500, [(501, "not in the log")])  # a lost message, or no batch at all
+    feed.drop_stashed_before(time.monotonic())
+    assert not feed.stashed and feed.last_id == 13
+
+
 def test_deployments_on_other_redis_databases_do_not_wake_each_other():
     # Redis shares publish/subscribe across its database numbers; the channel name must not.
     assert events.channel(7, "redis://127.0.0.1:6379/14") != events.channel(7, "redis://127.0.0.1:6379/15")

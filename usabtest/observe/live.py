@@ -54,6 +54,9 @@ READ_WINDOW_SECONDS = 0.025
 # consoles reconnect at once, this many at a time per process, so that their reads cannot take every
 # pooled connection from note writes and page requests (nor make them wait out the pool's timeout).
 HISTORY_READS = 4
+# A batch from another process that waits for earlier events (`_SessionFeed.stash`) waits this long
+# at most before the log is read instead (checked every `USER_CHECK_SECONDS` at the latest).
+STASH_SECONDS = 0.5
 # The watcher's own connections (`reader_engine`) are pinged before use after this long idle, as
 # the app's are (`Config.DATABASE_PING_IDLE_SECONDS`); the watcher uses one every poll.
 READER_PING_IDLE_SECONDS = 5.0
@@ -119,11 +122,13 @@ class _SessionFeed:
         self.kept = _Kept(last_id, (), {})
         self.subscribers: set[Subscription] = set()
         self.signal = threading.Event()
+        self.stashed: list[tuple[float, int, list[tuple[int, str]]]] = []  # (when, cursor, items): `stash`
 
     def extend(self, cursor: int, items: list[tuple[int, str]]) -> bool:
         """Keep the events of a complete read of the log after `cursor` ((id, SSE text) pairs,
-        oldest first) and wake the streams (the hub's lock held); False when this feed has not
-        reached `cursor`: the events between would be missing.
+        oldest first), then the stashed batches that now follow on, and wake the streams (the hub's
+        lock held); False when this feed has not reached `cursor`: the events between would be
+        missing.
 
         Reads overlap (the watcher's own, and batches that other processes read and published), so
         only the events after the newest kept one are added: each read holds every event after its
@@ -131,18 +136,36 @@ class _SessionFeed:
         """
         if self.last_id < cursor:
             return False
-        base, added = self.kept.base, False
-        for item in items:
-            if item[0] <= self.last_id:
-                continue
-            if len(self.recent) == self.recent.maxlen:
-                base = self.recent[0][0]
-            self.recent.append(item)
-            self.last_id, added = item[0], True
-        if added:
+        newest, base = self.last_id, self.kept.base
+        batches = [items]
+        while batches:
+            for batch in batches:
+                for item in batch:
+                    if item[0] > self.last_id:
+                        if len(self.recent) == self.recent.maxlen:
+                            base = self.recent[0][0]
+                        self.recent.append(item)
+                        self.last_id = item[0]
+            ready = sorted((waiting for waiting in self.stashed if waiting[1] <= self.last_id),
+                           key=lambda waiting: waiting[1])
+            self.stashed = [waiting for waiting in self.stashed if waiting[1] > self.last_id]
+            batches = [batch for _at, _cursor, batch in ready]
+        if self.last_id != newest:
             self.kept = _Kept(base, tuple(self.recent), {})
             self.announce()
         return True
+
+    def stash(self, cursor: int, items: list[tuple[int, str]]) -> None:
+        """Hold a batch from another process that starts after events not yet kept here (the hub's
+        lock held): they are on their way, in this process's own read or in an earlier batch, and
+        `extend` adds it once they have arrived (the watcher reads the log if they do not)."""
+        self.stashed.append((time.monotonic(), cursor, items))
+
+    def drop_stashed_before(self, moment: float) -> None:
+        """Forget the batches stashed before `moment`, when a read of the log began, that still do
+        not follow on: that read held every event committed before they came, so they announce
+        nothing this process lacks (and a batch that is no batch cannot wait forever)."""
+        self.stashed = [waiting for waiting in self.stashed if waiting[0] >= moment]
 
     def announce(self) -> None:
         """Wake every stream of the session (the hub's lock held).
@@ -261,6 +284,7 @@ class LiveHub:
                 self._reading = True
                 next_check = min(last_full_check + interval, self._users_checked + USER_CHECK_SECONDS)
                 due = self._wait_for_due(next_check)
+                due |= self._stashed_too_long()
                 self._wake_due_streams()
                 watched = {sid: feed.last_id for sid, feed in self._feeds.items()}
             now = time.monotonic()
@@ -299,6 +323,12 @@ class LiveHub:
                 self._dirty -= due
                 return due
             self._changed.wait(min([limit, *ready_at.values()]) - now)
+
+    def _stashed_too_long(self) -> set[int]:
+        """Sessions whose stashed batches still miss events after `STASH_SECONDS` (lock held): a
+        message was lost, and the log is read instead."""
+        late = time.monotonic() - STASH_SECONDS
+        return {sid for sid, feed in self._feeds.items() if feed.stashed and feed.stashed[0][0] < late}
 
     def wait(self, subscription: Subscription, signal: threading.Event, due: float) -> None:
         """Let a stream wait for its session's next batch (`signal`), or until `due`
@@ -361,6 +391,7 @@ class LiveHub:
             with self._lock:
                 for session_id, items in rendered.items():
                     feeds[session_id].extend(cursors[session_id], items)
+                    feeds[session_id].drop_stashed_before(now)
             if self.redis_url:
                 for session_id, items in rendered.items():
                     if items:
@@ -422,8 +453,10 @@ class LiveHub:
             self.wake(session_id)
 
     def _take(self, session_id: int, batch: bytes) -> bool:
-        """Add a batch another process read and published; False when it cannot be added here (it
-        starts after events this process has not seen, or is not one), and the log must be read."""
+        """Add a batch another process read and published; False when it is not one (the log must
+        be read). One that starts after events this process has not kept yet waits for them: they
+        are in flight (this process's own read, under load, often ends after the other's batch
+        arrives), and reading the log for them would only repeat that read."""
         if session_id not in self._feeds:
             return True  # not watched here
         try:
@@ -435,7 +468,9 @@ class LiveHub:
             return False
         with self._lock:
             feed = self._feeds.get(session_id)
-            return feed is None or feed.extend(cursor, items)
+            if feed is not None and not feed.extend(cursor, items):
+                feed.stash(cursor, items)
+            return True
 
     def wake(self, session_id: int) -> bool:
         """The session has new events: read them now if it is watched here (True then)."""
