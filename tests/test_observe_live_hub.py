@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from tests.observe_fixtures import wait_for_streams_to_end
 from usabtest.accounts import services as account_services
 from usabtest.accounts.models import Role
+from usabtest.api import observe as observe_api
 from usabtest.extensions import db as _db
 from usabtest.observe import events, live
 from usabtest.observe.models import SessionEvent
@@ -368,3 +369,21 @@ def test_sessions_woken_together_are_read_in_one_query(db, make_user, make_sessi
     # where it made one read per session, one after another.
     assert sorted(sid for read in reads for sid in read) == sorted(s.id for s in study_sessions)
     assert len(reads) <= 2, reads
+
+
+def test_the_watchers_queries_stay_within_the_statement_cache_however_many_watch(hub, monkeypatch):
+    monkeypatch.setattr(hub, "_by_user", {user_id: [] for user_id in range(1, 301)})
+    monkeypatch.setattr(hub, "_users_checked", 0.0)
+    statements: list[str] = []
+    listener = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
+    sa.event.listen(hub.reader, "before_cursor_execute", listener)
+    try:
+        with hub.reader.connect() as connection:
+            hub._check_users(connection)
+            hub._sessions_with_news(connection, dict.fromkeys(range(1, 301), 0))
+    finally:
+        sa.event.remove(hub.reader, "before_cursor_execute", listener)
+    # Three users' and three sessions' lists (and SQLite's BEGIN): one of 300 ids ran past the cache
+    # on PostgreSQL.
+    assert len([statement for statement in statements if " IN (" in statement]) == 6
+    assert all(len(statement.encode()) <= observe_api.STATEMENT_CACHE_LIMIT for statement in statements)
