@@ -62,39 +62,6 @@ def test_note_commit_publishes_a_wake_up_and_rollback_does_not(app, client, make
     assert message is not None and message["channel"].decode() == events.channel(study_session.id, REDIS_URL)
 
 
-@pytest.mark.committed
-def test_a_process_reads_again_for_other_processes_wake_ups_not_its_own(
-        db, make_user, make_session, redis_channel_listener, monkeypatch):
-    observer = make_user(Role.OBSERVER)
-    study_session = make_session(observers=[observer])
-    reads: list[str] = []
-    read_many = events.read_many
-
-    def counted(*args, **kwargs):
-        reads.append(threading.current_thread().name)
-        return read_many(*args, **kwargs)
-
-    monkeypatch.setattr(events, "read_many", counted)
-    hub = live.hub_for(db.engine, poll=30, redis_url=REDIS_URL, per_user=8)
-    body = live.stream(hub, study_session.id, observer, 0, heartbeat=0.2, lifetime=3)
-    assert next(body).endswith(": connected\n\n")
-    publisher = redis_lib.Redis.from_url(REDIS_URL)
-    try:
-        publish = partial(publisher.publish, events.channel(study_session.id, REDIS_URL))
-        _heard_from_another_process(publish, reads)  # the hub listens now
-        time.sleep(2 * live.READ_WINDOW_SECONDS)
-        reads.clear()
-        # Its own commit woke this process at commit: the message it published is nothing new.
-        publisher.publish(events.channel(study_session.id, REDIS_URL), events.origin())
-        time.sleep(0.3)
-        assert "usabtest-live" not in reads
-        _heard_from_another_process(publish, reads)  # and others' it hears
-    finally:
-        publisher.close()
-        body.close()
-        wait_for_streams_to_end()
-
-
 def _heard_from_another_process(publish, reads: list[str]) -> None:
     """Publish as another process would until the watcher reads (its subscription takes a moment)."""
     deadline = time.monotonic() + 5
@@ -136,6 +103,18 @@ def _stream_until(body, text: str, timeout: float = 5) -> str:
         sent += next(body)  # a keep-alive every 0.1 s at the latest
     assert text in sent, sent
     return sent
+
+
+@pytest.mark.committed
+def test_a_process_reads_again_for_other_processes_wake_ups_not_its_own(watching, redis_channel_listener):
+    _heard_from_another_process(watching.publish, watching.reads)  # the hub listens now
+    time.sleep(2 * live.READ_WINDOW_SECONDS)
+    watching.reads.clear()
+    # Its own commit woke this process at commit: the message it published is nothing new.
+    watching.publish(events.origin())
+    time.sleep(0.3)
+    assert "usabtest-live" not in watching.reads
+    _heard_from_another_process(watching.publish, watching.reads)  # and others' it hears
 
 
 @pytest.mark.committed
