@@ -210,8 +210,7 @@ class _Publisher:
         try:
             pipeline = redis_client(redis_url).pipeline(transaction=False)
             for session_id, cursor, items in batches:
-                body = json.dumps(items, separators=(",", ":")).encode()
-                pipeline.publish(channel(session_id, redis_url), b"%s\n%d\n%s" % (sender, cursor, body))
+                pipeline.publish(channel(session_id, redis_url), _batch_message(sender, cursor, items))
             for session_id in sorted(session_ids):
                 pipeline.publish(channel(session_id, redis_url), sender)
             pipeline.execute()
@@ -220,6 +219,26 @@ class _Publisher:
 
 
 _publisher = _Publisher()
+
+
+def _batch_message(sender: bytes, cursor: int, items: list[tuple[int, str]]) -> bytes:
+    return b"%s\n%d\n%s" % (sender, cursor, json.dumps(items, separators=(",", ":")).encode())
+
+
+def split_message(data: bytes | str) -> tuple[bytes, bytes]:
+    """A message `relay` published: its sender's name (`origin`), and its batch (empty for a plain
+    wake-up), which `read_batch` reads."""
+    sender, _, batch = (data.encode() if isinstance(data, str) else data).partition(b"\n")
+    return sender, batch
+
+
+def read_batch(batch: bytes) -> tuple[int, list[tuple[int, str]]]:
+    """The cursor and the (id, SSE text) pairs of a published batch; ValueError when it is not one."""
+    cursor_text, _, body = batch.partition(b"\n")
+    try:
+        return int(cursor_text), [(int(event_id), str(text)) for event_id, text in json.loads(body)]
+    except TypeError as exc:
+        raise ValueError(f"not a batch of events: {exc}") from exc
 
 
 @sa.event.listens_for(Session, "after_commit")

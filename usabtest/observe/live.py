@@ -21,11 +21,9 @@ after the last id seen never skips one.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -123,7 +121,6 @@ class _SessionFeed:
     def __init__(self, last_id: int):
         self.last_id = last_id
         self.read_at = float("-inf")  # when the watcher last began reading this session
-        self.recent: deque[tuple[int, str]] = deque(maxlen=RECENT_EVENTS)
         self.kept = _Kept(last_id, (), {})
         self.subscribers: set[Subscription] = set()
         self.signal = threading.Event()
@@ -141,24 +138,27 @@ class _SessionFeed:
         """
         if self.last_id < cursor:
             return False
-        newest, base = self.last_id, self.kept.base
-        batches = [items]
-        while batches:
-            for batch in batches:
-                for item in batch:
-                    if item[0] > self.last_id:
-                        if len(self.recent) == self.recent.maxlen:
-                            base = self.recent[0][0]
-                        self.recent.append(item)
-                        self.last_id = item[0]
-            ready = sorted((waiting for waiting in self.stashed if waiting[1] <= self.last_id),
-                           key=lambda waiting: waiting[1])
+        added: list[tuple[int, str]] = []
+        self._follow(items, added)
+        while ready := sorted((waiting for waiting in self.stashed if waiting[1] <= self.last_id),
+                              key=lambda waiting: waiting[1]):
             self.stashed = [waiting for waiting in self.stashed if waiting[1] > self.last_id]
-            batches = [batch for _at, _cursor, batch in ready]
-        if self.last_id != newest:
-            self.kept = _Kept(base, tuple(self.recent), {})
+            for _at, _cursor, batch in ready:
+                self._follow(batch, added)
+        if added:
+            items_now = self.kept.items + tuple(added)
+            dropped = max(0, len(items_now) - RECENT_EVENTS)
+            base = items_now[dropped - 1][0] if dropped else self.kept.base
+            self.kept = _Kept(base, items_now[dropped:], {})
             self.announce()
         return True
+
+    def _follow(self, batch: list[tuple[int, str]], added: list[tuple[int, str]]) -> None:
+        """Add to `added` the events of `batch` after the newest kept or added."""
+        for item in batch:
+            if item[0] > self.last_id:
+                added.append(item)
+                self.last_id = item[0]
 
     def stash(self, cursor: int, items: list[tuple[int, str]]) -> None:
         """Hold a batch from another process that starts after events not yet kept here (the hub's
@@ -444,7 +444,7 @@ class LiveHub:
         nothing, a plain wake-up)."""
         if channel is None or data is None:
             return
-        sender, _, batch = (data.encode() if isinstance(data, str) else data).partition(b"\n")
+        sender, batch = events.split_message(data)
         if sender == events.origin():  # our own commit woke us already, and we read it
             return
         name = channel.decode() if isinstance(channel, bytes) else channel
@@ -463,10 +463,8 @@ class LiveHub:
         if session_id not in self._feeds:
             return True  # not watched here
         try:
-            cursor_text, _, body = batch.partition(b"\n")
-            cursor = int(cursor_text)
-            items = [(int(event_id), str(text)) for event_id, text in json.loads(body)]
-        except (ValueError, TypeError) as exc:
+            cursor, items = events.read_batch(batch)
+        except ValueError as exc:
             log.warning("live batch from Redis not understood: %s", exc)
             return False
         with self._lock:
