@@ -22,6 +22,7 @@ import argparse
 import http.client
 import itertools
 import json
+import multiprocessing
 import os
 import selectors
 import socket
@@ -46,6 +47,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_TIMEOUT = 10.0
 PROBE_TIMEOUT = 5.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Forked helpers (the streams' reader, the sign-in probe) start before the writers' threads.
+FORK = multiprocessing.get_context("fork")
 NOTE_ID_MARK = b'"note":{"id":"'  # in a note event's compact JSON, before the note's UUID
 
 
@@ -148,6 +151,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def get(port: int, path: str, timeout: float = PROBE_TIMEOUT) -> tuple[int | None, float]:
+    """Status and seconds of one GET on a new connection (None: no answer in time)."""
+    began = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.monotonic() - began
+    except (OSError, http.client.HTTPException):
+        return None, time.monotonic() - began
+    finally:
+        connection.close()
+
+
 @dataclass
 class Server:
     """A gunicorn started with the production settings."""
@@ -171,19 +189,8 @@ class Server:
         server.stop()
         raise RuntimeError(f"{target} did not answer within 60 s")
 
-    def get(self, path: str, timeout: float = PROBE_TIMEOUT) -> tuple[int | None, float]:
-        """Status and seconds of one GET on a new connection (None: no answer in time)."""
-        began = time.monotonic()
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            response.read()
-            return response.status, time.monotonic() - began
-        except (OSError, http.client.HTTPException):
-            return None, time.monotonic() - began
-        finally:
-            connection.close()
+    def get(self, path: str) -> tuple[int | None, float]:
+        return get(self.port, path)
 
     def cpu_seconds(self) -> float:
         """User and system CPU of the master and its workers so far."""
@@ -261,12 +268,15 @@ def write_notes(port: int, path: str, session_id: int, token: str | None, deadli
         connection.close()
 
 
-def probe_sign_in(server: Server, stop: threading.Event, latencies: list[float]) -> None:
-    """GET the sign-in page every 0.2 s; no answer counts as the probe's timeout."""
+def probe_sign_in(port: int, stop, answer) -> None:
+    """GET the sign-in page every 0.2 s until `stop` is set, then send the latencies to `answer`;
+    no answer counts as the probe's timeout."""
+    latencies = []
     while not stop.is_set():
-        status, seconds = server.get("/login")
+        status, seconds = get(port, "/login")
         latencies.append(seconds if status == 200 else PROBE_TIMEOUT)
         stop.wait(0.2)
+    answer.send(latencies)
 
 
 def last_event_ids(url: str) -> dict[int, int]:
@@ -280,25 +290,68 @@ def last_event_ids(url: str) -> dict[int, int]:
         engine.dispose()
 
 
-@dataclass
 class Streams:
-    """Many live streams read by one thread; records when each note first arrives."""
+    """Many live streams read by a process of their own, which records when each note first
+    arrives on them. In a thread of the writers' process, the reader waited for the writers'
+    interpreter lock, and that wait was counted as delivery delay."""
 
-    port: int
-    arrivals: dict[str, float] = field(default_factory=dict)  # on the first stream
-    last_arrivals: dict[str, float] = field(default_factory=dict)  # on the last stream to get it
-    answered: int = 0
-    closed: int = 0
-
-    def __post_init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+    def __init__(self, port: int) -> None:
+        self._connection, theirs = FORK.Pipe()
+        self._process = FORK.Process(target=StreamReader(port, theirs).run, daemon=True)
+        self._process.start()
 
     def open(self, watchers: list[tuple[int, str]], count: int, cursors: dict[int, int]) -> None:
         """Open `count` streams, spread over the watchers (and so over the sessions), each after its
         session's `cursors` entry, as a console does with the cursor of the page it has just loaded."""
+        self._ask("open", watchers, count, cursors)
+
+    def wait_answered(self, count: int, timeout: float) -> int:
+        """Wait until `count` streams have answered (or `timeout` seconds passed); how many did."""
+        deadline = time.monotonic() + timeout
+        while (answered := self._ask("answered")) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return answered
+
+    def arrivals(self) -> tuple[dict[str, float], dict[str, float]]:
+        """When each note arrived on its first stream, and on the last stream to get it."""
+        return self._ask("arrivals")
+
+    def close(self) -> None:
+        self._ask("close")
+        self._process.join()
+
+    def _ask(self, *command):
+        self._connection.send(command)
+        return self._connection.recv()
+
+
+class StreamReader:
+    """The streams' process: opens and reads the streams, and answers the `Streams` commands."""
+
+    def __init__(self, port: int, connection) -> None:
+        self.port = port
+        self.connection = connection
+        self.selector = selectors.DefaultSelector()
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.answered = 0
+
+    def run(self) -> None:
+        self.selector.register(self.connection, selectors.EVENT_READ, None)
+        while True:
+            for key, _ in self.selector.select():
+                if key.data is not None:
+                    self._receive(key)
+                elif not self._command(*self.connection.recv()):
+                    return
+
+    def _command(self, name: str, *args) -> bool:
+        answers = {"open": lambda: self._open(*args), "answered": lambda: self.answered,
+                   "arrivals": lambda: (self.first, self.last), "close": lambda: None}
+        self.connection.send(answers[name]())
+        return name != "close"
+
+    def _open(self, watchers: list[tuple[int, str]], count: int, cursors: dict[int, int]) -> None:
         by_session: dict[int, list[tuple[int, str]]] = {}
         for watcher in watchers:
             by_session.setdefault(watcher[0], []).append(watcher)
@@ -311,32 +364,7 @@ class Streams:
             sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n"
                          f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n".encode())
             sock.setblocking(False)
-            self._selector.register(sock, selectors.EVENT_READ, {"buffer": b"", "answered": False})
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        for key in list(self._selector.get_map().values()):
-            key.fileobj.close()
-        self._selector.close()
-
-    def wait_answered(self, count: int, timeout: float) -> None:
-        """Wait until `count` streams have answered (or `timeout` seconds passed)."""
-        deadline = time.monotonic() + timeout
-        while self.answered < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-    @property
-    def open_count(self) -> int:
-        return len(self._selector.get_map())
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            if not self._selector.get_map():
-                time.sleep(0.05)
-                continue
-            for key, _ in self._selector.select(0.1):
-                self._receive(key)
+            self.selector.register(sock, selectors.EVENT_READ, {"buffer": b"", "answered": False})
 
     def _receive(self, key) -> None:
         try:
@@ -346,9 +374,8 @@ class Streams:
         except OSError:
             chunk = b""
         if not chunk:
-            self._selector.unregister(key.fileobj)
+            self.selector.unregister(key.fileobj)
             key.fileobj.close()
-            self.closed += 1
             return
         now = time.monotonic()
         state = key.data
@@ -359,13 +386,13 @@ class Streams:
         for line in lines:
             # The note's id found in the bytes, not by parsing the event's JSON: at 50 writers the
             # streams carry tens of thousands of events a second, and parsing them made this
-            # thread, not the server, the delay being measured.
+            # reader, not the server, the delay being measured.
             start = line.find(NOTE_ID_MARK) if line.startswith(b"data: ") else -1
             if start >= 0:
                 start += len(NOTE_ID_MARK)
                 note_id = line[start:start + 36].decode()
-                self.arrivals.setdefault(note_id, now)
-                self.last_arrivals[note_id] = now
+                self.first.setdefault(note_id, now)
+                self.last[note_id] = now
 
 
 # --- one phase and its figures ------------------------------------------------------------------
@@ -412,9 +439,10 @@ def run_phase(server: Server, writers: list[tuple[int, str | None]], path_of, se
               probe: bool) -> Phase:
     """`writers` post notes for `seconds`, optionally with a sign-in probe alongside."""
     posts: list[Post] = []
-    latencies: list[float] = []
-    stop = threading.Event()
-    prober = threading.Thread(target=probe_sign_in, args=(server, stop, latencies), daemon=True)
+    # The probe in a process of its own, as a browser would be: not waiting for the writers.
+    stop = FORK.Event()
+    latencies, theirs = FORK.Pipe(duplex=False)
+    prober = FORK.Process(target=probe_sign_in, args=(server.port, stop, theirs), daemon=True)
     cpu_before = server.cpu_seconds()
     began = time.monotonic()
     deadline = began + seconds
@@ -429,9 +457,10 @@ def run_phase(server: Server, writers: list[tuple[int, str | None]], path_of, se
         thread.join()
     elapsed = time.monotonic() - began
     stop.set()
+    probed = latencies.recv() if probe else []
     if probe:
         prober.join()
-    return Phase(posts, elapsed, server.cpu_seconds() - cpu_before, latencies)
+    return Phase(posts, elapsed, server.cpu_seconds() - cpu_before, probed)
 
 
 def idle_cpu_share(server: Server, seconds: float = 5.0) -> float:
@@ -477,10 +506,10 @@ def main() -> int:
             for count in args.streams:
                 streams = Streams(product.port)
                 streams.open(cast.watchers, count, last_event_ids(product_url))
-                streams.wait_answered(count, timeout=60)
+                answered = streams.wait_answered(count, timeout=60)
                 time.sleep(2)  # past the burst of stream starts: the streams now sit idle
                 idle = idle_cpu_share(product)
-                print(f"\n{count} streams opened, {streams.answered} answered; "
+                print(f"\n{count} streams opened, {answered} answered; "
                       f"server CPU while idle: {100 * idle:.1f} % of one core")
                 print("writers  notes/s  base/s  ratio  p50 ms  p95 ms  p99 ms  errors  "
                       "CPU ms/note (base)  sign-in p95 ms  stream delay p95 ms: first/all (delivered)")
@@ -492,7 +521,7 @@ def main() -> int:
                     time.sleep(1)  # stragglers reach the streams
                     product_posts += ours.posts
                     baseline_posts += bare.posts
-                    print(_row(writers, ours, bare, streams, count))
+                    print(_row(writers, ours, bare, *streams.arrivals(), count))
                 streams.close()
         finally:
             product.stop()
@@ -503,12 +532,11 @@ def main() -> int:
     return 1 if lost_or_doubled else 0
 
 
-def _row(writers: int, ours: Phase, bare: Phase, streams: Streams, count: int) -> str:
-    delays = [1000 * (streams.arrivals[p.note_id] - p.answered_at)
-              for p in ours.acknowledged if p.note_id in streams.arrivals]
+def _row(writers: int, ours: Phase, bare: Phase, first: dict[str, float], last: dict[str, float],
+         count: int) -> str:
+    delays = [1000 * (first[p.note_id] - p.answered_at) for p in ours.acknowledged if p.note_id in first]
     # Until every stream has it: the other worker's streams too (the first is usually the writer's).
-    all_delays = [1000 * (streams.last_arrivals[p.note_id] - p.answered_at)
-                  for p in ours.acknowledged if p.note_id in streams.last_arrivals]
+    all_delays = [1000 * (last[p.note_id] - p.answered_at) for p in ours.acknowledged if p.note_id in last]
     delivered = f"{len(delays)}/{len(ours.acknowledged)}" if count else "no streams"
     delay = f"{percentile(delays, 0.95):.0f}/{percentile(all_delays, 0.95):.0f}" if delays else "-"
     ratio = ours.rate / bare.rate if bare.rate else 0.0

@@ -172,6 +172,20 @@ def test_help_lists_every_command_without_building_the_app(app):
     assert ast.literal_eval(imported.strip()) == ["usabtest.cli"]
 
 
+def test_console_script_leaves_its_objects_to_the_process_end():
+    """The collector's walk over every object at exit was a fifth of `usabtest report build`."""
+    output = _python(
+        "import gc, sys\n"
+        "from usabtest.cli import run\n"
+        "sys.argv = ['usabtest', '--help']\n"
+        "try:\n"
+        "    run()\n"
+        "except SystemExit as exit:\n"
+        "    print('EXIT', exit.code, gc.get_freeze_count() > 1000)\n"
+    )
+    assert output.strip().endswith("EXIT 0 True")
+
+
 def test_first_interval_imports_no_scipy():
     output = _python(
         "import sys\n"

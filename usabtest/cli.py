@@ -6,6 +6,7 @@ knows its commands' names and help lines; running one builds the app, which regi
 
 from __future__ import annotations
 
+import gc
 from importlib import import_module
 from importlib.metadata import entry_points
 
@@ -74,5 +75,20 @@ main = LazyFlaskGroup(
     help="usabtest: plan, observe, analyse and report usability tests.",
 )
 
+
+
+def run() -> None:
+    """The console script: `main`, leaving the collector out of the interpreter's exit.
+
+    On the way out the interpreter's collector walks every object the app made once more: 0.2-0.35
+    s of the 1.5 s a command such as `usabtest report build` takes. Frozen, they are simply left to
+    the process's end; objects are still finalised when their last reference goes.
+    """
+    try:
+        main()
+    finally:
+        gc.freeze()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()
