@@ -76,7 +76,6 @@ main = LazyFlaskGroup(
 )
 
 
-
 def run() -> None:
     """The console script: `main`, leaving the collector out of the interpreter's exit.
 
