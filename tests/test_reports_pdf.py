@@ -83,9 +83,13 @@ def sample_pdf(page_size: str = "A4") -> bytes:
     return pdf.render(sample_report(), page_size)
 
 
+# poppler's readers where installed (CI installs them): many times faster than pdfplumber, which
+# reads the text where they are missing.
+POPPLER = all(shutil.which(tool) for tool in ("pdftotext", "pdfinfo"))
+
+
 def poppler(tool: str, data: bytes, *options: str) -> str:
-    """What poppler's `tool` prints for the PDF `data`: many times faster than pdfplumber, for the
-    tests that need the text and not the positions."""
+    """What poppler's `tool` prints for the PDF `data`."""
     result = subprocess.run([tool, *options, "-", "-"] if tool == "pdftotext" else [tool, "-"],
                             input=data, capture_output=True, check=True)
     return result.stdout.decode()
@@ -93,29 +97,40 @@ def poppler(tool: str, data: bytes, *options: str) -> str:
 
 @functools.cache
 def pdf_text(data: bytes) -> str:
-    """All text of the PDF, pages joined, lines as laid out."""
-    return poppler("pdftotext", data, "-layout")
+    """All text of the PDF, pages joined."""
+    if POPPLER:
+        return poppler("pdftotext", data, "-layout")
+    with pdfplumber.open(io.BytesIO(data)) as document:
+        return "\n".join(page.extract_text() or "" for page in document.pages)
 
 
 def body_text(data: bytes) -> str:
     """Text of the pages without their running header and footer, so text flowing across a page
     break reads as one piece."""
-    width, height = re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", poppler("pdfinfo", data)).groups()
-    return poppler("pdftotext", data, "-layout", "-x", "0", "-y", "62", "-W", str(round(float(width))),
-                   "-H", str(round(float(height)) - 62 - 45))
+    top, bottom = 62, 45  # points of the running header and footer
+    if POPPLER:
+        size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", poppler("pdfinfo", data))
+        width, height = float(size[1]), float(size[2])
+        return poppler("pdftotext", data, "-layout", "-x", "0", "-y", str(top), "-W", str(round(width)),
+                       "-H", str(round(height) - top - bottom))
+    with pdfplumber.open(io.BytesIO(data)) as document:
+        return "\n".join(page.crop((0, top, page.width, page.height - bottom)).extract_text() or ""
+                         for page in document.pages)
 
 
 def logical_text(data: bytes) -> str:
     """Text as pdftotext reads it: right-to-left runs back in reading order, bidi marks removed."""
-    if shutil.which("pdftotext") is None:
+    if not POPPLER:
         pytest.skip("pdftotext not installed")
-    result = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True)
-    return re.sub("[\u200e\u200f\u202a-\u202e\u2066-\u2069]", "", result.stdout.decode())
+    return re.sub("[\u200e\u200f\u202a-\u202e\u2066-\u2069]", "", poppler("pdftotext", data))
 
 
 def page_count(data: bytes) -> int:
     """Number of pages."""
-    return int(re.search(r"Pages:\s+(\d+)", poppler("pdfinfo", data))[1])
+    if POPPLER:
+        return int(re.search(r"Pages:\s+(\d+)", poppler("pdfinfo", data))[1])
+    with pdfplumber.open(io.BytesIO(data)) as document:
+        return len(document.pages)
 
 
 def squash(text: str) -> str:
