@@ -195,12 +195,12 @@ def test_first_interval_imports_no_scipy():
     assert output.strip().endswith("False")
 
 
-def test_app_start_up_leaves_document_calendar_and_password_libraries_until_first_use():
+def test_app_start_up_leaves_document_calendar_password_and_migration_libraries_until_first_use():
     output = _python(
         "import sys\n"
         "from usabtest import create_app\n"
         "create_app({'TESTING': True})\n"
-        "heavy = {'docx', 'pptx', 'scipy', 'lxml', 'icalendar', 'zxcvbn'}\n"
+        "heavy = {'docx', 'pptx', 'scipy', 'lxml', 'icalendar', 'zxcvbn', 'alembic', 'flask_migrate'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     assert output.strip() == "[]"

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask_migrate import upgrade
 
 from usabtest.config import recordings_dir
 from usabtest.core import backup
@@ -38,6 +37,8 @@ def import_command(archive: Path) -> None:
         raise click.ClickException(str(exc)) from None
     if not backup.database_is_empty():
         raise click.ClickException("this database already holds data: import only into an empty one")
+    from flask_migrate import upgrade  # Alembic only for the command that migrates: see `extensions`
+
     upgrade(directory=current_app.extensions["migrate"].directory)
     _current, code = migration_heads()
     if manifest["migration"] != ",".join(sorted(code)):

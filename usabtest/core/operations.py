@@ -19,8 +19,6 @@ import time
 import uuid
 
 import sqlalchemy as sa
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, current_app, g, has_request_context, jsonify, request
 from flask.logging import default_handler
 
@@ -70,6 +68,9 @@ def _check_database() -> str:
 
 def migration_heads() -> tuple[set[str], set[str]]:
     """The database's migration revisions and the code's heads."""
+    from alembic.runtime.migration import MigrationContext  # Alembic only when asked: see `extensions`
+    from alembic.script import ScriptDirectory
+
     migrate = current_app.extensions["migrate"]
     heads = set(ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory)).get_heads())
     current = set(MigrationContext.configure(db.session.connection()).get_current_heads())
