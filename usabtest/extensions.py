@@ -29,11 +29,14 @@ class _MigrateSettings:
         self._app, self._db, self._options = app, db, options
 
     def __getattr__(self, name: str):
+        if name.startswith("_"):  # our own, or a copy's lookups before `__init__`: not Migrate's
+            raise AttributeError(name)
         from flask_migrate import Migrate
 
         if isinstance(self._app.extensions.get("migrate"), _MigrateSettings):
             Migrate(self._app, self._db, **self._options)
         return getattr(self._app.extensions["migrate"], name)
+
 
 db = SQLAlchemy(model_class=Base)
 migrate = DeferredMigrate()
