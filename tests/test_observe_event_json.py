@@ -92,4 +92,5 @@ def test_several_sessions_are_read_at_once_as_each_alone(db, make_user, make_ses
         alone = {sid: events.read_events(connection, sid, after, limit=2) for sid, after in cursors.items()}
     assert together == alone
     assert together[study_sessions[0].id] == [] and all(len(found) <= 2 for found in together.values())
-    assert len(queries) == 2  # READ_MANY_SESSIONS sessions a query
+    # PostgreSQL takes the sessions as arrays, every one in one query; elsewhere READ_MANY_SESSIONS a query.
+    assert len(queries) == (1 if db.engine.dialect.name == "postgresql" else 2)

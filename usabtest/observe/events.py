@@ -14,11 +14,12 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from usabtest.accounts.models import User
@@ -267,25 +268,50 @@ def _read_query(sessions: int = 1) -> sa.Select:
     and loading ORM objects and validating each note through its pydantic model cost more CPU than
     the read itself. `_note_json` gives the same JSON as `schemas.Note` (held by a test).
     """
-    events_, notes, users = SessionEvent.__table__, Note.__table__, User.__table__
-    pages = [sa.select(events_.c.id, events_.c.session_id.label("event_session_id"), events_.c.kind,
-                       events_.c.created_at, events_.c.payload,
-                       events_.c.payload["note_id"].as_integer().label("note_id"))
-             .where(events_.c.session_id == sa.bindparam(f"session_{number}"),
-                    events_.c.id > sa.bindparam(f"after_{number}"))
-             .order_by(events_.c.id).limit(sa.bindparam("limit")) for number in range(sessions)]
+    pages = [_page(sa.bindparam(f"session_{number}"), sa.bindparam(f"after_{number}"))
+             for number in range(sessions)]
     if sessions == 1:
         page = pages[0].subquery("page")
     else:  # each page its own subquery: SQLite takes no LIMIT on a term of a UNION
         terms = [sa.select(one.subquery(f"page_{number}")) for number, one in enumerate(pages)]
         page = sa.union_all(*terms).subquery("page")
+    return _with_notes(page, page)
+
+
+@functools.cache
+def _read_query_postgresql() -> sa.Select:
+    """`read_many`'s query on PostgreSQL: the sessions and their cursors go as two arrays, each
+    session's page joined to them laterally. One statement of one text reads every session woken
+    meanwhile, however many: the text stays within psycopg's cache of converted statements, which
+    limited the union of `_read_query` to `READ_MANY_SESSIONS` a statement, and under load every
+    further round trip kept the streams waiting another turn of the worker's loop."""
+    wanted = sa.func.unnest(sa.bindparam("sessions", type_=postgresql.ARRAY(sa.BigInteger)),
+                            sa.bindparam("afters", type_=postgresql.ARRAY(sa.BigInteger))
+                            ).table_valued("session_id", "after_id").render_derived(name="wanted")
+    page = _page(wanted.c.session_id, wanted.c.after_id).lateral("page")
+    return _with_notes(page, wanted.join(page, sa.true()))
+
+
+def _page(session_id: sa.ColumnElement, after: sa.ColumnElement) -> sa.Select:
+    """A page of one session's events after a cursor, in id order."""
+    events_ = SessionEvent.__table__
+    return (sa.select(events_.c.id, events_.c.session_id.label("event_session_id"), events_.c.kind,
+                      events_.c.created_at, events_.c.payload,
+                      events_.c.payload["note_id"].as_integer().label("note_id"))
+            .where(events_.c.session_id == session_id, events_.c.id > after)
+            .order_by(events_.c.id).limit(sa.bindparam("limit")))
+
+
+def _with_notes(page: sa.FromClause, source: sa.FromClause) -> sa.Select:
+    """The events of `page` (read from `source`), each with its note and the note's author."""
+    notes, users = Note.__table__, User.__table__
     return (sa.select(page.c.id, page.c.event_session_id, page.c.kind, page.c.created_at, page.c.payload,
                       notes.c.id.label("seq"),
                       notes.c.client_uuid, notes.c.version, notes.c.session_id, notes.c.task_id,
                       users.c.id.label("author_id"), users.c.name.label("author_name"), notes.c.body,
                       notes.c.tags, notes.c.severity, notes.c.kind.label("note_kind"), notes.c.elapsed_ms,
                       notes.c.created_at.label("note_created_at"), notes.c.edited_at, notes.c.deleted_at)
-            .select_from(page.outerjoin(notes, notes.c.id == page.c.note_id)
+            .select_from(source.outerjoin(notes, notes.c.id == page.c.note_id)
                          .outerjoin(users, users.c.id == notes.c.author_id))
             .order_by(page.c.id))
 
@@ -311,19 +337,30 @@ def read_events(reader: Session | sa.Connection, session_id: int, after: int,
 
 def read_many(reader: Session | sa.Connection, cursors: dict[int, int],
               limit: int = BATCH) -> dict[int, list[dict]]:
-    """`read_events` for several sessions (session id: cursor) in one query per
-    `READ_MANY_SESSIONS`: the live watcher reads every session woken meanwhile in one round trip,
-    not one per session one after another."""
+    """`read_events` for several sessions (session id: cursor) at once: the live watcher reads every
+    session woken meanwhile together, not one after another. One query on PostgreSQL, one per
+    `READ_MANY_SESSIONS` sessions elsewhere."""
     found: dict[int, list[dict]] = {session_id: [] for session_id in cursors}
+    bind = reader if isinstance(reader, sa.Connection) else reader.get_bind()
+    for query, params in _read_statements(bind.dialect.name, cursors, limit):
+        for row in reader.execute(query, params):
+            found[row.event_session_id].append(_event_of(row))
+    return found
+
+
+def _read_statements(dialect: str, cursors: dict[int, int],
+                     limit: int) -> Iterator[tuple[sa.Select, dict[str, Any]]]:
+    if dialect == "postgresql":
+        yield _read_query_postgresql(), {"sessions": list(cursors), "afters": list(cursors.values()),
+                                         "limit": limit}
+        return
     order = list(cursors)
     for start in range(0, len(order), READ_MANY_SESSIONS):
         chunk = order[start:start + READ_MANY_SESSIONS]
-        params: dict[str, int] = {"limit": limit}
+        params: dict[str, Any] = {"limit": limit}
         for number, session_id in enumerate(chunk):
             params[f"session_{number}"], params[f"after_{number}"] = session_id, cursors[session_id]
-        for row in reader.execute(_read_query(len(chunk)), params):
-            found[row.event_session_id].append(_event_of(row))
-    return found
+        yield _read_query(len(chunk)), params
 
 
 def _event_of(row: sa.Row) -> dict[str, Any]:
