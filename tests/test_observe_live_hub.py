@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -387,3 +388,38 @@ def test_the_watchers_queries_stay_within_the_statement_cache_however_many_watch
     # on PostgreSQL.
     assert len([statement for statement in statements if " IN (" in statement]) == 6
     assert all(len(statement.encode()) <= observe_api.STATEMENT_CACHE_LIMIT for statement in statements)
+
+
+@pytest.mark.committed
+def test_the_poll_reads_the_news_in_one_statement_on_postgresql(db, hub, make_user, make_session):
+    observer = make_user(Role.OBSERVER)
+    quiet, busy = make_session(observers=[observer]), make_session(observers=[observer])
+    db.session.commit()
+    subscriptions = [hub.subscribe(s.id, observer.id, observer.session_version) for s in (quiet, busy)]
+    try:
+        time.sleep(0.3)  # the watcher's first look is done; it now waits out the 30 s poll
+        with db.engine.begin() as connection:  # written behind the hub's back: no commit wakes it
+            connection.execute(sa.insert(SessionEvent.__table__).values(
+                session_id=busy.id, kind="probe", payload={"n": 1}, created_at=datetime.now(UTC)))
+        feeds = {s.id: hub._feeds[s.id] for s in (quiet, busy)}
+        read_before = {sid: feed.read_at for sid, feed in feeds.items()}
+        watched = {sid: feed.last_id for sid, feed in feeds.items()}
+        statements: list[str] = []
+        listener = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
+        sa.event.listen(hub.reader, "before_cursor_execute", listener)
+        try:
+            with hub.reader.connect() as connection:
+                news, polled = hub._poll(connection, watched, set())
+                hub._read(connection, news, polled)
+        finally:
+            sa.event.remove(hub.reader, "before_cursor_execute", listener)
+    finally:
+        for subscription in subscriptions:
+            hub.unsubscribe(subscription)
+    assert '"n":1' in "".join(text for _id, text in feeds[busy.id].kept.items)
+    # PostgreSQL reads every watched session in the read itself; elsewhere the news are looked up first.
+    event_statements = [statement for statement in statements if "session_event" in statement]
+    assert len(event_statements) == (1 if db.engine.dialect.name == "postgresql" else 2)
+    # A quiet session read along by the poll keeps its read window open for the next note.
+    assert feeds[quiet.id].read_at == read_before[quiet.id]
+    assert feeds[busy.id].read_at > read_before[busy.id]

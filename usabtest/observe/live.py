@@ -301,10 +301,12 @@ class LiveHub:
                     events.relay(self.redis_url, session_id)
             try:
                 with self.reader.connect() as connection:
+                    polled: set[int] = set()
                     if full_check:
                         last_full_check = now
-                        due |= self._sessions_with_news(connection, watched)
-                    self._read(connection, due & watched.keys())
+                        news, polled = self._poll(connection, watched, due)
+                        due |= news
+                    self._read(connection, due & watched.keys(), polled)
                     self._check_users(connection)
             except Exception as exc:  # a stream waits for the watcher alone: it must go on
                 log.warning("live watcher could not read the database: %s", exc,
@@ -368,25 +370,39 @@ class LiveHub:
                 feed.announce()
         self._next_due = next_due
 
+    def _poll(self, connection: sa.Connection, watched: dict[int, int],
+              due: set[int]) -> tuple[set[int], set[int]]:
+        """The poll: the sessions found to have news, and those to read along with the due ones.
+        On PostgreSQL, where one statement reads the events of any number of sessions, every
+        watched session is read along (one round trip instead of a query for the sessions with news
+        and then the read); elsewhere the sessions with news are looked up first."""
+        if connection.dialect.name == "postgresql":
+            return set(), watched.keys() - due
+        return self._sessions_with_news(connection, watched), set()
+
     def _sessions_with_news(self, connection: sa.Connection, watched: dict[int, int]) -> set[int]:
         newest = [row for ids in _in_lists(watched) for row in connection.execute(
             sa.select(SessionEvent.session_id, sa.func.max(SessionEvent.id))
             .where(SessionEvent.session_id.in_(ids)).group_by(SessionEvent.session_id))]
         return {session_id for session_id, last in newest if last > watched[session_id]}
 
-    def _read(self, connection: sa.Connection, session_ids: set[int]) -> None:
+    def _read(self, connection: sa.Connection, session_ids: set[int], polled: set[int] = frozenset()) -> None:
         """Read the new events of the sessions, all in one round trip (`events.read_many`): under
         load a read waits for the database, and reading them one after another made the last
         session of a round wait for all the others' reads. A session whose read filled a batch is
         read again. With Redis, each batch read is published as read, so that the other processes
-        watching the session add it without reading the log themselves (`_take`)."""
-        while session_ids:
+        watching the session add it without reading the log themselves (`_take`).
+
+        The `polled` sessions are read along by the poll (on PostgreSQL, one statement instead of a
+        query for the sessions with news and then the read): their read starts the read window only
+        when it found events, so a note written just after a quiet poll is still read at once."""
+        while session_ids or polled:
             with self._lock:
-                feeds = {sid: self._feeds[sid] for sid in session_ids if sid in self._feeds}
+                feeds = {sid: self._feeds[sid] for sid in session_ids | polled if sid in self._feeds}
                 cursors = {sid: feed.last_id for sid, feed in feeds.items()}
                 now = time.monotonic()
-                for feed in feeds.values():
-                    feed.read_at = now
+                for sid in session_ids & feeds.keys():
+                    feeds[sid].read_at = now
             if not cursors:
                 return
             batches = events.read_many(connection, cursors)
@@ -394,13 +410,15 @@ class LiveHub:
                         for sid, batch in batches.items()}
             with self._lock:
                 for session_id, items in rendered.items():
+                    if items:
+                        feeds[session_id].read_at = max(feeds[session_id].read_at, now)
                     feeds[session_id].extend(cursors[session_id], items)
                     feeds[session_id].drop_stashed_before(now)
             if self.redis_url:
                 for session_id, items in rendered.items():
                     if items:
                         events.relay(self.redis_url, session_id, cursors[session_id], items)
-            session_ids = {sid for sid, batch in batches.items() if len(batch) >= events.BATCH}
+            session_ids, polled = {sid for sid, batch in batches.items() if len(batch) >= events.BATCH}, set()
 
     def _check_users(self, connection: sa.Connection) -> None:
         if time.monotonic() - self._users_checked < USER_CHECK_SECONDS:
