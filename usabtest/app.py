@@ -286,7 +286,4 @@ def register_cli(app: Flask) -> None:
     from usabtest.cli import COMMANDS, load_command
 
     for name, (target, _help) in COMMANDS.items():
-        # An extension's command (Flask-Migrate's `db`) reaches both CLIs through its entry point:
-        # imported here, it would bring Alembic into every worker and command.
-        if target.startswith("usabtest."):
-            app.cli.add_command(load_command(target), name)
+        app.cli.add_command(load_command(target), name)

@@ -27,7 +27,10 @@ COMMANDS = {
     "import": ("usabtest.core.backup_cli:import_command", "Load an archive into an empty database."),
     "purge-deleted": ("usabtest.analysis.cli:purge_deleted_command",
                       "Delete for good what has been in Recently deleted for 30 days (run daily)."),
-    # Flask-Migrate puts `db` on the app's CLI; named here, the app need not be built to find it.
+}
+# Extensions' commands named here, so that neither listing nor running another command imports them
+# (Flask-Migrate's `db` brings Alembic) and the app need not be built to find them.
+EXTENSION_COMMANDS = {
     "db": ("flask_migrate.cli:db", "Create and upgrade the database schema (Alembic migrations)."),
 }
 
@@ -59,23 +62,23 @@ class LazyFlaskGroup(FlaskGroup):
         asked for is imported (`get_command`): Flask-Migrate's `db` brings Alembic with it."""
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in COMMANDS:
-            if name not in self.commands and not COMMANDS[name][0].startswith("usabtest."):
-                self.add_command(load_command(COMMANDS[name][0]), name)  # an extension's (`db`)
-        elif name not in self.commands and name in self._plugins:
-            self.add_command(self._plugins[name].load(), name)
+        if name not in self.commands:
+            if name in EXTENSION_COMMANDS:
+                self.add_command(load_command(EXTENSION_COMMANDS[name][0]), name)
+            elif name not in COMMANDS and name in self._plugins:
+                self.add_command(self._plugins[name].load(), name)
         return super().get_command(ctx, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command name, found without importing any of them."""
-        return sorted({*click.Group.list_commands(self, ctx), *COMMANDS, *self._plugins})
+        return sorted({*click.Group.list_commands(self, ctx), *COMMANDS, *EXTENSION_COMMANDS, *self._plugins})
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list, with help lines known without importing the commands."""
         rows = []
         for name in self.list_commands(ctx):
-            if name in COMMANDS:
-                rows.append((name, COMMANDS[name][1]))
+            if known := COMMANDS.get(name) or EXTENSION_COMMANDS.get(name):
+                rows.append((name, known[1]))
             elif name in self._plugins and name not in self.commands:
                 package = self._plugins[name].dist.name if self._plugins[name].dist else "an extension"
                 rows.append((name, f"Commands from {package} (usabtest {name} --help)."))

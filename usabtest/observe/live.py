@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -386,7 +387,8 @@ class LiveHub:
             .where(SessionEvent.session_id.in_(ids)).group_by(SessionEvent.session_id))]
         return {session_id for session_id, last in newest if last > watched[session_id]}
 
-    def _read(self, connection: sa.Connection, session_ids: set[int], polled: set[int] = frozenset()) -> None:
+    def _read(self, connection: sa.Connection, session_ids: set[int],
+              polled: AbstractSet[int] = frozenset()) -> None:
         """Read the new events of the sessions, all in one round trip (`events.read_many`): under
         load a read waits for the database, and reading them one after another made the last
         session of a round wait for all the others' reads. A session whose read filled a batch is
@@ -544,10 +546,8 @@ def _wake_hubs(session_id: int, redis_url: str | None) -> bool:
     True when a hub announcing to `redis_url` watches the session: its read is published."""
     with _hubs_lock:
         hubs = list(_hubs.values())
-    relayed = False
-    for hub in hubs:
-        relayed = hub.wake(session_id) and hub.redis_url == redis_url or relayed
-    return relayed
+    watching = [hub.redis_url for hub in hubs if hub.wake(session_id)]
+    return redis_url in watching
 
 
 events.on_commit(_wake_hubs)
